@@ -1,0 +1,3 @@
+from lmsys_tui.cli import main
+
+main()

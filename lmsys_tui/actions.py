@@ -1,0 +1,85 @@
+"""The one registry of user actions, read by both front doors.
+
+Each action is declared once: its headless command (where it has one), the callable that
+implements that command, and its TUI key, palette title and help text. The CLI is built from
+this list, and so are the TUI's bindings, palette and help screen; a parity test iterates it.
+Plain declarations only: importing this module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Action:
+    id: str
+    title: str  # palette title, "verb: object"
+    help: str
+    command: str | None = None  # headless command path, e.g. "load" or "chroma info"
+    target: str | None = None  # "module:function" implementing the headless command
+    key: str | None = None  # TUI binding
+    tui: bool = True  # reachable in the TUI (key, palette or screen)
+    show_in_footer: bool = False
+
+
+ACTIONS: tuple[Action, ...] = (
+    Action(
+        "load",
+        "Load: dataset",
+        "Load conversations (first user turn + metadata) into the store.",
+        command="load",
+        target="lmsys_tui.commands.data:load",
+        key="l",
+    ),
+    Action(
+        "datasets",
+        "Show: datasets",
+        "List the datasets in the store with their query counts.",
+        command="datasets",
+        target="lmsys_tui.commands.data:datasets",
+        key="d",
+        show_in_footer=True,
+    ),
+    Action(
+        "runs",
+        "Show: clustering runs",
+        "List clustering runs, newest first.",
+        command="runs",
+        target="lmsys_tui.commands.runs:runs",
+        key="r",
+        show_in_footer=True,
+    ),
+    Action(
+        "status",
+        "Show: store status",
+        "Store path, schema version and row counts.",
+        command="status",
+        target="lmsys_tui.commands.runs:status",
+        key="s",
+    ),
+    Action(
+        "clear",
+        "Clear: store",
+        "Delete the SQLite store and the Chroma folder.",
+        command="clear",
+        target="lmsys_tui.commands.data:clear",
+        tui=False,
+    ),
+    Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
+    Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
+)
+
+
+def by_id(action_id: str) -> Action:
+    for action in ACTIONS:
+        if action.id == action_id:
+            return action
+    raise KeyError(action_id)
+
+
+def headless_command(action: Action, *args: str) -> str | None:
+    """The shell command that does what `action` does, for "show the headless command"."""
+    if action.command is None:
+        return None
+    return " ".join(["lmsys-tui --headless", action.command, *args])

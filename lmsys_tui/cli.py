@@ -1,0 +1,101 @@
+"""Entry point: `lmsys-tui` opens the TUI; `lmsys-tui --headless CMD` runs a command.
+
+The headless door never imports textual, and neither door imports torch, chromadb or the LLM
+SDKs at start: every command imports what it needs inside its function.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from lmsys_tui import __version__
+from lmsys_tui.actions import ACTIONS
+
+HEADLESS = "--headless"
+
+
+def _version(value: bool) -> None:
+    if value:
+        print(f"lmsys-tui {__version__}")
+        raise typer.Exit()
+
+
+def _root(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """lmsys-tui headless mode: every TUI action as a command, `--json` on each.
+
+    Exit codes: 0 ok, 1 failed, 2 usage or bad input, 3 not found, 4 needs a key, login or
+    network, 130 interrupted (committed work is kept).
+    """
+    if verbose:
+        import logging
+
+        logging.basicConfig(level=logging.DEBUG, stream=sys.stderr)
+
+
+def _resolve(target: str) -> Any:
+    module, _, name = target.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def build_headless_app() -> typer.Typer:
+    app = typer.Typer(
+        name="lmsys-tui --headless",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    app.callback()(_root)
+    groups: dict[str, typer.Typer] = {}
+    for action in ACTIONS:
+        if not action.command or not action.target:
+            continue
+        *group_path, name = action.command.split()
+        parent = app
+        for part in group_path:
+            if part not in groups:
+                groups[part] = typer.Typer(no_args_is_help=True)
+                app.add_typer(groups[part], name=part)
+            parent = groups[part]
+        parent.command(name, help=action.help)(_resolve(action.target))
+    return app
+
+
+def _tui(
+    db_path: Annotated[Path | None, typer.Option("--db-path", help="SQLite store.")] = None,
+    chroma_path: Annotated[
+        Path | None, typer.Option("--chroma-path", help="Chroma folder.")
+    ] = None,
+    run_id: Annotated[str | None, typer.Option("--run-id", help="Open this run.")] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+    ] = False,
+) -> None:
+    """lmsys-tui: explore how people use LLMs. `lmsys-tui --headless --help` lists commands."""
+    from lmsys_tui.config import load_settings
+    from lmsys_tui.tui.app import run_app
+
+    run_app(load_settings(db_path, chroma_path), run_id=run_id)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if HEADLESS in args:
+        args.remove(HEADLESS)
+        build_headless_app()(args=args, prog_name="lmsys-tui --headless")
+        return
+    tui = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    tui.command()(_tui)
+    tui(args=args, prog_name="lmsys-tui")

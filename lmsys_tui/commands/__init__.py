@@ -1,0 +1,1 @@
+"""The headless front door: Typer commands over core stages. Never imports textual."""

@@ -1,0 +1,171 @@
+"""Headless commands that put data in the store or take it out: load, datasets, clear."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
+from lmsys_tui.commands.output import emit, emit_table, handled, note
+from lmsys_tui.config import load_settings
+from lmsys_tui.errors import UsageError
+
+
+@handled
+def load(
+    source: Annotated[
+        str | None,
+        typer.Option(help="sharegpt (packaged, default) | lmsys | hf | file."),
+    ] = None,
+    limit: Annotated[int | None, typer.Option(help="Load at most this many conversations.")] = None,
+    hf: Annotated[
+        str | None, typer.Option("--hf", help="Hugging Face dataset id (implies --source hf).")
+    ] = None,
+    file: Annotated[
+        Path | None,
+        typer.Option("--file", help="Local .jsonl/.json/.parquet/.csv (implies --source file)."),
+    ] = None,
+    dataset_label: Annotated[
+        str | None, typer.Option(help="Name of the dataset in the store (default from source).")
+    ] = None,
+    streaming: Annotated[
+        bool, typer.Option("--streaming/--no-streaming", help="Stream Hugging Face datasets.")
+    ] = True,
+    split: Annotated[str, typer.Option(help="Hugging Face split.")] = "train",
+    force_reload: Annotated[
+        bool, typer.Option("--force-reload", help="Replace stored rows instead of skipping them.")
+    ] = False,
+    text_column: Annotated[str | None, typer.Option(help="Column with messages or text.")] = None,
+    text_format: Annotated[
+        str, typer.Option(help="auto | messages (list of {role, content}) | plain (text).")
+    ] = "auto",
+    model_column: Annotated[str | None, typer.Option(help="Column with the model name.")] = None,
+    language_column: Annotated[
+        str | None, typer.Option(help="Column with the language (else detected).")
+    ] = None,
+    timestamp_column: Annotated[str | None, typer.Option(help="Column with a timestamp.")] = None,
+    conversation_id_column: Annotated[
+        str | None, typer.Option(help="Column with a conversation id (else the row number).")
+    ] = None,
+    model_default: Annotated[
+        str | None, typer.Option(help="Model name for rows without one.")
+    ] = None,
+    max_chars: Annotated[
+        int, typer.Option(help="Skip first turns longer than this (counted as too_long).")
+    ] = 100_000,
+    db_batch_size: Annotated[int, typer.Option(help="Rows per committed batch.")] = 5000,
+    db_path: DbPath = None,
+    chroma_path: ChromaPath = None,
+    json_out: Json = False,
+    xml_out: Xml = False,
+) -> None:
+    """Load conversations (first user turn + metadata) into the store."""
+    from lmsys_tui.commands.progress import stderr_progress
+    from lmsys_tui.core.load import run_load
+    from lmsys_tui.core.sources.registry import open_source
+    from lmsys_tui.core.sources.spec import ColumnMap, SourceSpec
+    from lmsys_tui.core.store.db import open_store
+
+    if text_format not in {"auto", "messages", "plain"}:
+        raise UsageError(f"--text-format must be auto, messages or plain, not {text_format!r}")
+    if limit is not None and limit <= 0:
+        raise UsageError("--limit must be a positive number")
+    if db_batch_size <= 0:
+        raise UsageError("--db-batch-size must be a positive number")
+    kind = source or ("file" if file else "hf" if hf else "sharegpt")
+    if hf and kind not in {"hf", "lmsys"}:
+        raise UsageError(f"--hf does not go with --source {kind}")
+    spec = SourceSpec(
+        source=kind,
+        hf=hf,
+        file=file,
+        split=split,
+        streaming=streaming,
+        max_chars=max_chars,
+        columns=ColumnMap(
+            text_column=text_column,
+            text_format=text_format,
+            model_column=model_column,
+            language_column=language_column,
+            timestamp_column=timestamp_column,
+            conversation_id_column=conversation_id_column,
+            model_default=model_default,
+        ),
+    )
+    settings = load_settings(db_path, chroma_path)
+    info, items = open_source(spec)
+    store = open_store(settings.db)
+    try:
+        with stderr_progress(f"load {info.default_label}") as progress:
+            summary = run_load(
+                store,
+                items,
+                info,
+                label=dataset_label,
+                limit=limit,
+                force_reload=force_reload,
+                batch_size=db_batch_size,
+                progress=progress,
+            )
+    finally:
+        store.close()
+    data = summary.to_dict() | {"db_path": str(settings.db)}
+    if not json_out and not xml_out:
+        note(summary.message)
+    emit(data, as_json=json_out, as_xml=xml_out, root="load", table=lambda: None)
+
+
+@handled
+def datasets(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = False) -> None:
+    """List the datasets in the store with their query counts."""
+    from lmsys_tui.core.store import reader
+
+    rows = reader.list_datasets(load_settings(db_path).db)
+    emit(
+        {"datasets": rows},
+        as_json=json_out,
+        as_xml=xml_out,
+        root="datasets",
+        table=lambda: emit_table(
+            "Datasets",
+            ["id", "label", "source", "queries", "status", "updated"],
+            [
+                (r["id"], r["label"], r["source"], r["query_count"], r["status"], r["updated_at"])
+                for r in rows
+            ],
+        ),
+    )
+
+
+@handled
+def clear(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    db_path: DbPath = None,
+    chroma_path: ChromaPath = None,
+    json_out: Json = False,
+) -> None:
+    """Delete the SQLite store and the Chroma folder."""
+    from lmsys_tui.core.store import schema
+
+    settings = load_settings(db_path, chroma_path)
+    db = settings.db
+    if db.exists():
+        schema.read_version(db)  # never delete a file that is not an lmsys-tui store
+    if not yes:
+        if json_out:
+            raise UsageError("clear --json needs --yes (no prompt when output is for a program)")
+        typer.confirm(f"Delete {db} and {settings.chroma}?", abort=True, err=True)
+    removed = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if path.exists():
+            path.unlink()
+            removed.append(str(path))
+    if settings.chroma.exists():
+        shutil.rmtree(settings.chroma)
+        removed.append(str(settings.chroma))
+    if not json_out:
+        note(f"removed {len(removed)} path(s)" if removed else "nothing to remove")
+    emit({"removed": removed}, as_json=json_out, table=lambda: None)

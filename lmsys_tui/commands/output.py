@@ -1,0 +1,124 @@
+"""How headless commands print: data on stdout, narration on stderr, one-line errors.
+
+`--json` output is identical with or without a TTY and nothing else is ever written to stdout,
+so `lmsys-tui --headless X --json | jq` always works. Tables escape untrusted text: a query
+containing `[bold red]` or escape sequences is shown as written, never interpreted.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
+from xml.sax.saxutils import escape as xml_escape
+
+from lmsys_tui.errors import ExitCode, LmsysError
+
+F = TypeVar("F", bound=Callable[..., Any])
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def safe_text(text: Any, limit: int | None = None) -> str:
+    """Untrusted text made inert for a terminal: control chars shown as escapes, clipped."""
+    s = "" if text is None else str(text)
+    s = _CONTROL.sub(lambda m: repr(m.group())[1:-1], s)
+    if limit is not None and len(s) > limit:
+        s = s[: max(0, limit - 1)] + "…"
+    return s
+
+
+def stderr_console() -> Any:
+    from rich.console import Console
+
+    return Console(stderr=True, markup=False, highlight=False)
+
+
+def note(message: str) -> None:
+    """Narration for people: stderr only."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def fail(message: str, code: ExitCode) -> None:
+    print(f"error: {safe_text(message)}", file=sys.stderr, flush=True)
+    raise SystemExit(int(code))
+
+
+def handled(func: F) -> F:
+    """Turn expected errors into one stderr line and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LmsysError as err:
+            fail(err.message, err.code)
+        except KeyboardInterrupt:
+            fail("interrupted; committed work is kept", ExitCode.INTERRUPTED)
+        except (SystemExit, Exception) as err:
+            if isinstance(err, SystemExit) or type(err).__name__ in {"Exit", "Abort"}:
+                raise
+            if "-v" in sys.argv or "--verbose" in sys.argv:
+                raise
+            fail(f"{type(err).__name__}: {err} (run with -v for the traceback)", ExitCode.FAILED)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def _xml_value(name: str, value: Any, indent: str) -> list[str]:
+    tag = re.sub(r"[^A-Za-z0-9_.-]", "_", str(name)) or "item"
+    if tag[0].isdigit() or tag[0] in ".-":
+        tag = f"_{tag}"
+    if isinstance(value, dict):
+        inner = [ln for k, v in value.items() for ln in _xml_value(k, v, indent + "  ")]
+        return [f"{indent}<{tag}>", *inner, f"{indent}</{tag}>"]
+    if isinstance(value, list | tuple):
+        inner = [ln for v in value for ln in _xml_value("item", v, indent + "  ")]
+        return [f"{indent}<{tag}>", *inner, f"{indent}</{tag}>"]
+    text = "" if value is None else xml_escape(safe_text(value))
+    return [f"{indent}<{tag}>{text}</{tag}>"]
+
+
+def emit_xml(root: str, data: Any) -> None:
+    lines = ['<?xml version="1.0" encoding="UTF-8"?>', *_xml_value(root, data, "")]
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def emit_table(
+    title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, clip: int = 80
+) -> None:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=title, title_justify="left")
+    for col in columns:
+        table.add_column(col)
+    for row in rows:
+        table.add_row(*(Text(safe_text(v, clip)) for v in row))
+    Console(markup=False, highlight=False).print(table)
+
+
+def emit(
+    data: Any,
+    *,
+    as_json: bool,
+    as_xml: bool = False,
+    root: str = "result",
+    table: Callable[[], None] | None = None,
+) -> None:
+    if as_json:
+        emit_json(data)
+    elif as_xml:
+        emit_xml(root, data)
+    elif table is not None:
+        table()
+    else:
+        emit_json(data)

@@ -1,0 +1,1 @@
+"""The engine: plain functions over the store. Never imports textual."""

@@ -1,0 +1,244 @@
+"""The load stage: a source's conversations into the store, batch by batch.
+
+Each batch is one transaction, so Ctrl-C or a kill keeps every committed batch; running the same
+load again skips what is stored (conversation ids are unique per dataset) and continues. The
+dataset row is written with the first batch, so a source that fails to open leaves nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from lmsys_tui.core.language import detect_languages
+from lmsys_tui.core.sources.base import BadRow, Conversation, Item, SourceInfo
+from lmsys_tui.core.store.db import Store
+from lmsys_tui.core.store.models import db_timestamp, utcnow
+from lmsys_tui.core.text import text_hash
+from lmsys_tui.errors import Cancelled
+from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
+
+DEFAULT_BATCH = 5000
+
+_COLUMNS = (
+    "dataset_id, conversation_id, query_text, text_hash, model, language, turn_count, redacted,"
+    " moderation_flagged, timestamp, extra_metadata, created_at"
+)
+_INSERT = f"INSERT INTO queries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+_KEEP = " ON CONFLICT(dataset_id, conversation_id) DO NOTHING"
+_REPLACE = (
+    " ON CONFLICT(dataset_id, conversation_id) DO UPDATE SET query_text = excluded.query_text,"
+    " text_hash = excluded.text_hash, model = excluded.model, language = excluded.language,"
+    " turn_count = excluded.turn_count, redacted = excluded.redacted,"
+    " moderation_flagged = excluded.moderation_flagged, timestamp = excluded.timestamp,"
+    " extra_metadata = excluded.extra_metadata"
+)
+
+
+@dataclass
+class LoadSummary:
+    dataset: str
+    dataset_id: int | None
+    source: str
+    status: str = "done"
+    loaded: int = 0
+    replaced: int = 0
+    duplicates: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    skipped_total: int = 0
+    languages_detected: int = 0
+    seconds: float = 0.0
+    rows_per_second: float = 0.0
+    message: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _rows(batch: list[Conversation], dataset_id: int, now: str) -> list[tuple[Any, ...]]:
+    return [
+        (
+            dataset_id,
+            c.conversation_id,
+            c.text,
+            text_hash(c.text),
+            c.model,
+            c.language,
+            c.turn_count,
+            c.redacted,
+            c.moderation_flagged,
+            db_timestamp(c.timestamp) if c.timestamp else None,
+            json.dumps(c.extra, ensure_ascii=False, default=str) if c.extra else None,
+            now,
+        )
+        for c in batch
+    ]
+
+
+def _dataset_id(cur: Any, label: str, info: SourceInfo, now: str) -> int:
+    row = cur.execute("SELECT id FROM datasets WHERE label = ?", (label,)).fetchone()
+    if row:
+        cur.execute(
+            "UPDATE datasets SET status = 'running', error = NULL, updated_at = ? WHERE id = ?",
+            (now, row[0]),
+        )
+        return int(row[0])
+    cur.execute(
+        "INSERT INTO datasets (label, source, source_ref, status, query_count, parameters,"
+        " created_at, updated_at) VALUES (?, ?, ?, 'running', 0, ?, ?, ?)",
+        (label, info.source, info.ref, json.dumps(info.parameters, default=str), now, now),
+    )
+    return int(cur.lastrowid)
+
+
+def _existing_ids(cur: Any, dataset_id: int, ids: list[str]) -> set[str]:
+    found: set[str] = set()
+    for i in range(0, len(ids), 900):
+        chunk = ids[i : i + 900]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            r[0]
+            for r in cur.execute(
+                f"SELECT conversation_id FROM queries WHERE dataset_id = ?"
+                f" AND conversation_id IN ({marks})",
+                (dataset_id, *chunk),
+            )
+        )
+    return found
+
+
+def run_load(
+    store: Store,
+    items: Iterator[Item],
+    info: SourceInfo,
+    *,
+    label: str | None = None,
+    limit: int | None = None,
+    force_reload: bool = False,
+    batch_size: int = DEFAULT_BATCH,
+    progress: Progress = no_progress,
+    cancelled: CancelCheck = never_cancelled,
+) -> LoadSummary:
+    """Store `items` as dataset `label`. `limit` counts good conversations read from the source."""
+    label = label or info.default_label
+    summary = LoadSummary(dataset=label, dataset_id=None, source=info.source)
+    skipped: Counter[str] = Counter()
+    started = time.perf_counter()
+    total = min(x for x in (limit, info.total) if x is not None) if (limit or info.total) else None
+    seen_good = 0
+    processed = 0
+    sql = _INSERT + (_REPLACE if force_reload else _KEEP)
+    raw = store.engine.raw_connection()
+    cur = raw.cursor()
+
+    def finish(status: str, error: str | None = None) -> None:
+        summary.status = status
+        if summary.dataset_id is not None:
+            cur.execute(
+                "UPDATE datasets SET status = ?, error = ?, updated_at = ?,"
+                " query_count = (SELECT COUNT(*) FROM queries WHERE dataset_id = ?) WHERE id = ?",
+                (status, error, db_timestamp(utcnow()), summary.dataset_id, summary.dataset_id),
+            )
+            raw.commit()
+
+    try:
+        exhausted = False
+        while not exhausted and (limit is None or seen_good < limit):
+            if cancelled():
+                raise Cancelled("cancelled")
+            good: list[Conversation] = []
+            batch_seen: set[str] = set()
+            taken = 0
+            for item in items:
+                taken += 1
+                if isinstance(item, BadRow):
+                    skipped[item.reason.value] += 1
+                else:
+                    seen_good += 1
+                    if item.conversation_id in batch_seen:
+                        summary.duplicates += 1
+                    else:
+                        batch_seen.add(item.conversation_id)
+                        good.append(item)
+                if taken >= batch_size or (limit is not None and seen_good >= limit):
+                    break
+            else:
+                exhausted = True
+            processed += taken
+            if good:
+                _store_batch(cur, sql, good, info, label, summary, force_reload)
+                raw.commit()
+            progress(processed, total, f"{summary.loaded:,} loaded")
+        finish("done")
+    except (KeyboardInterrupt, Cancelled):
+        raw.rollback()
+        finish("cancelled")
+        raise Cancelled(
+            f"load of {label!r} cancelled after {summary.loaded:,} new rows; "
+            "committed batches are kept, run the same command again to continue"
+        ) from None
+    except Exception as exc:
+        raw.rollback()
+        finish("failed", str(exc))
+        raise
+    finally:
+        summary.skipped = dict(sorted(skipped.items()))
+        summary.skipped_total = sum(skipped.values())
+        summary.seconds = round(time.perf_counter() - started, 3)
+        summary.rows_per_second = round(processed / summary.seconds, 1) if summary.seconds else 0.0
+        cur.close()
+        raw.close()
+    summary.message = _message(summary)
+    return summary
+
+
+def _store_batch(
+    cur: Any,
+    sql: str,
+    good: list[Conversation],
+    info: SourceInfo,
+    label: str,
+    summary: LoadSummary,
+    force_reload: bool,
+) -> None:
+    now = db_timestamp(utcnow())
+    if summary.dataset_id is None:
+        summary.dataset_id = _dataset_id(cur, label, info, now)
+    need_lang = [c for c in good if c.language is None] if info.detect_language else []
+    if need_lang:
+        for conv, lang in zip(
+            need_lang, detect_languages([c.text for c in need_lang]), strict=True
+        ):
+            conv.language = lang
+        summary.languages_detected += len(need_lang)
+    existing = (
+        _existing_ids(cur, summary.dataset_id, [c.conversation_id for c in good])
+        if force_reload
+        else set()
+    )
+    cur.executemany(sql, _rows(good, summary.dataset_id, now))
+    if force_reload:
+        summary.replaced += len(existing)
+        summary.loaded += len(good) - len(existing)
+    else:
+        inserted = cur.rowcount
+        summary.loaded += inserted
+        summary.duplicates += len(good) - inserted
+
+
+def _message(s: LoadSummary) -> str:
+    parts = [f"{s.loaded:,} loaded into {s.dataset!r}"]
+    if s.replaced:
+        parts.append(f"{s.replaced:,} replaced")
+    if s.duplicates:
+        parts.append(f"{s.duplicates:,} already stored")
+    if s.skipped_total:
+        reasons = ", ".join(f"{k} {v:,}" for k, v in s.skipped.items())
+        parts.append(f"{s.skipped_total:,} skipped ({reasons})")
+    if s.loaded == 0 and s.replaced == 0 and s.duplicates:
+        parts.append("nothing new: this data was loaded before (use --force-reload to replace)")
+    return "; ".join(parts) + f" in {s.seconds:.1f}s"

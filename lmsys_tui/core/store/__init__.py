@@ -1,0 +1,1 @@
+"""SQLite (SQLModel) is the source of truth; this package holds its tables and connections."""

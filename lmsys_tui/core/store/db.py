@@ -1,0 +1,66 @@
+"""Opening the store through SQLModel: WAL, foreign keys, schema version checked first.
+
+WAL lets the TUI read while a headless command (or a TUI worker) writes the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmsys_tui.core.store import schema
+from lmsys_tui.errors import UsageError
+
+
+@dataclass
+class Store:
+    path: Path
+    engine: Any
+
+    @contextmanager
+    def session(self) -> Iterator[Any]:
+        from sqlmodel import Session
+
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def open_store(path: Path, *, create: bool = True) -> Store:
+    """Open (and create or migrate) the store at `path`."""
+    from sqlalchemy import event
+    from sqlmodel import Session, SQLModel, create_engine
+
+    from lmsys_tui.core.store import models
+
+    found = schema.ensure_current(path)
+    if found is None and not create:
+        raise UsageError(f"no lmsys-tui store at {path}")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create the store folder {path.parent}: {exc}") from exc
+    engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
+    event.listen(engine, "connect", _on_connect)
+    if found is None:
+        SQLModel.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.merge(
+                models.SchemaInfo(key=schema.VERSION_KEY, value=str(schema.SCHEMA_VERSION))
+            )
+            session.commit()
+    return Store(path=path, engine=engine)

@@ -1,0 +1,93 @@
+"""Schema version of the store, checked before anything else touches a DB file.
+
+Uses the stdlib `sqlite3` only, so fast read paths (`runs`, `datasets`, TUI start) can check a
+store without paying SQLAlchemy's ~0.4 s import. A DB of another tool, a newer version or not a
+SQLite file is refused with a one-line `UsageError` (exit 2) and left byte-for-byte untouched;
+an older version is migrated inside one transaction after a backup copy is written.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+from lmsys_tui.errors import UsageError
+
+SCHEMA_VERSION = 1
+VERSION_KEY = "schema_version"
+
+# from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+
+
+def read_version(path: Path) -> int | None:
+    """Schema version of the store at `path`; None when there is no store there yet."""
+    if not path.exists() or path.stat().st_size == 0:
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise UsageError(f"{path}: cannot open as a SQLite database ({exc})") from exc
+    try:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if not tables:
+            return None
+        if "schema_info" not in tables:
+            raise UsageError(
+                f"{path} is a SQLite database of another tool (no schema_info table); "
+                "point --db-path or LMSYS_TUI_HOME at a new location"
+            )
+        row = conn.execute("SELECT value FROM schema_info WHERE key = ?", (VERSION_KEY,)).fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise UsageError(
+            f"{path} is not an lmsys-tui store (not a SQLite database: {exc})"
+        ) from exc
+    finally:
+        conn.close()
+    if row is None or not str(row[0]).isdigit():
+        raise UsageError(f"{path}: schema_info has no valid {VERSION_KEY}; refusing to open it")
+    return int(row[0])
+
+
+def ensure_current(path: Path) -> int | None:
+    """Check `path` and migrate it to SCHEMA_VERSION if it is older. Returns the found version."""
+    found = read_version(path)
+    if found is None or found == SCHEMA_VERSION:
+        return found
+    if found > SCHEMA_VERSION:
+        raise UsageError(
+            f"{path} has store schema v{found}, newer than this lmsys-tui (v{SCHEMA_VERSION}); "
+            "upgrade lmsys-tui to open it"
+        )
+    missing = [v for v in range(found, SCHEMA_VERSION) if v not in MIGRATIONS]
+    if missing:
+        raise UsageError(
+            f"{path} has store schema v{found} and no migration from v{missing[0]} exists; "
+            "load the data again into a new store"
+        )
+    migrate(path, found)
+    return found
+
+
+def migrate(path: Path, found: int) -> None:
+    """Run every migration from `found` in ONE transaction; on any error nothing changes."""
+    backup = path.with_name(f"{path.name}.bak-v{found}")
+    shutil.copy2(path, backup)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        for version in range(found, SCHEMA_VERSION):
+            MIGRATIONS[version](conn)
+        conn.execute(
+            "UPDATE schema_info SET value = ? WHERE key = ?", (str(SCHEMA_VERSION), VERSION_KEY)
+        )
+        conn.execute("COMMIT")
+    except Exception as exc:
+        conn.execute("ROLLBACK")
+        raise UsageError(
+            f"{path}: migration from schema v{found} failed and was rolled back ({exc})"
+        ) from exc
+    finally:
+        conn.close()

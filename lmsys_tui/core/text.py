@@ -1,0 +1,22 @@
+"""Text normalisation and the hash that keys queries and embeddings.
+
+Two texts that differ only in Unicode form or whitespace are the same query for dedup and
+embedding purposes. Case is kept: cased embedding models see it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_WS = re.compile(r"\s+")
+
+
+def normalise(text: str) -> str:
+    return _WS.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+
+
+def text_hash(text: str) -> str:
+    """32 hex chars of BLAKE2b over the normalised text."""
+    return hashlib.blake2b(normalise(text).encode("utf-8"), digest_size=16).hexdigest()
