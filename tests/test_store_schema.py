@@ -32,7 +32,7 @@ def test_new_store_has_every_table_wal_and_version(home: Path) -> None:
     store.close()
     conn = sqlite3.connect(db)
     tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert EXPECTED_TABLES <= tables
+    assert tables >= EXPECTED_TABLES
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert schema.read_version(db) == schema.SCHEMA_VERSION
     indexes = {r[1] for r in conn.execute("PRAGMA index_list('query_clusters')")}
