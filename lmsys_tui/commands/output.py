@@ -13,7 +13,6 @@ import re
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
-from xml.sax.saxutils import escape as xml_escape
 
 from lmsys_tui.errors import ExitCode, LmsysError
 
@@ -70,6 +69,10 @@ def handled(func: F) -> F:
 def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, default=str, indent=2) + "\n")
     sys.stdout.flush()
+
+
+def xml_escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _xml_value(name: str, value: Any, indent: str) -> list[str]:
