@@ -1,0 +1,1 @@
+"""The Textual front door. Imported only when `lmsys-tui` runs without `--headless`."""
