@@ -1,0 +1,158 @@
+"""The llm_calls ledger: every attempt is written as it completes, and it doubles as a cache.
+
+The reference lost all paid LLM work on one failure. Here each answer is committed the moment
+it arrives, keyed by a hash of everything that determines it (model, messages, response schema,
+sampling parameters). Before any request the ledger is asked first: an identical prompt that was
+answered before is served from it, so a resumed, cancelled or repeated pass pays nothing twice.
+Failed attempts are recorded too (status "error"), for cost and latency accounting; only "ok"
+rows serve as cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmsys_tui.core.store.db import Store
+
+# USD per million tokens (input, output); longest matching prefix of the model name wins.
+# Estimates for the ledger's cost column, not a bill: unknown models get no estimate.
+PRICES: dict[str, tuple[float, float]] = {
+    "claude-opus-4": (15.0, 75.0),
+    "claude-sonnet-4": (3.0, 15.0),
+    "claude-3-7-sonnet": (3.0, 15.0),
+    "claude-3-5-sonnet": (3.0, 15.0),
+    "claude-haiku-4": (1.0, 5.0),
+    "claude-3-5-haiku": (0.8, 4.0),
+    "claude-3-haiku": (0.25, 1.25),
+    "gpt-4o-mini": (0.15, 0.6),
+    "gpt-4o": (2.5, 10.0),
+    "gpt-4.1-nano": (0.1, 0.4),
+    "gpt-4.1-mini": (0.4, 1.6),
+    "gpt-4.1": (2.0, 8.0),
+    "gpt-4-turbo": (10.0, 30.0),
+    "gpt-4": (30.0, 60.0),
+    "gpt-3.5-turbo": (0.5, 1.5),
+    "llama-3.1-8b-instant": (0.05, 0.08),
+    "llama-3.3-70b-versatile": (0.59, 0.79),
+}
+FREE_PROVIDERS = {"ollama", "offline"}
+
+
+def prompt_hash(model: str, messages: list[dict[str, Any]], schema: Any, params: Any) -> str:
+    """Stable key of a request: same key, same answer (temperature 0, same schema)."""
+    blob = json.dumps(
+        {"model": model, "messages": messages, "schema": schema, "params": params},
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+def estimate_cost(
+    provider: str, name: str, tokens_in: int | None, tokens_out: int | None
+) -> float | None:
+    if provider in FREE_PROVIDERS:
+        return 0.0
+    if tokens_in is None and tokens_out is None:
+        return None
+    match = max((p for p in PRICES if name.startswith(p)), key=len, default=None)
+    if match is None:
+        return None
+    price_in, price_out = PRICES[match]
+    return round(((tokens_in or 0) * price_in + (tokens_out or 0) * price_out) / 1e6, 8)
+
+
+def lookup(store: Store, model: str, key: str) -> dict[str, Any] | None:
+    """The stored answer to an identical prompt, if one was ever paid for."""
+    raw = store.engine.raw_connection()
+    try:
+        row = (
+            raw.cursor()
+            .execute(
+                "SELECT response FROM llm_calls WHERE model = ? AND prompt_hash = ?"
+                " AND status = 'ok' AND response IS NOT NULL ORDER BY id DESC LIMIT 1",
+                (model, key),
+            )
+            .fetchone()
+        )
+    finally:
+        raw.close()
+    if row is None:
+        return None
+    value = row[0]
+    return json.loads(value) if isinstance(value, str) else value
+
+
+def record(
+    store: Store,
+    *,
+    stage: str,
+    run_id: str | None,
+    provider: str,
+    model: str,
+    key: str,
+    tokens_in: int | None,
+    tokens_out: int | None,
+    latency_ms: float | None,
+    cost_usd: float | None,
+    status: str,
+    response: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """Commit one attempt now (called from the pass's single writer thread)."""
+    from lmsys_tui.core.store.models import LLMCall
+
+    with store.session() as session:
+        session.add(
+            LLMCall(
+                stage=stage,
+                run_id=run_id,
+                provider=provider,
+                model=model,
+                prompt_hash=key,
+                tokens_in=tokens_in,
+                tokens_out=tokens_out,
+                latency_ms=latency_ms,
+                cost_usd=cost_usd,
+                status=status,
+                response=response,
+                error=error,
+            )
+        )
+        session.commit()
+
+
+def totals(store: Store, run_id: str | None = None, stage: str | None = None) -> dict[str, Any]:
+    """Calls, tokens and estimated cost in the ledger (optionally for one run / stage)."""
+    where, args = [], []
+    if run_id is not None:
+        where.append("run_id = ?")
+        args.append(run_id)
+    if stage is not None:
+        where.append("stage = ?")
+        args.append(stage)
+    sql = (
+        "SELECT COUNT(*), SUM(status = 'ok'), SUM(status != 'ok'), COALESCE(SUM(tokens_in), 0),"
+        " COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0),"
+        " COUNT(DISTINCT prompt_hash) FROM llm_calls"
+    )
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    raw = store.engine.raw_connection()
+    try:
+        row = raw.cursor().execute(sql, args).fetchone()
+    finally:
+        raw.close()
+    return {
+        "calls": row[0],
+        "ok": row[1] or 0,
+        "errors": row[2] or 0,
+        "tokens_in": row[3],
+        "tokens_out": row[4],
+        "cost_usd": round(row[5], 6),
+        "distinct_prompts": row[6],
+    }
