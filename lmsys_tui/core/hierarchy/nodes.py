@@ -1,0 +1,211 @@
+"""Hierarchy nodes and their rows: the run row, its checkpoint, and cluster_hierarchies.
+
+A level is written in one transaction together with the checkpoint that says it is done, so
+a killed run never leaves a half-written level behind; within a level the checkpoint records
+each finished step (proposals, parents, assignments, names) as it completes.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lmsys_tui.core.store.db import Store
+
+_WORD = re.compile(r"(?u)\b[^\W\d_]{3,30}\b")
+_STOP = {
+    "and",
+    "the",
+    "for",
+    "with",
+    "from",
+    "about",
+    "into",
+    "requests",
+    "queries",
+    "users",
+    "user",
+    "mixed",
+    "miscellaneous",
+    "that",
+    "their",
+    "this",
+    "using",
+    "other",
+    "various",
+}
+
+
+@dataclass
+class Node:
+    id: int
+    level: int
+    title: str
+    description: str
+    count: int
+    children: list[int] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+
+    def text(self) -> str:
+        return f"{self.title}: {self.description}" if self.description else self.title
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Node:
+        return cls(**data)
+
+
+def title_keywords(title: str) -> list[str]:
+    words = [w.lower() for w in _WORD.findall(title)]
+    return [w for w in dict.fromkeys(words) if w not in _STOP]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_hierarchy_id(store: Store, run_id: str) -> str:
+    base = f"hier-{run_id}-{now():%Y%m%d-%H%M%S}"
+    raw = store.engine.raw_connection()
+    try:
+        taken = {
+            r[0]
+            for r in raw.cursor().execute(
+                "SELECT hierarchy_run_id FROM hierarchy_runs WHERE hierarchy_run_id LIKE ?",
+                (base + "%",),
+            )
+        }
+    finally:
+        raw.close()
+    if base not in taken:
+        return base
+    n = 2
+    while f"{base}-{n}" in taken:
+        n += 1
+    return f"{base}-{n}"
+
+
+def create_run(
+    store: Store,
+    hier_id: str,
+    run_id: str,
+    summary_run_id: str | None,
+    model: str,
+    parameters: dict[str, Any],
+    leaves: list[Node],
+) -> None:
+    """The run row plus every leaf node (level 0), in one transaction."""
+    from lmsys_tui.core.store.models import ClusterHierarchy, HierarchyRun
+
+    with store.session() as session:
+        session.add(
+            HierarchyRun(
+                hierarchy_run_id=hier_id,
+                run_id=run_id,
+                summary_run_id=summary_run_id,
+                model=model,
+                parameters=parameters,
+                checkpoint={"levels_done": 0, "step": {}},
+            )
+        )
+        session.flush()
+        for leaf in leaves:
+            session.add(
+                ClusterHierarchy(
+                    hierarchy_run_id=hier_id,
+                    run_id=run_id,
+                    cluster_id=leaf.id,
+                    parent_cluster_id=None,
+                    level=0,
+                    children_ids=[],
+                    title=leaf.title,
+                    description=leaf.description,
+                    query_count=leaf.count,
+                )
+            )
+        session.commit()
+
+
+def load_run(store: Store, hier_id: str) -> dict[str, Any] | None:
+    from lmsys_tui.core.store.models import HierarchyRun
+
+    with store.session() as session:
+        row = session.get(HierarchyRun, hier_id)
+        return None if row is None else row.model_dump()
+
+
+def save_checkpoint(store: Store, hier_id: str, checkpoint: dict[str, Any]) -> None:
+    from lmsys_tui.core.store.models import HierarchyRun
+
+    with store.session() as session:
+        row = session.get(HierarchyRun, hier_id)
+        if row is not None:
+            row.checkpoint = dict(checkpoint)
+            session.add(row)
+            session.commit()
+
+
+def write_level(
+    store: Store, hier_id: str, run_id: str, parents: list[Node], checkpoint: dict[str, Any]
+) -> None:
+    """Parents of one level, their children's parent links, and the checkpoint, atomically."""
+    from sqlalchemy import delete, update
+
+    from lmsys_tui.core.store.models import ClusterHierarchy, HierarchyRun
+
+    with store.session() as session:
+        ids = [p.id for p in parents]
+        session.exec(
+            delete(ClusterHierarchy).where(  # type: ignore[arg-type]
+                ClusterHierarchy.hierarchy_run_id == hier_id,
+                ClusterHierarchy.cluster_id.in_(ids),  # type: ignore[attr-defined]
+            )
+        )
+        for p in parents:
+            session.add(
+                ClusterHierarchy(
+                    hierarchy_run_id=hier_id,
+                    run_id=run_id,
+                    cluster_id=p.id,
+                    parent_cluster_id=None,
+                    level=p.level,
+                    children_ids=list(p.children),
+                    title=p.title,
+                    description=p.description,
+                    query_count=p.count,
+                )
+            )
+            session.exec(
+                update(ClusterHierarchy)  # type: ignore[arg-type]
+                .where(
+                    ClusterHierarchy.hierarchy_run_id == hier_id,
+                    ClusterHierarchy.cluster_id.in_(p.children),  # type: ignore[attr-defined]
+                )
+                .values(parent_cluster_id=p.id)
+            )
+        row = session.get(HierarchyRun, hier_id)
+        if row is not None:
+            row.checkpoint = dict(checkpoint)
+            session.add(row)
+        session.commit()
+
+
+def finish_run(
+    store: Store, hier_id: str, status: str, error: str | None, result: dict[str, Any] | None
+) -> None:
+    from lmsys_tui.core.store.models import HierarchyRun
+
+    with store.session() as session:
+        row = session.get(HierarchyRun, hier_id)
+        if row is None:
+            return
+        row.status, row.error, row.finished_at = status, error, now()
+        if result is not None:
+            row.parameters = {**(row.parameters or {}), "last_result": result}
+        session.add(row)
+        session.commit()
