@@ -1,0 +1,262 @@
+"""Local chat files: `.jsonl`, `.json` (a top-level array), `.parquet` and `.csv`.
+
+Every format is read as a stream (line by line, element by element, record batch by record
+batch), so memory stays flat whatever the file size. `open_file` checks the file, its format
+and the column map before returning the iterator, so a wrong path or column name exits 2
+without a dataset row. Each unusable row becomes a `BadRow` with its place in the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Iterator
+from itertools import chain, islice
+from pathlib import Path
+from typing import IO, Any
+
+from lmsys_tui.core.sources.base import BadReason, BadRow, Item, RowError, SourceInfo
+from lmsys_tui.core.sources.mapping import Mapper, Plan, resolve
+from lmsys_tui.core.sources.spec import SourceSpec
+from lmsys_tui.errors import UsageError
+
+EXTENSIONS = (".jsonl", ".json", ".parquet", ".csv")
+_PEEK_ROWS = 200  # rows looked at up front to learn the column names of JSON sources
+_PARQUET_BATCH = 8192
+
+
+def open_file(spec: SourceSpec, *, lmsys: bool = False) -> tuple[SourceInfo, Iterator[Item]]:
+    """Validate `spec.file` and its column map, then return its lazily read items.
+
+    With `lmsys`, the file must have LMSYS-Chat-1M's columns and is recorded as that source.
+    """
+    path = spec.file
+    if path is None:
+        raise UsageError(f"--source {spec.source} needs --file PATH")
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UsageError(f"no such file: {path}")
+    ext = path.suffix.lower()
+    if ext not in EXTENSIONS:
+        raise UsageError(f"cannot read {ext or 'a file without extension'}: use {_exts()}")
+    opener = {".jsonl": _open_jsonl, ".json": _open_json, ".parquet": _open_parquet}
+    plan, items, total = opener.get(ext, _open_csv)(path, spec, lmsys)
+    info = SourceInfo(
+        source="lmsys" if lmsys else "file",
+        ref=str(path.resolve()),
+        default_label=path.stem,
+        total=total,
+        detect_language=True,  # only rows without a language are detected (see core.load)
+        parameters={"format": ext[1:], "columns": plan.describe() if plan else "sharegpt"},
+    )
+    return info, items
+
+
+def _exts() -> str:
+    return ", ".join(EXTENSIONS)
+
+
+def _plan(columns: list[str], spec: SourceSpec, lmsys: bool, path: Path, **kw: Any) -> Plan:
+    return resolve(
+        columns,
+        spec.columns,
+        max_chars=spec.max_chars,
+        require_lmsys=lmsys,
+        where=path.name,
+        **kw,
+    )
+
+
+# --- JSON Lines -------------------------------------------------------------------------------
+
+
+def _jsonl_rows(fh: IO[bytes]) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed value or BadReason) for every non-blank line."""
+    for number, raw in enumerate(fh, 1):
+        if not raw.strip():
+            continue
+        try:
+            yield number, json.loads(raw)
+        except ValueError:  # includes bytes that are not UTF-8
+            yield number, BadReason.INVALID_JSON
+        except RecursionError:
+            yield number, BadReason.INVALID_JSON
+
+
+def _columns(values: list[Any]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if isinstance(value, dict):
+            seen.update(dict.fromkeys(value))
+    return list(seen)
+
+
+def _open_jsonl(
+    path: Path, spec: SourceSpec, lmsys: bool
+) -> tuple[Plan | None, Iterator[Item], None]:
+    fh = open(path, "rb")  # noqa: SIM115 - closed by the generator below
+    rows = _jsonl_rows(fh)
+    head = list(islice(rows, _PEEK_ROWS))
+    return _json_items(path, spec, lmsys, head, rows, fh, where="line")
+
+
+def _open_json(
+    path: Path, spec: SourceSpec, lmsys: bool
+) -> tuple[Plan | None, Iterator[Item], None]:
+    """A top-level array (read incrementally); a file of one object per line is JSON Lines."""
+    from lmsys_tui.core.sources.jsonstream import iter_json_array
+
+    fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the generator
+    start = fh.read(4096).lstrip("\ufeff \t\r\n")[:1]
+    fh.seek(0)
+    if start == "{":
+        fh.close()
+        return _open_jsonl(path, spec, lmsys)
+    if start != "[":
+        fh.close()
+        raise UsageError(f"{path.name} is neither a JSON array nor JSON Lines")
+    rows = iter_json_array(fh)
+    head = list(islice(rows, _PEEK_ROWS))
+    return _json_items(path, spec, lmsys, head, rows, fh, where="record")
+
+
+def _json_items(
+    path: Path,
+    spec: SourceSpec,
+    lmsys: bool,
+    head: list[tuple[int, Any]],
+    rest: Iterator[tuple[int, Any]],
+    fh: IO[Any],
+    *,
+    where: str,
+) -> tuple[Plan | None, Iterator[Item], None]:
+    values = [value for _, value in head]
+    try:
+        if not lmsys and _is_sharegpt(values, spec):
+            return None, _sharegpt_items(chain(head, rest), fh, where, spec.max_chars), None
+        columns = _columns(values)
+        if not columns:
+            raise UsageError(f"{path.name} has no JSON object rows to read")
+        plan = _plan(columns, spec, lmsys, path)
+    except BaseException:
+        fh.close()
+        raise
+    mapper = Mapper(plan, check_unicode=True)
+    return plan, _mapped(chain(head, rest), mapper, fh, where), None
+
+
+def _mapped(
+    rows: Iterator[tuple[int, Any]], mapper: Mapper, fh: IO[Any], where: str
+) -> Iterator[Item]:
+    with fh:
+        for index, (number, value) in enumerate(rows):
+            if isinstance(value, BadReason):
+                yield BadRow(value, f"{where} {number}")
+            elif not isinstance(value, dict):
+                yield BadRow(BadReason.WRONG_TYPE, f"{where} {number}")
+            else:
+                try:
+                    yield mapper.convert(value, index)
+                except RowError as err:
+                    yield BadRow(err.reason, f"{where} {number}")
+
+
+def _is_sharegpt(values: list[Any], spec: SourceSpec) -> bool:
+    """ShareGPT records ({id, conversations: [{from, value}]}) keep ShareGPT's own rules."""
+    cmap = spec.columns
+    if any((cmap.text_column, cmap.conversation_id_column, cmap.model_column)):
+        return False
+    first = next((v for v in values if isinstance(v, dict)), None)
+    if not first or "id" not in first or "conversations" not in first:
+        return False
+    turns = first["conversations"]
+    return (
+        isinstance(turns, list)
+        and bool(turns)
+        and isinstance(turns[0], dict)
+        and ("from" in turns[0])
+    )
+
+
+def _sharegpt_items(
+    rows: Iterator[tuple[int, Any]], fh: IO[Any], where: str, max_chars: int
+) -> Iterator[Item]:
+    from lmsys_tui.core.sources import sharegpt
+
+    with fh:
+        for number, record in rows:
+            if isinstance(record, BadReason):
+                yield BadRow(record, f"{where} {number}")
+                continue
+            try:
+                conv = sharegpt.convert(record)
+                if conv is not None and len(conv.text) > max_chars:
+                    raise RowError(BadReason.TOO_LONG)
+            except RowError as err:
+                yield BadRow(err.reason, f"{where} {number}")
+                continue
+            if conv is not None:
+                yield conv
+
+
+# --- Parquet ----------------------------------------------------------------------------------
+
+
+def _open_parquet(path: Path, spec: SourceSpec, lmsys: bool) -> tuple[Plan, Iterator[Item], int]:
+    import pyarrow.parquet as pq
+
+    from lmsys_tui.core.sources.arrowrows import batch_items
+
+    try:
+        # no pre-buffering: one column chunk at a time keeps the Arrow pool at ~50 MB, not ~160
+        pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
+    except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for a broken file
+        raise UsageError(f"cannot read {path.name} as parquet: {_first_line(exc)}") from None
+    plan = _plan(list(pf.schema_arrow.names), spec, lmsys, path)
+    batches = pf.iter_batches(batch_size=_PARQUET_BATCH, columns=plan.columns())
+    return plan, batch_items(batches, Mapper(plan), where="row"), pf.metadata.num_rows
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --- CSV --------------------------------------------------------------------------------------
+
+
+def _open_csv(path: Path, spec: SourceSpec, lmsys: bool) -> tuple[Plan, Iterator[Item], None]:
+    csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long texts are too_long rows, not errors
+    fh = open(path, encoding="utf-8-sig", errors="replace", newline="")  # noqa: SIM115
+    try:
+        reader = csv.reader(fh)
+        header = next(reader, None)
+        if not header:
+            raise UsageError(f"{path.name} has no header row")
+        plan = _plan(header, spec, lmsys, path, json_cells=True)
+    except BaseException:
+        fh.close()
+        raise
+    return plan, _csv_items(reader, header, Mapper(plan), fh), None
+
+
+def _csv_items(reader: Any, header: list[str], mapper: Mapper, fh: IO[str]) -> Iterator[Item]:
+    with fh:
+        index = 0
+        while True:
+            try:
+                cells = next(reader)
+            except StopIteration:
+                return
+            except csv.Error:  # a malformed line; the reader continues with the next one
+                yield BadRow(BadReason.WRONG_TYPE, f"line {reader.line_num}")
+                index += 1
+                continue
+            if not cells:
+                continue
+            try:
+                yield mapper.convert(dict(zip(header, cells, strict=False)), index)
+            except RowError as err:
+                yield BadRow(err.reason, f"line {reader.line_num}")
+            index += 1
