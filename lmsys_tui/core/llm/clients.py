@@ -118,8 +118,11 @@ def api_key(spec: ModelSpec) -> str | None:
     return key
 
 
-def make_client(spec: ModelSpec, timeout: float) -> tuple[Any, Any]:
-    """(instructor async client, raw SDK client) with the SDK's own retries off."""
+def make_client(spec: ModelSpec, timeout: float, before_send: Any = None) -> tuple[Any, Any]:
+    """(instructor async client, raw SDK client) with the SDK's own retries off.
+
+    `before_send` becomes an httpx request hook (the rate limiter waits there).
+    """
     import logging
 
     import instructor
@@ -129,20 +132,33 @@ def make_client(spec: ModelSpec, timeout: float) -> tuple[Any, Any]:
     logging.getLogger("instructor").addHandler(logging.NullHandler())
 
     key = api_key(spec)
+    hooks = {"request": [before_send]} if before_send is not None else {}
     if spec.provider == "anthropic":
         import anthropic
 
         raw = anthropic.AsyncAnthropic(
-            api_key=key, base_url=spec.base_url, max_retries=0, timeout=timeout
+            api_key=key,
+            base_url=spec.base_url,
+            max_retries=0,
+            timeout=timeout,
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=hooks),
         )
-        return instructor.from_anthropic(raw, mode=instructor.Mode.ANTHROPIC_TOOLS), raw
+        return instructor.from_anthropic(raw, mode=instructor.Mode.TOOLS), raw
     import openai
 
     raw = openai.AsyncOpenAI(
-        api_key=key or "not-needed", base_url=spec.base_url, max_retries=0, timeout=timeout
+        api_key=key or "not-needed",
+        base_url=spec.base_url,
+        max_retries=0,
+        timeout=timeout,
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks=hooks),
     )
     mode = instructor.Mode.JSON if spec.mode == "json" else instructor.Mode.TOOLS
     return instructor.from_openai(raw, mode=mode), raw
+
+
+class Stopped(Exception):
+    """Raised instead of starting a request once the pass is stopping (cancelled)."""
 
 
 class CallFailed(Exception):
@@ -201,6 +217,12 @@ class LLMSession:
         self._client: Any = None
         self._raw: Any = None
         self._inflight: dict[str, asyncio.Future[Any]] = {}
+        self.stopping = False
+
+    def stop(self) -> None:
+        """Start no new request; those in flight finish and are recorded (they are paid)."""
+        self.stopping = True
+        self.limiter.stopped = True
 
     async def db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run a store function on the single writer thread; the loop keeps serving replies."""
@@ -248,7 +270,7 @@ class LLMSession:
         self, messages: list[dict[str, Any]], response_model: type[T], key: str
     ) -> T:
         if self._client is None:
-            self._client, self._raw = make_client(self.spec, self.timeout)
+            self._client, self._raw = make_client(self.spec, self.timeout, self.limiter.before_send)
         extra = {"max_tokens": self.max_tokens} if self.spec.provider == "anthropic" else {}
         attempt = 0
         while True:
@@ -257,6 +279,8 @@ class LLMSession:
             value: Any = None
             failure = None
             async with self.limiter.slot():
+                if self.stopping:
+                    raise Stopped()
                 started = time.perf_counter()
                 self.stats.requests += 1
                 try:
@@ -268,6 +292,8 @@ class LLMSession:
                         **extra,
                     )
                 except Exception as exc:
+                    if self.stopping:  # stopped in the rpm wait: nothing was sent
+                        raise Stopped() from exc
                     failure = classify(exc)
                     completion = getattr(exc, "last_completion", None)
                 latency_ms = (time.perf_counter() - started) * 1000.0
@@ -315,11 +341,12 @@ def request_timeout(value: float | None = None) -> float:
 
 
 def retry_policy(max_attempts: int | None = None, base_delay: float | None = None) -> RetryPolicy:
-    """Retry settings; LMSYS_TUI_LLM_RETRY_BASE shortens backoff (tests use it)."""
+    """Retry settings; $LMSYS_TUI_LLM_RETRY_BASE and $LMSYS_TUI_LLM_MAX_ATTEMPTS override."""
     base = base_delay
     if base is None:
         base = float(os.environ.get("LMSYS_TUI_LLM_RETRY_BASE", "1.0"))
-    return RetryPolicy(max_attempts=max_attempts or 5, base_delay=base)
+    attempts = max_attempts or int(os.environ.get("LMSYS_TUI_LLM_MAX_ATTEMPTS", "5"))
+    return RetryPolicy(max_attempts=max(1, attempts), base_delay=base)
 
 
 async def run_tasks(
@@ -332,8 +359,10 @@ async def run_tasks(
 ) -> None:
     """Run coroutines concurrently (the session's limiter paces their requests).
 
-    Cancellation is checked four times a second; a fatal error (a refused key, an unknown
-    model) stops everything at once, since every other request would fail the same way.
+    Cancellation is checked four times a second. A cancelled pass starts no new request but
+    lets those in flight finish and be recorded, since they are paid for either way. A fatal
+    error (a refused key, an unknown model) stops everything at once, since every other
+    request would fail the same way.
     """
     tasks = {asyncio.ensure_future(c) for c in coros}
     finished = 0
@@ -349,6 +378,8 @@ async def run_tasks(
                     raise exc
             progress(finished, total, f"{session.stats.paid} paid, {session.stats.cached} cached")
             if cancelled():
+                session.stop()
+                await asyncio.gather(*tasks, return_exceptions=True)
                 raise Cancelled(what)
     finally:
         for task in tasks:

@@ -6,7 +6,8 @@ caps how many are in flight, and request starts are spaced at least 60/rpm secon
 no 60-second window ever holds more than `rpm` starts. A 429 with Retry-After pauses every
 worker, not just the one that was told, because the provider's limit is shared.
 
-The SDKs' own retries are switched off (max_retries=0) so each attempt is seen, limited and
+The spacing is enforced in an httpx request hook, at the moment each request is sent. The
+SDKs' own retries are switched off (max_retries=0) so each attempt is seen, limited and
 written to the ledger here. Errors are classified by duck typing (status code, headers,
 exception names) so this module imports no SDK.
 """
@@ -38,17 +39,27 @@ class Limiter:
         self._next_start = 0.0
         self._paused_until = 0.0
         self._sem: asyncio.Semaphore | None = None
+        self.stopped = False
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
-        """Hold one of the concurrent slots, started no sooner than rpm and pauses allow."""
+        """Hold one of the concurrent slots for a whole attempt."""
         if self._sem is None:
             self._sem = asyncio.Semaphore(self.concurrency)
         async with self._sem:
-            await self._wait_turn()
             yield
 
-    async def _wait_turn(self) -> None:
+    async def before_send(self, _request: Any = None) -> None:
+        """httpx request hook: wait for the rpm turn (and any pause) right before the send.
+
+        Spacing is applied here, after the SDK and instructor have built the request, so the
+        time between requests on the wire is what is limited, not the time between permits.
+        """
+        await self.wait_turn()
+        if self.stopped:
+            raise RuntimeError("the pass is stopping: request not sent")
+
+    async def wait_turn(self) -> None:
         while True:
             now = self._clock()
             start = max(now, self._next_start, self._paused_until)
