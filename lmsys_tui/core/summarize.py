@@ -753,7 +753,8 @@ async def _llm_pass(
 def resolve_pass(
     store: Store, run_id: str, alias: str | None = None, summary_run_id: str | None = None
 ) -> str | None:
-    """The one summary pass to read: by id, by alias (its newest pass), else the newest pass.
+    """The one summary pass to read: by id, by alias (its newest pass), else the newest pass
+    with summaries (finished passes first), the same rule list-clusters uses.
 
     "Newest" is by creation time then insertion order, never by string sort. Returns None
     when the run has no pass at all (and nothing was asked for by name).
@@ -775,12 +776,18 @@ def resolve_pass(
             if not check:
                 raise UsageError(f"summary pass {summary_run_id!r} has no alias {alias!r}")
         return summary_run_id
-    sql = "SELECT summary_run_id FROM summary_runs WHERE run_id = ?"
+    sql = "SELECT summary_run_id FROM summary_runs s WHERE s.run_id = ?"
     args: tuple[Any, ...] = (run_id,)
     if alias:
-        sql += " AND alias = ?"
+        sql += " AND s.alias = ? ORDER BY s.created_at DESC, s.rowid DESC LIMIT 1"
         args += (alias,)
-    rows = _fetch(store, sql + " ORDER BY created_at DESC, rowid DESC LIMIT 1", args)
+    else:  # as list-clusters does: the newest pass with summaries, finished ones first
+        sql += (
+            " AND EXISTS (SELECT 1 FROM cluster_summaries c WHERE c.summary_run_id ="
+            " s.summary_run_id) ORDER BY (s.status = 'done') DESC, s.created_at DESC,"
+            " s.rowid DESC LIMIT 1"
+        )
+    rows = _fetch(store, sql, args)
     if not rows:
         if alias:
             raise NotFoundError(f"no summary pass with alias {alias!r} for run {run_id!r}")

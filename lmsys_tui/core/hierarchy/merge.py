@@ -148,7 +148,8 @@ def _text_vectors(store: Store, run: dict[str, Any], texts: list[str]) -> np.nda
             run["embedding_provider"], run["embedding_model"], run["embedding_dim"]
         )
         return unit_rows(embed.embed_texts(space, texts))
-    except (AttributeError, TypeError):  # an embedding module without the expected API
+    except (AttributeError, TypeError, LmsysError):
+        # no usable embedding API here (or its space needs a key): centroids stand in
         return None
 
 
