@@ -45,10 +45,11 @@ BAD_PARENT = "A Category Nobody Offered"
 
 @dataclass
 class Fault:
-    """One injected failure. kind: 429 | 500 | malformed | slow | bad_parent."""
+    """One injected failure. kind: 429 | 500 | 401 | malformed | slow | bad_parent."""
 
     kind: str
     task: str | None = None  # only requests for this response model consume it
+    match: str | None = None  # only requests whose prompt contains this text consume it
     retry_after: float | None = None
     delay: float = 0.0
 
@@ -224,7 +225,7 @@ class _Handler(BaseHTTPRequestHandler):
             held = st.hold_after is not None and st.arrivals > st.hold_after
             fault = None
             for f in list(st.faults):
-                if f.task is None or f.task == task:
+                if (f.task is None or f.task == task) and (f.match is None or f.match in prompt):
                     fault = f
                     st.faults.remove(f)
                     break
@@ -248,9 +249,11 @@ class _Handler(BaseHTTPRequestHandler):
             headers = {"Retry-After": f"{fault.retry_after:g}"} if fault.retry_after else {}
             self._send(429, self._error(anthropic, "rate_limit_error", "slow down"), headers)
             return
-        if fault is not None and fault.kind == "500":
-            log(500, "500")
-            self._send(500, self._error(anthropic, "api_error", "internal error"))
+        if fault is not None and fault.kind in {"500", "401"}:
+            status = int(fault.kind)
+            log(status, fault.kind)
+            kind = "api_error" if status == 500 else "authentication_error"
+            self._send(status, self._error(anthropic, kind, f"fault {status}"))
             return
         if fault is not None and fault.kind == "malformed":
             log(200, "malformed")
@@ -415,6 +418,13 @@ class LLMServer:
     def hits(self) -> list[Hit]:
         with self.state.lock:
             return list(self.state.hits)
+
+    def wait_hits(self, n: int, timeout: float = 5.0) -> list[Hit]:
+        """The hits once at least n requests have finished (slow ones finish late)."""
+        deadline = time.monotonic() + timeout
+        while len(self.hits) < n and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.hits
 
     def paid(self) -> Counter[str]:
         """Prompt key -> number of valid answers served (what a provider would bill)."""
