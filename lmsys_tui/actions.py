@@ -66,6 +66,27 @@ ACTIONS: tuple[Action, ...] = (
         target="lmsys_tui.commands.data:clear",
         tui=False,
     ),
+    Action(
+        "summarize",
+        "Summarize: clusters",
+        "Title, description and coherence per cluster (LLM, or offline c-TF-IDF with no key).",
+        command="summarize",
+        target="lmsys_tui.commands.summarize:summarize",
+    ),
+    Action(
+        "merge-clusters",
+        "Merge: clusters into a hierarchy",
+        "Clio hierarchy: propose, dedupe, assign and rename parents level by level.",
+        command="merge-clusters",
+        target="lmsys_tui.commands.hierarchy:merge_clusters",
+    ),
+    Action(
+        "show-hierarchy",
+        "Show: hierarchy",
+        "A hierarchy as a tree with query counts and each node's share of the run.",
+        command="show-hierarchy",
+        target="lmsys_tui.commands.hierarchy:show_hierarchy",
+    ),
     Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
     Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
 )
