@@ -1,0 +1,299 @@
+"""The encoders that turn texts into vectors: torch, ONNX Runtime (fp32 / int8) and OpenAI.
+
+Each encoder takes already-normalised texts and returns L2-normalised float32 rows plus a
+mask of the texts it could embed at all (a text made only of characters the tokenizer drops
+has nothing to embed: it is excluded, never given a meaningless vector). Texts are clipped to
+the model's token limit (256 for MiniLM), so one long prompt never fails a batch.
+
+Encoders are loaded once per process and cached (the TUI's search and a pipeline worker share
+one model). `auto` picks torch when torch sees a GPU, else the ONNX export when it agrees with
+torch on the probe texts, else torch.
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import sys
+import threading
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from lmsys_tui.core.embed.space import OPENAI, OPENAI_SHORTENABLE, Space, model_source
+from lmsys_tui.errors import LmsysError, NeedsKeyError, UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lmsys_tui.core.embed.onnx_export import OnnxModel
+
+log = logging.getLogger(__name__)
+
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
+CHARS_PER_TOKEN = 32  # clip before tokenising: no 256-token prefix is longer than this
+OPENAI_MAX_CHARS = 8000  # ~8191-token input limit; halved on a context-length refusal
+
+
+class Encoder(Protocol):
+    name: str
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(float32 rows, bool mask of rows that are real embeddings)."""
+        ...
+
+
+def clip_text(text: str, max_tokens: int) -> str:
+    return text[: max_tokens * CHARS_PER_TOKEN]
+
+
+def gpu_device() -> str | None:
+    """ "cuda"/"mps" when torch sees an accelerator; None without importing torch on plain CPUs."""
+    if sys.platform == "darwin":
+        import torch
+
+        return "mps" if torch.backends.mps.is_available() else None
+    if not (glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/kfd")):
+        return None
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else None
+
+
+def load_sentence_transformer(source: str, device: str, eager_attention: bool = False) -> Any:
+    """A SentenceTransformer from a local folder (offline) or the local hub cache."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        pass
+    from sentence_transformers import SentenceTransformer
+
+    kwargs: dict[str, Any] = {"device": device}
+    if eager_attention:
+        kwargs["model_kwargs"] = {"attn_implementation": "eager"}
+    try:
+        return SentenceTransformer(source, **kwargs)
+    except OSError as exc:
+        raise NeedsKeyError(
+            f"embedding model {source!r} is not available locally and cannot be fetched"
+            f" ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+        ) from exc
+
+
+def embedding_dim(st: Any) -> int:
+    getter = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
+    return int(getter())
+
+
+class TorchEncoder:
+    def __init__(self, space: Space, device: str) -> None:
+        self.st = load_sentence_transformer(model_source(space), device)
+        self.max_tokens = int(self.st.max_seq_length or 512)
+        self.dim = embedding_dim(self.st)
+        self.name = f"torch:{device}"
+        self._lock = threading.Lock()
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        clipped = [clip_text(t, self.max_tokens) for t in texts]
+        with self._lock:
+            probe = self.st.tokenizer(
+                clipped, add_special_tokens=False, truncation=True, max_length=4
+            )["input_ids"]
+            ok = np.array([len(ids) > 0 for ids in probe], dtype=bool)
+            out = np.zeros((len(texts), self.dim), np.float32)
+            keep = [t for t, k in zip(clipped, ok, strict=True) if k]
+            if keep:
+                vecs = self.st.encode(
+                    keep,
+                    batch_size=len(keep),
+                    normalize_embeddings=True,
+                    convert_to_numpy=True,
+                    show_progress_bar=False,
+                )
+                out[ok] = np.asarray(vecs, dtype=np.float32)
+        return out, ok
+
+
+class OnnxEncoder:
+    """ONNX Runtime on the exported graph; tokenises with `tokenizers` (no torch import)."""
+
+    def __init__(self, model: OnnxModel, name: str) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        self.model = model
+        self.name = name
+        self.max_tokens = model.max_seq_length
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.session = ort.InferenceSession(
+            str(model.path), options, providers=["CPUExecutionProvider"]
+        )
+        self.tokenizer = Tokenizer.from_file(str(model.tokenizer))
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=model.max_seq_length)
+        self.tokenizer.enable_padding(pad_id=model.pad_id, pad_token=model.pad_token)
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        encs = self.tokenizer.encode_batch([clip_text(t, self.max_tokens) for t in texts])
+        ids = np.array([e.ids for e in encs], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
+        special = np.array([e.special_tokens_mask for e in encs], dtype=np.int64)
+        ok = ((mask == 1) & (special == 0)).any(axis=1)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in self.model.inputs:
+            feed["token_type_ids"] = np.array([e.type_ids for e in encs], dtype=np.int64)
+        out = self.session.run(None, feed)[0]
+        return np.ascontiguousarray(out, dtype=np.float32), ok
+
+
+class OpenAIEncoder:
+    """OpenAI embeddings through the official SDK (it retries and honours Retry-After)."""
+
+    def __init__(self, space: Space) -> None:
+        from lmsys_tui.config import provider_key
+
+        key = provider_key(OPENAI)
+        if not key:
+            raise NeedsKeyError(
+                "OPENAI_API_KEY is not set: the openai embedding provider needs it"
+                " (set it in the environment; it is never stored)"
+            )
+        import openai
+
+        self.space = space
+        self.name = "openai"
+        self.client = openai.OpenAI(
+            api_key=key, base_url=os.environ.get("OPENAI_BASE_URL") or None, max_retries=4
+        )
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+        import openai
+
+        limit = OPENAI_MAX_CHARS
+        extra = {"dimensions": self.space.dim} if self.space.model in OPENAI_SHORTENABLE else {}
+        while True:
+            try:
+                resp = self.client.embeddings.create(
+                    model=self.space.model,
+                    input=[t[:limit] for t in texts],
+                    encoding_format="float",
+                    **extra,
+                )
+                break
+            except openai.BadRequestError as exc:
+                if "context length" in str(exc).lower() and limit > 500:
+                    limit //= 2
+                    continue
+                raise LmsysError(f"openai refused the batch: {_first_line(exc)}") from exc
+            except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
+                raise NeedsKeyError(f"openai rejected the key: {_first_line(exc)}") from exc
+            except openai.APIConnectionError as exc:
+                raise NeedsKeyError(f"cannot reach the openai API: {_first_line(exc)}") from exc
+            except openai.APIError as exc:
+                raise LmsysError(f"openai embeddings failed: {_first_line(exc)}") from exc
+        rows = sorted(resp.data, key=lambda d: d.index)
+        out = np.array([r.embedding for r in rows], dtype=np.float32)
+        if out.shape != (len(texts), self.space.dim):
+            raise LmsysError(
+                f"openai returned {out.shape[0]}x{out.shape[1] if out.ndim == 2 else 0}"
+                f" vectors for {len(texts)} texts in {self.space.key}"
+            )
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        ok = norms[:, 0] > 0
+        out[ok] /= norms[ok]
+        return out, ok
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:300] if text else type(exc).__name__
+
+
+_CACHE: dict[tuple[str, str], Encoder] = {}
+_CACHE_LOCK = threading.Lock()
+_NOTES: dict[tuple[str, str], str] = {}
+
+
+def _onnx_or_torch(space: Space, backend: str, cache_dir: Path) -> tuple[Encoder, str | None]:
+    """The ONNX encoder, or torch with the reason it could not be used."""
+    from lmsys_tui.core.embed.onnx_export import AGREEMENT, ExportError, ensure_onnx
+
+    quantized = backend == "onnx-int8"
+    try:
+        model = ensure_onnx(space, cache_dir, quantized=quantized)
+    except ExportError as exc:
+        note = f"ONNX export of {space.model} failed ({exc}); using torch"
+        return TorchEncoder(space, "cpu"), note
+    if backend == "auto" and not model.agrees:
+        note = (
+            f"ONNX export of {space.model} agrees with torch only to cosine"
+            f" {model.min_cosine:.4f} (< {AGREEMENT}); using torch"
+        )
+        return TorchEncoder(space, "cpu"), note
+    return OnnxEncoder(model, "onnx-int8" if quantized else "onnx"), None
+
+
+def get_encoder(
+    space: Space, backend: str = "auto", cache_dir: Path | None = None
+) -> tuple[Encoder, str | None]:
+    """The cached encoder for (space, backend) and a note when it is not the one asked for."""
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if space.provider == OPENAI:
+        backend = "api"
+    cache_key = (space.key, backend)
+    with _CACHE_LOCK:
+        if cache_key in _CACHE:
+            return _CACHE[cache_key], _NOTES.get(cache_key)
+        note = None
+        encoder: Encoder
+        if backend == "api":
+            encoder = OpenAIEncoder(space)
+        else:
+            device = gpu_device() if backend in ("auto", "torch") else None
+            if backend == "torch" or device is not None:
+                encoder = TorchEncoder(space, device or "cpu")
+            else:
+                if cache_dir is None:
+                    from lmsys_tui.config import Settings
+
+                    cache_dir = Settings().cache_dir
+                encoder, note = _onnx_or_torch(space, backend, cache_dir)
+                if note:
+                    log.warning(note)
+        _CACHE[cache_key] = encoder
+        if note:
+            _NOTES[cache_key] = note
+        return encoder, note
+
+
+def embed_texts(
+    space: Space,
+    texts: list[str] | tuple[str, ...],
+    *,
+    backend: str = "auto",
+    cache_dir: Path | None = None,
+) -> np.ndarray:
+    """Vectors for search-time texts (normalised like stored ones). Empty text: UsageError."""
+    import numpy as np
+
+    from lmsys_tui.core.text import normalise
+
+    clean = [normalise(t) for t in texts]
+    if any(not t for t in clean):
+        raise UsageError("cannot embed an empty text")
+    if not clean:
+        return np.zeros((0, space.dim), dtype=np.float32)
+    encoder, _ = get_encoder(space, backend, cache_dir)
+    vectors, ok = encoder.encode(clean)
+    if not ok.all():
+        raise UsageError("the text has nothing the embedding model can read")
+    return vectors

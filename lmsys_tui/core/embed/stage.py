@@ -1,0 +1,338 @@
+"""The embedding stage and the vector reads every later stage uses.
+
+`embed_queries` embeds each distinct normalised text (queries.text_hash) of the selected
+queries once per space: what the embedding store already holds is skipped, the rest is
+embedded longest first (like sentence-transformers' own encode, so padding is minimal and a
+memory problem shows at once) and committed batch by batch. Cancel, Ctrl-C or a kill keep every
+finished batch; the next run continues with what is missing. Empty texts are never embedded.
+
+`load_vectors` reads the vectors of a selection from the embedding store only, never the model.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmsys_tui.core.embed.space import Space
+from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
+from lmsys_tui.core.text import text_hash
+from lmsys_tui.errors import Cancelled, NotFoundError
+from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lmsys_tui.core.store.db import Store
+
+EMPTY_HASH = text_hash("")
+_FULL_SCAN_OVER = 20_000  # id lists longer than this read (id, hash) from the index scan
+
+
+class MissingVectorsError(NotFoundError):
+    """Some selected queries with a readable text have no vector in the space yet."""
+
+
+@dataclass
+class EmbedSummary:
+    """What one embedding run did.
+
+    requested: queries selected. distinct_texts: distinct non-empty normalised texts among
+    them; each is either already_stored (before this run), embedded (by this run: the texts
+    the model was called on), or unreadable. empty_excluded: selected queries that get no
+    vector because their text is empty or has nothing the model can read.
+    """
+
+    space: Space
+    requested: int = 0
+    distinct_texts: int = 0
+    already_stored: int = 0
+    embedded: int = 0
+    empty_excluded: int = 0
+    seconds: float = 0.0
+    texts_per_second: float = 0.0
+    backend: str = "none"
+    batches: int = 0
+    status: str = "done"
+    embeddings_path: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "space": self.space.to_dict(),
+            "requested": self.requested,
+            "distinct_texts": self.distinct_texts,
+            "already_stored": self.already_stored,
+            "embedded": self.embedded,
+            "empty_excluded": self.empty_excluded,
+            "seconds": self.seconds,
+            "texts_per_second": self.texts_per_second,
+            "backend": self.backend,
+            "batches": self.batches,
+            "status": self.status,
+            "embeddings_path": self.embeddings_path,
+            "notes": list(self.notes),
+        }
+
+    @property
+    def message(self) -> str:
+        parts = [
+            f"{self.embedded:,} texts embedded ({self.backend})"
+            if self.embedded
+            else "nothing to embed",
+            f"{self.already_stored:,} already stored",
+        ]
+        if self.empty_excluded:
+            parts.append(f"{self.empty_excluded:,} queries without embeddable text")
+        rate = f", {self.texts_per_second:,.1f} texts/s" if self.embedded else ""
+        return (
+            f"{self.requested:,} queries, {self.distinct_texts:,} distinct texts in"
+            f" {self.space.key}: " + "; ".join(parts) + f" in {self.seconds:.1f}s{rate}"
+        )
+
+
+def _connect(store: Store) -> sqlite3.Connection:
+    return sqlite3.connect(store.path, timeout=30)
+
+
+def select_query_ids(
+    store: Store, dataset: str | None = None, limit: int | None = None
+) -> list[int] | None:
+    """Ids of a dataset's queries (or all), first `limit` by id; None means every query."""
+    conn = _connect(store)
+    try:
+        where, args = "", ()
+        if dataset is not None:
+            row = conn.execute("SELECT id FROM datasets WHERE label = ?", (dataset,)).fetchone()
+            if row is None:
+                raise NotFoundError(f"no dataset {dataset!r} in the store")
+            where, args = " WHERE dataset_id = ?", (row[0],)
+        if dataset is None and limit is None:
+            return None
+        sql = f"SELECT id FROM queries{where} ORDER BY id"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [r[0] for r in conn.execute(sql, args)]
+    finally:
+        conn.close()
+
+
+def select_hashes(
+    conn: sqlite3.Connection, query_ids: Sequence[int] | None
+) -> tuple[np.ndarray, list[str]]:
+    """(ids, hashes) of the selection: by id, or in the given order (unknown ids: error)."""
+    import numpy as np
+
+    if query_ids is None or len(query_ids) > _FULL_SCAN_OVER:
+        # no ORDER BY: SQLite then scans the (text_hash) index, which covers the id, and
+        # never reads the query texts (3x faster at 1M rows than a table scan)
+        rows = conn.execute("SELECT id, text_hash FROM queries").fetchall()
+        if query_ids is None:
+            rows.sort()
+            return np.fromiter((r[0] for r in rows), np.int64, len(rows)), [r[1] for r in rows]
+        ids = np.asarray(query_ids, dtype=np.int64)
+        wanted = set(ids.tolist())
+        found = {qid: h for qid, h in rows if qid in wanted}
+        del rows
+    else:
+        ids = np.asarray(query_ids, dtype=np.int64)
+        found = {}
+        unique = list(dict.fromkeys(ids.tolist()))
+        for i in range(0, len(unique), 900):
+            chunk = unique[i : i + 900]
+            marks = ",".join("?" * len(chunk))
+            found.update(
+                conn.execute(
+                    f"SELECT id, text_hash FROM queries WHERE id IN ({marks})", chunk
+                ).fetchall()
+            )
+    missing = [int(q) for q in ids.tolist() if q not in found]
+    if missing:
+        shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
+        raise NotFoundError(f"{len(missing):,} query ids are not in the store: {shown}")
+    return ids, [found[int(q)] for q in ids.tolist()]
+
+
+def _texts(conn: sqlite3.Connection, qids: list[int]) -> dict[int, str]:
+    marks = ",".join("?" * len(qids))
+    return dict(conn.execute(f"SELECT id, query_text FROM queries WHERE id IN ({marks})", qids))
+
+
+def _lengths(conn: sqlite3.Connection, qids: list[int]) -> dict[int, int]:
+    out: dict[int, int] = {}
+    for i in range(0, len(qids), 900):
+        chunk = qids[i : i + 900]
+        marks = ",".join("?" * len(chunk))
+        out.update(
+            conn.execute(
+                f"SELECT id, LENGTH(query_text) FROM queries WHERE id IN ({marks})", chunk
+            ).fetchall()
+        )
+    return out
+
+
+def embed_queries(
+    store: Store,
+    space: Space,
+    query_ids: Sequence[int] | None = None,
+    *,
+    batch_size: int = 64,
+    backend: str = "auto",
+    progress: Progress = no_progress,
+    cancelled: CancelCheck = never_cancelled,
+    cache_dir: Path | None = None,
+) -> EmbedSummary:
+    """Embed the texts of `query_ids` (all queries if None) missing from the space's store."""
+    from lmsys_tui.core.embed.encoders import BACKENDS, get_encoder
+    from lmsys_tui.core.text import normalise
+    from lmsys_tui.errors import UsageError
+
+    if batch_size <= 0:
+        raise UsageError("--embed-batch-size must be a positive number")
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    started = time.perf_counter()
+    epath = embeddings_path(store.path)
+    summary = EmbedSummary(space=space, embeddings_path=str(epath))
+    vectors = EmbeddingStore(epath)
+    conn = _connect(store)
+    try:
+        sid = vectors.ensure_space(space)
+        ids, hashes = select_hashes(conn, query_ids)
+        summary.requested = len(ids)
+        per_text: dict[str, int] = {}
+        first_id: dict[str, int] = {}
+        for qid, h in zip(ids.tolist(), hashes, strict=True):
+            per_text[h] = per_text.get(h, 0) + 1
+            first_id.setdefault(h, qid)
+        summary.empty_excluded = per_text.pop(EMPTY_HASH, 0)
+        summary.distinct_texts = len(per_text)
+        unreadable = vectors.excluded(sid) & per_text.keys()
+        summary.empty_excluded += sum(per_text[h] for h in unreadable)
+        stored = vectors.stored(sid, per_text.keys())
+        summary.already_stored = len(stored)
+        todo = [h for h in per_text if h not in stored and h not in unreadable]
+        progress(0, len(todo), f"{len(stored):,} already stored")
+        if todo:
+            lengths = _lengths(conn, [first_id[h] for h in todo])
+            todo.sort(key=lambda h: -lengths.get(first_id[h], 0))
+            encoder, note = get_encoder(space, backend, cache_dir)
+            summary.backend = encoder.name
+            if note:
+                summary.notes.append(note)
+            _run_batches(
+                conn, vectors, sid, encoder, todo, first_id, per_text, batch_size,
+                summary, normalise, progress, cancelled, started,
+            )  # fmt: skip
+            vectors.note_backend(sid, encoder.name)
+    finally:
+        conn.close()
+        vectors.close()
+        summary.seconds = round(time.perf_counter() - started, 3)
+        if summary.embedded and summary.seconds:
+            summary.texts_per_second = round(summary.embedded / summary.seconds, 1)
+    return summary
+
+
+def _run_batches(
+    conn: sqlite3.Connection,
+    vectors: EmbeddingStore,
+    sid: int,
+    encoder: Any,
+    todo: list[str],
+    first_id: dict[str, int],
+    per_text: dict[str, int],
+    batch_size: int,
+    summary: EmbedSummary,
+    normalise: Any,
+    progress: Progress,
+    cancelled: CancelCheck,
+    started: float,
+) -> None:
+    done = 0
+    try:
+        for start in range(0, len(todo), batch_size):
+            if cancelled():
+                raise Cancelled("cancelled")
+            batch = todo[start : start + batch_size]
+            texts = _texts(conn, [first_id[h] for h in batch])
+            clean = [normalise(texts[first_id[h]]) for h in batch]
+            matrix, ok = encoder.encode(clean)
+            keep = [i for i, good in enumerate(ok) if good]
+            unreadable = [(batch[i], "no_tokens") for i, good in enumerate(ok) if not good]
+            vectors.put(sid, [batch[i] for i in keep], matrix[keep], excluded=unreadable)
+            summary.embedded += len(keep)
+            summary.empty_excluded += sum(per_text[h] for h, _ in unreadable)
+            summary.batches += 1
+            done += len(batch)
+            rate = summary.embedded / max(time.perf_counter() - started, 1e-9)
+            progress(done, len(todo), f"{rate:,.1f} texts/s")
+    except (KeyboardInterrupt, Cancelled):
+        summary.status = "cancelled"
+        raise Cancelled(
+            f"embedding cancelled after {summary.embedded:,} new texts in {summary.batches}"
+            " batches; they are kept, run the same command again to continue"
+        ) from None
+
+
+def load_vectors(
+    store: Store,
+    space: Space,
+    query_ids: Sequence[int] | None = None,
+    *,
+    skip_missing: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(query ids int64, float32 n x dim L2-normalised) from the embedding store only.
+
+    Order: as `query_ids` (all queries by id if None). Queries whose text is empty or
+    unreadable have no vector and are left out (compare the ids to see which). A selected
+    query with a readable text but no vector raises MissingVectorsError: run the embedding
+    stage first; with `skip_missing` (search over what is embedded) it is left out too.
+    """
+    import numpy as np
+
+    epath = embeddings_path(store.path)
+    vectors = EmbeddingStore(epath)
+    conn = _connect(store)
+    try:
+        ids, hashes = select_hashes(conn, query_ids)
+        sid = vectors.find_space(space)
+        unreadable = vectors.excluded(sid) if sid is not None else set()
+        want: dict[str, int] = {}
+        rows: list[int] = []  # output row -> selection position
+        dups: list[tuple[int, int]] = []  # (row, row it copies)
+        for pos, h in enumerate(hashes):
+            if h == EMPTY_HASH or h in unreadable:
+                continue
+            row = len(rows)
+            rows.append(pos)
+            first = want.setdefault(h, row)
+            if first != row:
+                dups.append((row, first))
+        out = np.empty((len(rows), space.dim), dtype=np.float32)
+        filled = (
+            vectors.fill(sid, space.dim, want, out)
+            if sid is not None
+            else np.zeros(len(rows), dtype=bool)
+        )
+        if dups:
+            dst = np.fromiter((d for d, _ in dups), np.int64, len(dups))
+            src = np.fromiter((s for _, s in dups), np.int64, len(dups))
+            filled[dst] = filled[src]
+            out[dst] = out[src]
+        if skip_missing and not filled.all():
+            return ids[np.asarray(rows, dtype=np.int64)][filled], out[filled]
+        if not filled.all():
+            missing = int((~filled).sum())
+            raise MissingVectorsError(
+                f"{missing:,} of the {len(rows):,} selected queries with text have no vector"
+                f" in {space.key}; run `embed` (or the clustering stage) first"
+            )
+        return ids[np.asarray(rows, dtype=np.int64)], out
+    finally:
+        conn.close()
+        vectors.close()
