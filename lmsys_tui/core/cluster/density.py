@@ -1,0 +1,305 @@
+"""HDBSCAN after dimension reduction, with noise kept and a fit-on-a-sample path for scale.
+
+The reference ran HDBSCAN on raw 384-d vectors (quadratic-ish, ~12 GB at 1M), crashed on
+`--metric cosine` and dropped noise. Here vectors are reduced first (PCA fitted on a sample,
+applied in chunks; UMAP when it is installed and asked for), HDBSCAN fits on at most
+`fit_sample` rows with prediction data, and the other rows get `approximate_predict` labels
+and membership strengths. Noise stays as cluster -1.
+
+Cosine: the stored vectors are L2-normalised, and for unit vectors euclidean distance is
+sqrt(2 - 2 cos), a monotone function of cosine distance, so density clustering under either is
+the same. After reduction the rows are no longer unit length, so `cosine` re-normalises the
+reduced rows and then runs HDBSCAN's fast euclidean tree algorithms on them (hdbscan's own
+cosine metric needs its slow generic all-pairs algorithm).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING, Any
+
+from lmsys_tui.errors import Cancelled, UsageError
+from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection
+    from lmsys_tui.core.cluster.runs import ClusterResult, RunSummary
+    from lmsys_tui.core.store.db import Store
+
+METRICS = ("euclidean", "cosine", "manhattan", "chebyshev")
+REDUCERS = ("auto", "pca", "umap", "none")
+SELECTION = ("eom", "leaf")
+
+
+@dataclass(frozen=True)
+class HdbscanParams:
+    min_cluster_size: int = 25
+    min_samples: int | None = 2
+    epsilon: float = 0.0
+    metric: str = "cosine"
+    selection: str = "leaf"
+    fit_sample: int = 100_000
+    reduce_dims: int = 50
+    reducer: str = "auto"
+    random_state: int = 42
+    chunk_size: int = 5000
+
+    def check(self) -> None:
+        if self.min_cluster_size < 2:
+            raise UsageError("--min-cluster-size must be at least 2")
+        if self.min_samples is not None and self.min_samples < 1:
+            raise UsageError("--min-samples must be a positive number")
+        if self.epsilon < 0:
+            raise UsageError("--epsilon must not be negative")
+        if self.metric not in METRICS:
+            raise UsageError(f"--metric must be one of {', '.join(METRICS)}, not {self.metric!r}")
+        if self.selection not in SELECTION:
+            raise UsageError(f"--selection must be eom or leaf, not {self.selection!r}")
+        if self.reducer not in REDUCERS:
+            raise UsageError(f"--reducer must be one of {', '.join(REDUCERS)}")
+        if self.fit_sample < self.min_cluster_size * 2:
+            raise UsageError("--fit-sample must be at least twice --min-cluster-size")
+        if self.reduce_dims < 0 or self.chunk_size <= 0:
+            raise UsageError("--reduce-dims must be >= 0 and --chunk-size positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _umap_available() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("umap") is not None
+
+
+def reduce(
+    X: np.ndarray,
+    params: HdbscanParams,
+    *,
+    cancelled: CancelCheck = never_cancelled,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Rows in `reduce_dims` dimensions (float32), fitted on at most `fit_sample` rows."""
+    import numpy as np
+
+    n, dim = X.shape
+    method = params.reducer
+    if method == "auto":
+        method = "umap" if _umap_available() else "pca"
+    if method == "none" or params.reduce_dims == 0 or params.reduce_dims >= dim:
+        return X, {"method": "none", "dims": int(dim)}
+    rng = np.random.default_rng(params.random_state)
+    fit_rows = np.sort(rng.choice(n, size=min(n, params.fit_sample), replace=False))
+    dims = min(params.reduce_dims, len(fit_rows) - 1)
+    if method == "umap":
+        if not _umap_available():
+            raise UsageError("--reducer umap needs umap-learn, which is not installed")
+        import umap  # type: ignore[import-not-found]
+
+        model: Any = umap.UMAP(n_components=dims, random_state=params.random_state)
+        model.fit(X[fit_rows])
+        info: dict[str, Any] = {"method": "umap", "dims": int(dims)}
+    else:
+        from sklearn.decomposition import PCA
+
+        model = PCA(n_components=dims, svd_solver="covariance_eigh", random_state=0)
+        model.fit(X[fit_rows])
+        explained = float(model.explained_variance_ratio_.sum())
+        info = {"method": "pca", "dims": int(dims), "explained_variance": round(explained, 4)}
+    out = np.empty((n, dims), dtype=np.float32)
+    for s in range(0, n, params.chunk_size * 10):
+        if cancelled():
+            raise Cancelled("cancelled")
+        out[s : s + params.chunk_size * 10] = model.transform(X[s : s + params.chunk_size * 10])
+    info["fit_rows"] = len(fit_rows)
+    return out, info
+
+
+@dataclass
+class DensityFit:
+    labels: np.ndarray  # int32, -1 = noise, others relabelled largest first
+    probabilities: np.ndarray  # float32 membership strength (0 for noise)
+    metrics: dict[str, Any]
+    persistence: dict[int, float]
+
+
+def fit_hdbscan(
+    Z: np.ndarray,
+    params: HdbscanParams,
+    *,
+    progress: Progress = no_progress,
+    cancelled: CancelCheck = never_cancelled,
+) -> DensityFit:
+    """HDBSCAN on reduced rows Z; above `fit_sample` rows, fit a sample and predict the rest."""
+    import hdbscan
+    import numpy as np
+
+    params.check()
+    n = len(Z)
+    if n < params.min_cluster_size * 2:
+        raise UsageError(
+            f"{n} embedded queries are too few for --min-cluster-size {params.min_cluster_size}"
+        )
+    if params.metric == "cosine":
+        Z = Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+    metric = "euclidean" if params.metric == "cosine" else params.metric
+    rng = np.random.default_rng(params.random_state)
+    sampled = n > params.fit_sample
+    fit_rows = np.sort(rng.choice(n, size=params.fit_sample, replace=False)) if sampled else None
+    if cancelled():
+        raise Cancelled("cancelled")
+    progress(0, n, f"hdbscan fit on {params.fit_sample if sampled else n:,} rows")
+    started = time.perf_counter()
+    clusterer = hdbscan.HDBSCAN(
+        min_cluster_size=params.min_cluster_size,
+        min_samples=params.min_samples,
+        cluster_selection_epsilon=params.epsilon,
+        cluster_selection_method=params.selection,
+        metric=metric,
+        prediction_data=sampled,
+        core_dist_n_jobs=1,
+    )
+    clusterer.fit(Z[fit_rows] if sampled else Z)
+    fit_seconds = time.perf_counter() - started
+    labels = np.empty(n, dtype=np.int32)
+    probs = np.empty(n, dtype=np.float32)
+    predict_seconds = 0.0
+    if sampled:
+        assert fit_rows is not None
+        labels[fit_rows] = clusterer.labels_
+        probs[fit_rows] = clusterer.probabilities_
+        rest = np.setdiff1d(np.arange(n), fit_rows, assume_unique=True)
+        started = time.perf_counter()
+        step = params.chunk_size * 4
+        for s in range(0, len(rest), step):
+            if cancelled():
+                raise Cancelled("cancelled")
+            rows = rest[s : s + step]
+            lab, strength = hdbscan.approximate_predict(clusterer, Z[rows])
+            labels[rows] = lab
+            probs[rows] = strength
+            progress(params.fit_sample + s + len(rows), n, "hdbscan approximate predict")
+        predict_seconds = time.perf_counter() - started
+    else:
+        labels[:] = clusterer.labels_
+        probs[:] = clusterer.probabilities_
+    probs[labels == -1] = 0.0
+    fit_noise = float(np.mean(clusterer.labels_ == -1))
+    persistence_raw = dict(enumerate(getattr(clusterer, "cluster_persistence_", []).tolist()))
+    labels, mapping = _relabel(labels)
+    persistence = {
+        int(new): round(float(persistence_raw.get(int(old), 0.0)), 6)
+        for old, new in mapping.items()
+    }
+    noise = int((labels == -1).sum())
+    metrics = {
+        "n_clusters": int(labels.max() + 1) if n else 0,
+        "noise_count": noise,
+        "noise_fraction": round(noise / n, 6) if n else 0.0,
+        "fit_rows": int(params.fit_sample if sampled else n),
+        "predicted_rows": int(n - params.fit_sample) if sampled else 0,
+        "fit_noise_fraction": round(fit_noise, 6),
+        "fit_seconds": round(fit_seconds, 3),
+        "predict_seconds": round(predict_seconds, 3),
+        "metric_used": "euclidean on re-normalised rows" if params.metric == "cosine" else metric,
+    }
+    return DensityFit(labels=labels, probabilities=probs, metrics=metrics, persistence=persistence)
+
+
+def _relabel(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
+    """Clusters renumbered largest first (ties by old id); noise stays -1."""
+    import numpy as np
+
+    kept = labels[labels >= 0]
+    if len(kept) == 0:
+        return labels, {}
+    counts = np.bincount(kept)
+    order = [int(c) for c in np.lexsort((np.arange(len(counts)), -counts)) if counts[c] > 0]
+    lut = np.full(len(counts) + 1, -1, dtype=np.int32)  # last slot maps -1 -> -1
+    for new, old in enumerate(order):
+        lut[old] = new
+    return lut[labels], {old: new for new, old in enumerate(order)}
+
+
+def hdbscan_result(
+    ids: np.ndarray,
+    X: np.ndarray,
+    params: HdbscanParams,
+    progress: Progress = no_progress,
+    cancelled: CancelCheck = never_cancelled,
+) -> ClusterResult:
+    """Reduce, fit (or fit a sample and predict), and measure each cluster in the full space.
+
+    Centroids and distances are in the embedding space (so they compare with k-means runs and
+    serve summaries and search); noise gets no centroid and no distance.
+    """
+    import numpy as np
+
+    from lmsys_tui.core.cluster.metrics import centroids_by_label, distances_to
+    from lmsys_tui.core.cluster.runs import ClusterResult
+
+    params.check()
+    started = time.perf_counter()
+    Z, reduce_info = reduce(X, params, cancelled=cancelled)
+    reduce_seconds = time.perf_counter() - started
+    fitted = fit_hdbscan(Z, params, progress=progress, cancelled=cancelled)
+    del Z
+    labels = fitted.labels
+    classes, centers = centroids_by_label(X, labels, chunk_size=params.chunk_size * 10)
+    distances = distances_to(X, labels, classes, centers, params.chunk_size * 10)
+    distances[labels == -1] = np.nan
+    centroids = {int(c): centers[i] for i, c in enumerate(classes.tolist()) if c != -1}
+    index = np.searchsorted(classes, labels)
+    counts = np.bincount(index, minlength=len(classes))
+    prob_sum = np.bincount(index, weights=fitted.probabilities, minlength=len(classes))
+    dist_sum = np.bincount(index, weights=np.nan_to_num(distances), minlength=len(classes))
+    cluster_metrics: dict[int, dict[str, Any]] = {}
+    for i, c in enumerate(classes.tolist()):
+        entry: dict[str, Any] = {"mean_probability": round(float(prob_sum[i] / counts[i]), 6)}
+        if c == -1:
+            entry["noise"] = True
+        else:
+            entry["mean_distance"] = round(float(dist_sum[i] / counts[i]), 6)
+            entry["persistence"] = fitted.persistence.get(int(c))
+        cluster_metrics[int(c)] = entry
+    return ClusterResult(
+        ids=ids,
+        labels=labels,
+        distances=distances,
+        confidence=fitted.probabilities,
+        centroids=centroids,
+        cluster_metrics=cluster_metrics,
+        metrics=fitted.metrics
+        | {"reduction": reduce_info, "reduce_seconds": round(reduce_seconds, 3)},
+    )
+
+
+def run_hdbscan(
+    store: Store,
+    params: HdbscanParams,
+    *,
+    selection: Selection | None = None,
+    embed_opts: EmbedOptions | None = None,
+    description: str | None = None,
+    progress: Progress = no_progress,
+    cancelled: CancelCheck = never_cancelled,
+) -> RunSummary:
+    """`cluster hdbscan`: embed what is missing, reduce, cluster, keep noise as -1."""
+    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection, run_clustering
+
+    params.check()
+    return run_clustering(
+        store,
+        algorithm="hdbscan",
+        size=params.min_cluster_size,
+        parameters=params.to_dict(),
+        fit=lambda ids, X, p, c: hdbscan_result(ids, X, params, p, c),
+        selection=selection or Selection(),
+        embed_opts=embed_opts or EmbedOptions(),
+        description=description,
+        random_state=params.random_state,
+        progress=progress,
+        cancelled=cancelled,
+    )
