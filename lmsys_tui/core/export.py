@@ -1,0 +1,188 @@
+"""Export a run, one row per query, streamed: csv, json, jsonl or parquet.
+
+Rows are read with a cursor in batches and written as they come, so memory does not grow with
+the run (1M rows export in the memory of one batch). The file is written under a temporary name
+beside the target and renamed at the end: an interrupted export never leaves a half file at the
+path you asked for.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from lmsys_tui.core.browse import get_run
+from lmsys_tui.core.store.reader import connect
+from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
+from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
+
+FORMATS = ("csv", "json", "jsonl", "parquet")
+COLUMNS = (
+    "run_id",
+    "cluster_id",
+    "distance",
+    "confidence_score",
+    "query_id",
+    "conversation_id",
+    "model",
+    "language",
+    "query_text",
+)
+_SQL = (
+    "SELECT qc.run_id, qc.cluster_id, qc.distance, qc.confidence_score, qc.query_id,"
+    " q.conversation_id, q.model, q.language, q.query_text"
+    " FROM query_clusters qc JOIN queries q ON q.id = qc.query_id"
+    " WHERE qc.run_id = ? ORDER BY qc.query_id"
+)
+
+
+@dataclass
+class ExportSummary:
+    run_id: str
+    format: str
+    output: str
+    rows: int
+    bytes: int
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _batches(cursor: Any, size: int) -> Iterator[list[tuple[Any, ...]]]:
+    while True:
+        rows = cursor.fetchmany(size)
+        if not rows:
+            return
+        yield [tuple(r) for r in rows]
+
+
+class _Writer:
+    def __init__(self, fmt: str, path: Path) -> None:
+        self.fmt = fmt
+        self.path = path
+        self.first = True
+        self.fh: Any = None
+        self.pq: Any = None
+        if fmt == "parquet":
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+
+            self.schema = pa.schema(
+                [
+                    ("run_id", pa.string()),
+                    ("cluster_id", pa.int32()),
+                    ("distance", pa.float64()),
+                    ("confidence_score", pa.float64()),
+                    ("query_id", pa.int64()),
+                    ("conversation_id", pa.string()),
+                    ("model", pa.string()),
+                    ("language", pa.string()),
+                    ("query_text", pa.string()),
+                ]
+            )
+            self.pq = pq.ParquetWriter(str(path), self.schema, compression="zstd")
+        else:
+            self.fh = open(path, "w", encoding="utf-8", newline="")  # noqa: SIM115 - closed in close()
+            if fmt == "csv":
+                self.csv = csv.writer(self.fh)
+                self.csv.writerow(COLUMNS)
+            elif fmt == "json":
+                self.fh.write("[")
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        if self.fmt == "parquet":
+            import pyarrow as pa
+
+            columns = list(zip(*rows, strict=True))
+            self.pq.write_table(
+                pa.Table.from_arrays(
+                    [
+                        pa.array(col, type=f.type)
+                        for col, f in zip(columns, self.schema, strict=True)
+                    ],
+                    schema=self.schema,
+                )
+            )
+        elif self.fmt == "csv":
+            self.csv.writerows(rows)
+        else:
+            parts = [
+                json.dumps(dict(zip(COLUMNS, r, strict=True)), ensure_ascii=False) for r in rows
+            ]
+            if self.fmt == "jsonl":
+                self.fh.write("\n".join(parts) + "\n")
+            else:
+                self.fh.write(("\n" if self.first else ",\n") + ",\n".join(parts))
+        self.first = False
+
+    def close(self) -> None:
+        if self.pq is not None:
+            self.pq.close()
+        if self.fh is not None:
+            if self.fmt == "json":
+                self.fh.write("\n]\n" if not self.first else "]\n")
+            self.fh.close()
+
+
+def export_run(
+    db: Path,
+    run_id: str,
+    fmt: str,
+    output: Path,
+    *,
+    batch_size: int = 10_000,
+    progress: Progress = no_progress,
+    cancelled: CancelCheck = never_cancelled,
+) -> ExportSummary:
+    """Write every query of `run_id` with its cluster to `output` in format `fmt`."""
+    if fmt not in FORMATS:
+        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
+    if batch_size <= 0:
+        raise UsageError("--batch-size must be a positive number")
+    output = output.expanduser()
+    if output.is_dir():
+        raise UsageError(f"--output {output} is a folder; give a file path")
+    if not output.parent.is_dir():
+        raise UsageError(f"--output folder {output.parent} does not exist")
+    started = time.perf_counter()
+    tmp = output.with_name(f".{output.name}.part-{os.getpid()}")
+    rows = 0
+    with connect(db) as conn:
+        if conn is None:
+            raise NotFoundError(f"no lmsys-tui store at {db}")
+        run = get_run(conn, run_id)
+        total = int(
+            conn.execute(
+                "SELECT COALESCE(SUM(size), 0) FROM clusters WHERE run_id = ?", (run_id,)
+            ).fetchone()[0]
+        )
+        writer = _Writer(fmt, tmp)
+        try:
+            cursor = conn.execute(_SQL, (run["run_id"],))
+            for batch in _batches(cursor, batch_size):
+                if cancelled():
+                    raise Cancelled("export cancelled; nothing was written to " + str(output))
+                writer.write(batch)
+                rows += len(batch)
+                progress(rows, total, f"exported {rows:,}")
+            writer.close()
+            os.replace(tmp, output)
+        except BaseException:
+            writer.close()
+            tmp.unlink(missing_ok=True)
+            raise
+    return ExportSummary(
+        run_id=run_id,
+        format=fmt,
+        output=str(output),
+        rows=rows,
+        bytes=output.stat().st_size,
+        seconds=round(time.perf_counter() - started, 3),
+    )
