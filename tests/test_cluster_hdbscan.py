@@ -1,0 +1,158 @@
+"""`cluster hdbscan` on real embedded ShareGPT first turns: noise kept, cosine, fit-sample path."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from cluster_seed import seeded_home
+from conftest import run_cli
+
+from lmsys_tui.core.cluster.density import HdbscanParams, fit_hdbscan, reduce, run_hdbscan
+from lmsys_tui.core.embed import load_vectors, resolve_space
+from lmsys_tui.errors import ExitCode, UsageError
+
+
+@pytest.fixture
+def seeded(home: Path):  # type: ignore[no-untyped-def]
+    from lmsys_tui.core.store.db import open_store
+
+    seeded_home(home)
+    store = open_store(home / "queries.db")
+    yield store
+    store.close()
+
+
+def _rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+def test_noise_is_cluster_minus_one_with_its_row_and_probabilities(seeded, home) -> None:
+    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10))
+    assert summary.embedded["embedded"] == 0
+    db = home / "queries.db"
+    assigned = _rows(
+        db,
+        "SELECT cluster_id, distance, confidence_score FROM query_clusters WHERE run_id = ?",
+        (summary.run_id,),
+    )
+    labels = np.array([r[0] for r in assigned])
+    assert len(assigned) == summary.n_queries
+    noise = labels == -1
+    assert 0 < noise.sum() < len(labels)
+    clusters = {
+        r[0]: r[1:]
+        for r in _rows(
+            db,
+            "SELECT cluster_id, size, centroid, keywords, metrics FROM clusters WHERE run_id = ?",
+            (summary.run_id,),
+        )
+    }
+    assert clusters[-1][0] == noise.sum()  # noise has its own row with its size
+    assert clusters[-1][1] is None and json.loads(clusters[-1][3])["noise"] is True
+    assert json.loads(clusters[-1][2])  # keywords of the noise, too
+    assert set(clusters) == set(labels.tolist())
+    for cid, (size, centroid, _, _) in clusters.items():
+        assert size == (labels == cid).sum()
+        if cid != -1:
+            assert len(centroid) == 384 * 4
+    conf = np.array([r[2] for r in assigned])
+    assert (conf[noise] == 0).all()
+    assert ((conf[~noise] > 0) & (conf[~noise] <= 1)).all() and conf[~noise].std() > 0
+    assert all(r[1] is None for r in assigned if r[0] == -1)
+    assert all(r[1] > 0 for r in assigned if r[0] != -1)
+    m = summary.metrics
+    assert m["noise_count"] == noise.sum()
+    assert m["noise_fraction"] == pytest.approx(noise.mean(), abs=1e-6)
+    assert m["n_clusters"] == len(clusters) - 1 == summary.num_clusters >= 2
+    assert m["reduction"]["method"] == "pca" and m["reduction"]["dims"] == 50
+    run = _rows(db, "SELECT status, num_clusters FROM clustering_runs WHERE run_id = ?",
+                (summary.run_id,))  # fmt: skip
+    assert run == [("done", m["n_clusters"])]
+
+
+def test_cosine_matches_hdbscans_own_cosine_metric(seeded) -> None:
+    """Our cosine = euclidean on re-normalised reduced rows, run with the fast tree algorithm.
+
+    Euclidean distance between unit vectors is a monotone function of cosine distance, so the
+    mutual-reachability spanning tree and the condensed tree have the same shape, and leaf
+    selection depends only on that shape: hdbscan's own (slow, all-pairs) cosine gives exactly
+    the clusters of euclidean on the normalised rows. Our tree algorithm (boruvka k-d tree)
+    agrees with it up to near-ties.
+    """
+    import hdbscan
+    from sklearn.metrics import adjusted_rand_score
+
+    _, X = load_vectors(seeded, resolve_space())
+    params = HdbscanParams(min_cluster_size=10, min_samples=3, metric="cosine", selection="leaf")
+    Z, _ = reduce(X, params)
+    unit = (Z / np.linalg.norm(Z, axis=1, keepdims=True)).astype(np.float64)
+    common = {"min_cluster_size": 10, "min_samples": 3, "cluster_selection_method": "leaf",
+              "algorithm": "generic"}  # fmt: skip
+    cosine = hdbscan.HDBSCAN(metric="cosine", **common).fit(unit).labels_
+    euclid_on_unit = hdbscan.HDBSCAN(metric="euclidean", **common).fit(unit).labels_
+    np.testing.assert_array_equal(cosine, euclid_on_unit)
+    ours = fit_hdbscan(Z, params)
+    assert ours.metrics["n_clusters"] >= 3
+    assert adjusted_rand_score(ours.labels, cosine) > 0.95
+    euclid = fit_hdbscan(Z, HdbscanParams(**(params.to_dict() | {"metric": "euclidean"})))
+    assert adjusted_rand_score(ours.labels, euclid.labels) < 0.9  # the metric matters
+
+
+def test_fit_sample_path_assigns_every_query(seeded, home) -> None:
+    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=8, fit_sample=250, reduce_dims=20))
+    m = summary.metrics
+    assert m["fit_rows"] == 250 and m["predicted_rows"] == summary.n_queries - 250 > 0
+    assert m["reduction"]["fit_rows"] == 250 and m["reduction"]["dims"] == 20
+    rows = _rows(
+        home / "queries.db",
+        "SELECT cluster_id, confidence_score FROM query_clusters WHERE run_id = ?",
+        (summary.run_id,),
+    )
+    assert len(rows) == summary.n_queries
+    labels = np.array([r[0] for r in rows])
+    assert (labels >= 0).sum() > 0 and (labels == -1).sum() > 0
+    assert all(0.0 <= r[1] <= 1.0 for r in rows)
+
+
+def test_options_change_the_result(seeded) -> None:
+    _, X = load_vectors(seeded, resolve_space())
+    base = HdbscanParams(min_cluster_size=6)
+    Z, _ = reduce(X, base)
+
+    def labels(**changes):  # type: ignore[no-untyped-def]
+        p = HdbscanParams(**(base.to_dict() | changes))
+        return fit_hdbscan(reduce(X, p)[0] if "reduce_dims" in changes else Z, p).labels
+
+    ref = labels()
+    for changes in (
+        {"min_cluster_size": 12},
+        {"min_samples": 6},
+        {"selection": "eom"},
+        {"epsilon": 0.5},
+        {"reduce_dims": 10},
+    ):
+        assert not np.array_equal(labels(**changes), ref), changes
+    with pytest.raises(UsageError):
+        HdbscanParams(metric="minkowski-ish").check()
+
+
+def test_cli_hdbscan_cosine_and_bad_options(seeded, cli_env) -> None:
+    res = run_cli(["--headless", "cluster", "hdbscan", "--metric", "cosine",
+                   "--min-cluster-size", "10", "--json"], cli_env)  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["algorithm"] == "hdbscan" and data["status"] == "done"
+    assert 0 < data["metrics"]["noise_fraction"] < 1
+    assert data["run_id"].startswith("hdbscan-10-")
+    for args in (["--metric", "nope"], ["--min-cluster-size", "1"], ["--reducer", "tsne"]):
+        bad = run_cli(["--headless", "cluster", "hdbscan", *args], cli_env)
+        assert bad.returncode == ExitCode.USAGE, args
+        assert bad.stderr.startswith("error:") and "Traceback" not in bad.stderr
