@@ -225,3 +225,18 @@ def test_cli_kmeans_json_and_errors(seeded, cli_env) -> None:
     provider = run_cli(["--headless", "cluster", "kmeans", "--embedding-provider", "x"], cli_env)
     assert provider.returncode == ExitCode.USAGE
     assert "Traceback" not in bad.stderr + missing.stderr + provider.stderr
+
+
+def test_use_chroma_fills_the_spaces_collection_from_stored_vectors(seeded, home) -> None:
+    from lmsys_tui.core.cluster.pipeline import EmbedOptions
+
+    opts = EmbedOptions(use_chroma=True, chroma_path=str(home / "chroma"))
+    first = run_kmeans(seeded, KMeansParams(n_clusters=4), embed_opts=opts)
+    chroma = first.metrics["chroma"]
+    assert chroma["added"] == first.n_queries == chroma["collection_count"]
+    assert first.embedded["embedded"] == 0  # Chroma got stored vectors, nothing re-embedded
+    again = run_kmeans(seeded, KMeansParams(n_clusters=4), embed_opts=opts)
+    assert again.metrics["chroma"]["added"] == 0
+    assert again.metrics["chroma"]["already_present"] == again.n_queries
+    plain = run_kmeans(seeded, KMeansParams(n_clusters=4))
+    assert "chroma" not in plain.metrics
