@@ -58,6 +58,9 @@ def open_store(path: Path, *, create: bool = True) -> Store:
     event.listen(engine, "connect", _on_connect)
     if found is None:
         SQLModel.metadata.create_all(engine)
+        with engine.begin() as conn:
+            for sql in schema.SEARCH_DDL:
+                conn.exec_driver_sql(sql)
         with Session(engine) as session:
             session.merge(
                 models.SchemaInfo(key=schema.VERSION_KEY, value=str(schema.SCHEMA_VERSION))

@@ -15,11 +15,40 @@ from pathlib import Path
 
 from lmsys_tui.errors import UsageError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 VERSION_KEY = "schema_version"
 
+# Search (v2). Keyword search: an external-content FTS5 index over queries.query_text (it
+# stores only the index, the text stays in `queries`). Triggers keep it in sync with every write
+# path, the load stage's raw INSERT ... ON CONFLICT included (its DO UPDATE fires the update
+# trigger). Filters: language and model alone, so a narrow filter never scans every text.
+FTS_TABLE = "queries_fts"
+SEARCH_DDL = (
+    "CREATE INDEX IF NOT EXISTS ix_queries_language ON queries (language)",
+    "CREATE INDEX IF NOT EXISTS ix_queries_model ON queries (model)",
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(query_text,"
+    " content='queries', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON queries BEGIN"
+    f" INSERT INTO {FTS_TABLE}(rowid, query_text) VALUES (new.id, new.query_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON queries BEGIN"
+    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, query_text)"
+    " VALUES ('delete', old.id, old.query_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF query_text ON queries BEGIN"
+    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, query_text)"
+    " VALUES ('delete', old.id, old.query_text);"
+    f" INSERT INTO {FTS_TABLE}(rowid, query_text) VALUES (new.id, new.query_text); END",
+)
+
+
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    """Add the search indexes and fill the keyword index from the rows already stored."""
+    for sql in SEARCH_DDL:
+        conn.execute(sql)
+    conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+
+
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
 
 
 def read_version(path: Path) -> int | None:
