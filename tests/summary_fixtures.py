@@ -35,13 +35,11 @@ def embed_texts(texts: list[str]):  # type: ignore[no-untyped-def]
 
 
 def _build(path: Path) -> None:
-    import numpy as np
     from sklearn.cluster import KMeans
 
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources import sharegpt
     from lmsys_tui.core.store.db import open_store
-    from lmsys_tui.core.store.models import db_timestamp
 
     store = open_store(path)
     run_load(store, sharegpt.read(), sharegpt.info(), limit=N_QUERIES)
@@ -51,28 +49,45 @@ def _build(path: Path) -> None:
     ids = [r[0] for r in rows]
     vecs = embed_texts([r[1][:300] for r in rows])  # the opening says what it is about
     km = KMeans(n_clusters=N_CLUSTERS, n_init=3, random_state=0).fit(vecs)
-    labels = km.labels_
-    centers = km.cluster_centers_.astype(np.float32)
+    conn.close()
+    write_run(path, RUN_ID, ids, vecs, km.labels_, km.cluster_centers_)
+
+
+def write_run(  # type: ignore[no-untyped-def]
+    path: Path,
+    run_id: str,
+    ids: list[int],
+    vecs,
+    labels,
+    centers,
+    space: tuple[str, str] = ("sentence-transformers", "all-MiniLM-L6-v2"),
+) -> None:
+    """clustering_runs / clusters / query_clusters rows as `cluster kmeans` writes them."""
+    import numpy as np
+
+    from lmsys_tui.core.store.models import db_timestamp
+
+    centers = np.asarray(centers, dtype=np.float32)
     dist = np.linalg.norm(vecs - centers[labels], axis=1)
+    conn = sqlite3.connect(path)
     now = db_timestamp(datetime.now(UTC))
     conn.execute(
         "INSERT INTO clustering_runs (run_id, algorithm, num_clusters, embedding_provider,"
         " embedding_model, embedding_dim, parameters, metrics, status, created_at)"
-        " VALUES (?, 'kmeans', ?, 'sentence-transformers', 'all-MiniLM-L6-v2', 384, '{}', '{}',"
-        " 'done', ?)",
-        (RUN_ID, N_CLUSTERS, now),
+        " VALUES (?, 'kmeans', ?, ?, ?, ?, '{}', '{}', 'done', ?)",
+        (run_id, len(centers), space[0], space[1], centers.shape[1], now),
     )
-    for c in range(N_CLUSTERS):
+    for c in range(len(centers)):
         conn.execute(
             "INSERT INTO clusters (run_id, cluster_id, size, centroid, keywords, metrics)"
             " VALUES (?, ?, ?, ?, '[]', '{}')",
-            (RUN_ID, c, int((labels == c).sum()), centers[c].tobytes()),
+            (run_id, c, int((labels == c).sum()), centers[c].tobytes()),
         )
     conn.executemany(
         "INSERT INTO query_clusters (run_id, query_id, cluster_id, confidence_score, distance)"
         " VALUES (?, ?, ?, ?, ?)",
         [
-            (RUN_ID, qid, int(lab), float(1.0 / (1.0 + d)), float(d))
+            (run_id, qid, int(lab), float(1.0 / (1.0 + d)), float(d))
             for qid, lab, d in zip(ids, labels, dist, strict=True)
         ],
     )
