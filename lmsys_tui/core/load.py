@@ -3,6 +3,7 @@
 Each batch is one transaction, so Ctrl-C or a kill keeps every committed batch; running the same
 load again skips what is stored (conversation ids are unique per dataset) and continues. The
 dataset row is written with the first batch, so a source that fails to open leaves nothing.
+The source is read (and its texts hashed) ahead in a thread while SQLite writes.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from lmsys_tui.core.language import detect_languages
 from lmsys_tui.core.sources.base import BadRow, Conversation, Item, SourceInfo
+from lmsys_tui.core.sources.prefetch import prefetch
 from lmsys_tui.core.store.db import Store
 from lmsys_tui.core.store.models import db_timestamp, utcnow
 from lmsys_tui.core.text import text_hash
@@ -23,12 +25,18 @@ from lmsys_tui.errors import Cancelled
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 DEFAULT_BATCH = 5000
+LOAD_CACHE_KIB = 64 * 1024  # SQLite page cache while loading (fixed: memory stays flat)
 
 _COLUMNS = (
     "dataset_id, conversation_id, query_text, text_hash, model, language, turn_count, redacted,"
     " moderation_flagged, timestamp, extra_metadata, created_at"
 )
-_INSERT = f"INSERT INTO queries ({_COLUMNS}) VALUES ({', '.join('?' * 12)})"
+_INSERT = f"INSERT INTO queries ({_COLUMNS}) VALUES "
+_ROW = f"({', '.join('?' * 12)})"
+# Many rows per INSERT statement, not one statement per row (executemany): triggers on queries
+# (the FTS index) then run inside one statement, and FTS5 writes its postings once per
+# statement instead of flushing a tiny segment per row (measured ~2.5x faster with FTS).
+ROWS_PER_STATEMENT = 1000  # 12,000 parameters; SQLite allows 32,766
 _KEEP = " ON CONFLICT(dataset_id, conversation_id) DO NOTHING"
 _REPLACE = (
     " ON CONFLICT(dataset_id, conversation_id) DO UPDATE SET query_text = excluded.query_text,"
@@ -59,13 +67,15 @@ class LoadSummary:
         return asdict(self)
 
 
-def _rows(batch: list[Conversation], dataset_id: int, now: str) -> list[tuple[Any, ...]]:
+def _rows(
+    batch: list[Conversation], digests: list[str], dataset_id: int, now: str
+) -> list[tuple[Any, ...]]:
     return [
         (
             dataset_id,
             c.conversation_id,
             c.text,
-            text_hash(c.text),
+            digest,
             c.model,
             c.language,
             c.turn_count,
@@ -75,8 +85,13 @@ def _rows(batch: list[Conversation], dataset_id: int, now: str) -> list[tuple[An
             json.dumps(c.extra, ensure_ascii=False, default=str) if c.extra else None,
             now,
         )
-        for c in batch
+        for c, digest in zip(batch, digests, strict=True)
     ]
+
+
+def _digest(item: Item) -> str | None:
+    """Run in the read-ahead thread, so hashing overlaps with SQLite's writing."""
+    return text_hash(item.text) if isinstance(item, Conversation) else None
 
 
 def _dataset_id(cur: Any, label: str, info: SourceInfo, now: str) -> int:
@@ -131,9 +146,12 @@ def run_load(
     total = min(x for x in (limit, info.total) if x is not None) if (limit or info.total) else None
     seen_good = 0
     processed = 0
-    sql = _INSERT + (_REPLACE if force_reload else _KEEP)
+    conflict = _REPLACE if force_reload else _KEEP
     raw = store.engine.raw_connection()
     cur = raw.cursor()
+    # the text_hash index takes random inserts: a page cache that holds it saves re-reads
+    cur.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
+    ahead = prefetch(items, _digest)
 
     def finish(status: str, error: str | None = None) -> None:
         summary.status = status
@@ -151,9 +169,10 @@ def run_load(
             if cancelled():
                 raise Cancelled("cancelled")
             good: list[Conversation] = []
+            digests: list[str] = []
             batch_seen: set[str] = set()
             taken = 0
-            for item in items:
+            for item, digest in ahead:
                 taken += 1
                 if isinstance(item, BadRow):
                     skipped[item.reason.value] += 1
@@ -164,13 +183,14 @@ def run_load(
                     else:
                         batch_seen.add(item.conversation_id)
                         good.append(item)
+                        digests.append(digest)
                 if taken >= batch_size or (limit is not None and seen_good >= limit):
                     break
             else:
                 exhausted = True
             processed += taken
             if good:
-                _store_batch(cur, sql, good, info, label, summary, force_reload)
+                _store_batch(cur, conflict, good, digests, info, label, summary, force_reload)
                 raw.commit()
             progress(processed, total, f"{summary.loaded:,} loaded")
         finish("done")
@@ -186,10 +206,12 @@ def run_load(
         finish("failed", str(exc))
         raise
     finally:
+        ahead.close()  # stops the read-ahead thread
         summary.skipped = dict(sorted(skipped.items()))
         summary.skipped_total = sum(skipped.values())
         summary.seconds = round(time.perf_counter() - started, 3)
         summary.rows_per_second = round(processed / summary.seconds, 1) if summary.seconds else 0.0
+        cur.execute("PRAGMA cache_size = -2000")  # SQLite's default, for the pooled connection
         cur.close()
         raw.close()
     summary.message = _message(summary)
@@ -198,8 +220,9 @@ def run_load(
 
 def _store_batch(
     cur: Any,
-    sql: str,
+    conflict: str,
     good: list[Conversation],
+    digests: list[str],
     info: SourceInfo,
     label: str,
     summary: LoadSummary,
@@ -220,14 +243,24 @@ def _store_batch(
         if force_reload
         else set()
     )
-    cur.executemany(sql, _rows(good, summary.dataset_id, now))
+    inserted = _insert(cur, conflict, _rows(good, digests, summary.dataset_id, now))
     if force_reload:
         summary.replaced += len(existing)
         summary.loaded += len(good) - len(existing)
     else:
-        inserted = cur.rowcount
         summary.loaded += inserted
         summary.duplicates += len(good) - inserted
+
+
+def _insert(cur: Any, conflict: str, rows: list[tuple[Any, ...]]) -> int:
+    """Insert `rows` with multi-row statements; the number of rows written."""
+    written = 0
+    for i in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[i : i + ROWS_PER_STATEMENT]
+        sql = _INSERT + ", ".join([_ROW] * len(part)) + conflict
+        cur.execute(sql, [value for row in part for value in row])
+        written += cur.rowcount
+    return written
 
 
 def _message(s: LoadSummary) -> str:
