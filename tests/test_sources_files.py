@@ -55,8 +55,16 @@ def cli_json(args: list[str], env: dict[str, str]) -> dict[str, Any]:
     return json.loads(res.stdout)
 
 
-def datasets(env: dict[str, str]) -> list[dict[str, Any]]:
-    return cli_json(["datasets"], env)["datasets"]
+def datasets(env: dict[str, str]) -> list[Any]:
+    """Dataset labels in the store of `env` (read directly: no extra process per check)."""
+    db = Path(env["LMSYS_TUI_HOME"]) / "queries.db"
+    if not db.exists():
+        return []
+    conn = sqlite3.connect(db)
+    try:
+        return [r[0] for r in conn.execute("SELECT label FROM datasets")]
+    finally:
+        conn.close()
 
 
 LMSYS = [lmsys_row(i) for i in range(40)]
@@ -329,7 +337,7 @@ def test_sigkill_mid_load_keeps_commits_and_rerun_finishes(cli_env, tmp_path) ->
     import subprocess
     import time
 
-    total = 200_000
+    total = 150_000
     path = tmp_path / "huge.jsonl"
     with open(path, "w", encoding="utf-8") as fh:  # language given: no detection, a fast load
         fh.writelines(f'{{"id": {i}, "text": "row {i}", "language": "en"}}\n' for i in range(total))
@@ -382,3 +390,25 @@ def test_faster_normalise_matches_the_regex_definition() -> None:
     for text in samples:
         reference = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", text)).strip()
         assert normalise(text) == reference
+
+
+def test_read_ahead_stops_and_closes_the_source_when_the_load_stops(store) -> None:
+    import threading
+
+    from lmsys_tui.core.sources.base import Conversation, SourceInfo
+
+    closed = threading.Event()
+
+    def endless():
+        try:
+            i = 0
+            while True:
+                yield Conversation(f"c{i}", f"text {i}", language="English")
+                i += 1
+        finally:
+            closed.set()
+
+    info = SourceInfo(source="file", ref="t", default_label="t")
+    summary = run_load(store, endless(), info, limit=10, batch_size=4)
+    assert summary.loaded == 10
+    assert closed.wait(10), "the read-ahead thread kept the source open"

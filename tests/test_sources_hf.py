@@ -135,3 +135,10 @@ def test_failure_part_way_keeps_committed_batches(env, tmp_path) -> None:
     db = Path(env["LMSYS_TUI_HOME"]) / "queries.db"
     assert stored(db, "SELECT COUNT(*) FROM queries") == [(4000,)]
     assert stored(db, "SELECT status FROM datasets") == [("failed",)]
+
+
+def test_unknown_split_is_a_usage_error(tmp_path) -> None:
+    data = folder(tmp_path)
+    write_parquet(data / "data.parquet", LMSYS[:3])
+    with pytest.raises(UsageError, match="Bad split: test"):
+        open_source(SourceSpec(source="hf", hf=str(data), split="test"))

@@ -41,7 +41,10 @@ def open_file(spec: SourceSpec, *, lmsys: bool = False) -> tuple[SourceInfo, Ite
     if ext not in EXTENSIONS:
         raise UsageError(f"cannot read {ext or 'a file without extension'}: use {_exts()}")
     opener = {".jsonl": _open_jsonl, ".json": _open_json, ".parquet": _open_parquet}
-    plan, items, total = opener.get(ext, _open_csv)(path, spec, lmsys)
+    try:
+        plan, items, total = opener.get(ext, _open_csv)(path, spec, lmsys)
+    except OSError as exc:  # unreadable: permissions, a vanished file, an I/O error
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
     info = SourceInfo(
         source="lmsys" if lmsys else "file",
         ref=str(path.resolve()),

@@ -71,6 +71,8 @@ def open_dataset(
     except Exception as exc:
         if is_local:
             raise UsageError(f"cannot read dataset folder {ds_id}: {_reason(exc)}") from None
+        if isinstance(exc, ValueError) and "split" in str(exc).lower():  # the hub answered
+            raise UsageError(f"dataset {ds_id!r}: {_reason(exc)}") from None
         raise NeedsKeyError(advice(ds_id, _reason(exc))) from None
     if first is None:
         raise UsageError(f"dataset {ds_id!r} split {spec.split!r} has no rows")
