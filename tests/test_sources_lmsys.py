@@ -38,6 +38,7 @@ def assert_login_advice(res: Any) -> None:
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1, lines
     assert "huggingface-cli login" in lines[0] and lmsys.TERMS_URL in lines[0]
+    assert "`hf auth login`" in lines[0]  # the command huggingface_hub >= 1.0 installs
 
 
 def test_gated_dataset_offline_is_one_line_exit_4_and_no_dataset(env) -> None:

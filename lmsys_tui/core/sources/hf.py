@@ -27,6 +27,8 @@ from lmsys_tui.errors import LmsysError, NeedsKeyError, UsageError
 BATCH_ROWS = 4096
 PROBE_SECONDS = 5.0
 _PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")
+# huggingface_hub >= 1.0 ships the `hf` command; older releases (and most docs) name the other
+LOGIN_ADVICE = "run `hf auth login` (or `huggingface-cli login` on older huggingface_hub)"
 
 
 class SourceReadError(LmsysError):
@@ -41,8 +43,8 @@ def open_hf(spec: SourceSpec) -> tuple[SourceInfo, Iterator[Item]]:
 
 def _hf_advice(ds_id: str, reason: str) -> str:
     return (
-        f"cannot open Hugging Face dataset {ds_id!r} ({reason}); check the id, run "
-        "`huggingface-cli login` if it is gated, and check the network"
+        f"cannot open Hugging Face dataset {ds_id!r} ({reason}); check the id, "
+        f"{LOGIN_ADVICE} if it is gated, and check the network"
     )
 
 

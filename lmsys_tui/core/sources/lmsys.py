@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from lmsys_tui.core.sources.base import Item, SourceInfo
+from lmsys_tui.core.sources.hf import LOGIN_ADVICE, open_dataset
 from lmsys_tui.core.sources.spec import LMSYS_HF_ID, SourceSpec
 
 TERMS_URL = "https://huggingface.co/datasets/lmsys/lmsys-chat-1m"
@@ -19,8 +20,8 @@ DEFAULT_LABEL = "lmsys-chat-1m"
 
 def _advice(ds_id: str, reason: str) -> str:
     return (
-        f"cannot open {ds_id} ({reason}): run `huggingface-cli login` and accept the terms "
-        f"at {TERMS_URL} (this needs the network)"
+        f"cannot open {ds_id} ({reason}): {LOGIN_ADVICE} and accept the terms at {TERMS_URL}"
+        " (this needs the network)"
     )
 
 
@@ -29,8 +30,6 @@ def open_lmsys(spec: SourceSpec) -> tuple[SourceInfo, Iterator[Item]]:
         from lmsys_tui.core.sources.files import open_file
 
         return open_file(spec, lmsys=True)
-    from lmsys_tui.core.sources.hf import open_dataset
-
     ds_id = spec.hf or LMSYS_HF_ID
     return open_dataset(
         ds_id,
