@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from lmsys_tui.core.embed.space import Space
 
 QUERIES_KIND = "queries"
+SUMMARIES_KIND = "summaries"
 DISTANCE = "cosine"
 DEFAULT_PORT = 8000
 
@@ -33,6 +34,22 @@ def query_doc_id(query_id: int) -> str:
 def queries_collection_name(space: Space) -> str:
     """`queries_<provider>_<model>_<dim>`, sanitised to Chroma's name rules (hash if long)."""
     return slug(f"{QUERIES_KIND}_{space.provider}_{space.model}_{space.dim}")
+
+
+def summaries_collection_name(space: Space) -> str:
+    """`summaries_<provider>_<model>_<dim>`: cluster summaries embedded in the run's space."""
+    return slug(f"{SUMMARIES_KIND}_{space.provider}_{space.model}_{space.dim}")
+
+
+def summary_doc_id(run_id: str, cluster_id: int, summary_run_id: str) -> str:
+    """One document per run + cluster + summary pass (the reference's id ignored the pass, so
+    each pass overwrote the previous one)."""
+    return f"summary_{run_id}_{int(cluster_id)}_{summary_run_id}"
+
+
+def summary_document(title: str | None, description: str | None) -> str:
+    """What is embedded for a summary: title and description, as the reference did."""
+    return "\n".join(t for t in (title, description) if t)
 
 
 def where(path: Path | str | None, host: str | None, port: int | None) -> str:
@@ -91,10 +108,21 @@ def distance_of(collection: Collection) -> str:
 
 def queries_collection(client: ClientAPI, space: Space, *, create: bool = True) -> Collection:
     """The space's queries collection, created with cosine distance the first time."""
-    name = queries_collection_name(space)
+    return _space_collection(client, space, QUERIES_KIND, create)
+
+
+def summaries_collection(client: ClientAPI, space: Space, *, create: bool = True) -> Collection:
+    """The space's cluster-summaries collection (ids from `summary_doc_id`)."""
+    return _space_collection(client, space, SUMMARIES_KIND, create)
+
+
+def _space_collection(client: ClientAPI, space: Space, kind: str, create: bool) -> Collection:
+    name = (
+        queries_collection_name(space) if kind == QUERIES_KIND else summaries_collection_name(space)
+    )
     metadata = {
         "hnsw:space": DISTANCE,
-        "kind": QUERIES_KIND,
+        "kind": kind,
         "space_key": space.key,
         "provider": space.provider,
         "model": space.model,
