@@ -1,0 +1,95 @@
+"""Exact facet and `--by` counts: one GROUP BY in SQLite over the whole matched set.
+
+The reference counted over the top 20,000 vector candidates and called that the facet; here the
+matched set is named in the output (`matched`) and every member of it is counted, by SQL, so a
+count equals what a direct `SELECT ... GROUP BY` over the same set returns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from lmsys_tui.core.search.clusters import keyword_title
+from lmsys_tui.core.search.types import Bucket
+
+_COLUMN = {"language": "q.language", "model": "q.model"}
+
+
+def id_list_sql(ids: Sequence[int]) -> tuple[str, list[Any]]:
+    """A matched set given as ids, as a subquery with an `id` column."""
+    return "SELECT value AS id FROM json_each(?)", [json.dumps([int(i) for i in ids])]
+
+
+def count(
+    conn: sqlite3.Connection,
+    facet: str,
+    set_sql: str,
+    set_args: list[Any],
+    run_id: str | None = None,
+) -> list[tuple[Any, int]]:
+    """(key, count) over the set, largest first (then by key, unknown last)."""
+    if facet == "cluster":
+        sql = (
+            f"SELECT qc.cluster_id AS k, COUNT(*) AS n FROM ({set_sql}) m"
+            " JOIN query_clusters qc ON qc.query_id = m.id AND qc.run_id = ? GROUP BY k"
+        )
+        args = [*set_args, run_id]
+    else:
+        sql = (
+            f"SELECT {_COLUMN[facet]} AS k, COUNT(*) AS n FROM ({set_sql}) m"
+            " JOIN queries q ON q.id = m.id GROUP BY k"
+        )
+        args = list(set_args)
+    rows = conn.execute(sql + " ORDER BY n DESC, k IS NULL, k", args).fetchall()
+    return [(k, int(n)) for k, n in rows]
+
+
+def cluster_titles(
+    conn: sqlite3.Connection, run_id: str, summary_run_id: str | None, ids: Sequence[int]
+) -> dict[int, str]:
+    """Title per cluster: from the summary pass, else its keywords (as list-clusters shows)."""
+    wanted = json.dumps([int(i) for i in ids])
+    out: dict[int, str] = {}
+    for cid, keywords in conn.execute(
+        "SELECT cluster_id, keywords FROM clusters WHERE run_id = ?"
+        " AND cluster_id IN (SELECT value FROM json_each(?))",
+        (run_id, wanted),
+    ):
+        try:
+            kws = json.loads(keywords) if keywords else []
+        except ValueError:
+            kws = []
+        out[int(cid)] = (
+            "noise (not in any cluster)" if cid == -1 else keyword_title(list(kws), int(cid))
+        )
+    if summary_run_id is not None:
+        for cid, title in conn.execute(
+            "SELECT cluster_id, title FROM cluster_summaries WHERE summary_run_id = ?"
+            " AND cluster_id IN (SELECT value FROM json_each(?))",
+            (summary_run_id, wanted),
+        ):
+            if title:
+                out[int(cid)] = str(title)
+    return out
+
+
+def buckets(
+    conn: sqlite3.Connection,
+    facets: Sequence[str],
+    set_sql: str,
+    set_args: list[Any],
+    run_id: str | None,
+    summary_run_id: str | None,
+) -> dict[str, list[Bucket]]:
+    out: dict[str, list[Bucket]] = {}
+    for facet in facets:
+        rows = count(conn, facet, set_sql, set_args, run_id)
+        if facet == "cluster" and run_id is not None:
+            titles = cluster_titles(conn, run_id, summary_run_id, [k for k, _ in rows])
+            out[facet] = [Bucket(k, n, titles.get(int(k))) for k, n in rows]
+        else:
+            out[facet] = [Bucket(k, n) for k, n in rows]
+    return out

@@ -1,0 +1,295 @@
+"""Semantic ranking inside a population: exact (numpy) or Chroma (HNSW), chosen per query.
+
+Measured here at 100k stored queries (tests/bench/test_search_bench.py): a Chroma query with
+a metadata `where` took 112 ms for a 0.5% filter and 636 ms for a 70% one, and an `ids`
+allow-list of 500 took 246 ms, while the exact dot product over the filtered subset takes well
+under a millisecond and is exact. So filters are never pushed into Chroma:
+
+- `exact`: the population's vectors (from the embedding store, cached in this process) times
+  the query vector; always full top-k, recall 1.0.
+- `chroma`: for a large population in a long-lived process, an unfiltered HNSW query over-fetched
+  by the inverse of the population's share, kept to the population, and widened until k hits
+  survive; when it cannot get there it falls back to exact. Chroma only holds vectors the
+  embedding store holds, so both rank the same vectors.
+
+A one-shot process (the headless CLI) always ranks exactly: it would pay Chroma's import (about
+1 s here) and its index load on top of reading the same vectors.
+"""
+
+from __future__ import annotations
+
+import math
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmsys_tui.errors import Cancelled, LmsysError, UsageError
+from lmsys_tui.stage import CancelCheck
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from lmsys_tui.core.embed.space import Space
+
+EXACT_MAX = 25_000  # populations up to this size are always ranked exactly
+CHROMA_MAX_FETCH = 4_000  # widest unfiltered HNSW fetch before falling back to exact
+CACHE_BYTES = 1 << 30  # vectors kept in process across searches (LRU by population)
+
+
+@dataclass
+class Ranked:
+    ids: np.ndarray  # int64, nearest first
+    distances: np.ndarray  # float32 cosine distances
+    engine: str  # exact | chroma
+    searched: int  # vectors the population has (queries without a vector cannot be ranked)
+
+
+def _best(ids: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Top-k of (ids, similarities): nearest first, equal similarity -> lower id first."""
+    import numpy as np
+
+    n = len(ids)
+    if n == 0 or k <= 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.float32)
+    part = np.argpartition(-sims, k - 1)[:k] if k < n else np.arange(n)
+    best = part[np.lexsort((ids[part], -sims[part]))]
+    return ids[best], (1.0 - sims[best]).astype(np.float32)
+
+
+def top_k(ids: np.ndarray, matrix: np.ndarray, qvec: np.ndarray, k: int) -> Ranked:
+    """Exact cosine top-k (vectors are L2-normalised: distance = 1 - dot)."""
+    got, dist = _best(ids, matrix @ qvec if len(ids) else matrix[:0, 0], k)
+    return Ranked(got, dist, "exact", len(ids))
+
+
+def _locate(all_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(positions in sorted `all_ids`, mask of ids found there)."""
+    import numpy as np
+
+    if len(all_ids) == 0:
+        return np.zeros(len(ids), np.int64), np.zeros(len(ids), bool)
+    pos = np.clip(np.searchsorted(all_ids, ids), 0, len(all_ids) - 1)
+    return pos, all_ids[pos] == ids
+
+
+def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> tuple[Any, Any]:
+    """(sorted ids that have a vector, their matrix) from the embedding store, never the model.
+
+    Search ranks what is embedded: queries loaded after the last embedding run are left out
+    (and the output's `matched` says how many of the population have a vector).
+    """
+    import numpy as np
+
+    from lmsys_tui.core.embed import MissingVectorsError, load_vectors
+    from lmsys_tui.core.store.db import Store
+
+    store = Store(path=store_path, engine=None)
+    wanted = None if ids is None else ids.tolist()
+    try:
+        got_ids, matrix = load_vectors(store, space, wanted)
+    except MissingVectorsError:
+        got_ids, matrix = load_vectors(store, space, _embedded(store_path, space, wanted))
+    order = np.argsort(got_ids, kind="stable")
+    return got_ids[order], np.ascontiguousarray(matrix[order])
+
+
+def _embedded(store_path: Path, space: Space, ids: list[int] | None) -> list[int]:
+    """The ids (of `ids`, or of every query) whose text has a vector in the space."""
+    from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
+
+    conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=30)
+    try:
+        if ids is None:
+            rows = conn.execute("SELECT id, text_hash FROM queries").fetchall()
+        else:
+            rows = []
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                rows += conn.execute(
+                    f"SELECT id, text_hash FROM queries WHERE id IN ({','.join('?' * len(chunk))})",
+                    chunk,
+                ).fetchall()
+    finally:
+        conn.close()
+    with EmbeddingStore(embeddings_path(store_path)) as store:
+        sid = store.find_space(space)
+        have = store.stored(sid, {h for _, h in rows}) if sid is not None else set()
+    return sorted(int(i) for i, h in rows if h in have)
+
+
+class VectorCache:
+    """Vectors of one store kept in this process until the store changes.
+
+    Entries are (space key, population key) -> (sorted ids, matrix); "*" is every vector of
+    the space. Freshness is checked with `PRAGMA data_version` on both SQLite files, which
+    changes whenever another connection commits, so a load or an embedding run in another
+    process (or a TUI worker) drops stale entries.
+    """
+
+    def __init__(self, db_path: Path, max_bytes: int = CACHE_BYTES) -> None:
+        from lmsys_tui.core.store.embeddings import embeddings_path
+
+        self.db_path = Path(db_path)
+        self.emb_path = embeddings_path(self.db_path)
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[str, str], tuple[Any, Any]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._conns: list[sqlite3.Connection] = []
+        self._token: tuple[int, ...] = ()
+
+    def _version(self) -> tuple[int, ...]:
+        if len(self._conns) < 2:  # the embedding store may appear after the first search
+            for conn in self._conns:
+                conn.close()
+            self._conns = [
+                sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=False)
+                for p in (self.db_path, self.emb_path)
+                if p.exists()
+            ]
+        versions = [c.execute("PRAGMA data_version").fetchone()[0] for c in self._conns]
+        return (*versions, len(self._conns))
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._conns:
+                conn.close()
+            self._conns = []
+            self._entries.clear()
+
+    def refresh(self) -> None:
+        """Drop everything when either file changed since the last look."""
+        with self._lock:
+            now = self._version()
+            if now != self._token:
+                self._entries.clear()
+                self._token = now
+
+    def peek(self, space: Space, key: str) -> tuple[Any, Any] | None:
+        with self._lock:
+            entry = self._entries.get((space.key, key))
+            if entry is not None:
+                self._entries.move_to_end((space.key, key))
+            return entry
+
+    def put(self, space: Space, key: str, entry: tuple[Any, Any]) -> tuple[Any, Any]:
+        with self._lock:
+            self._entries[(space.key, key)] = entry
+            self._entries.move_to_end((space.key, key))
+            while len(self._entries) > 1 and self._bytes() > self.max_bytes:
+                self._entries.popitem(last=False)
+        return entry
+
+    def _bytes(self) -> int:
+        return sum(m.nbytes + i.nbytes for i, m in self._entries.values())
+
+
+class ExactRanker:
+    """Exact ranking over the population's vectors (cached between searches)."""
+
+    def __init__(self, cache: VectorCache, keep_full: bool) -> None:
+        self.cache = cache
+        self.keep_full = keep_full  # long-lived process: hold every vector of the space
+
+    def full(self, space: Space) -> tuple[Any, Any]:
+        found = self.cache.peek(space, "*")
+        if found is None:
+            found = self.cache.put(space, "*", load_population(self.cache.db_path, space, None))
+        return found
+
+    def rank(
+        self, space: Space, qvec: np.ndarray, k: int, key: str, allowed: np.ndarray | None
+    ) -> Ranked:
+        """Top-k inside `allowed` (sorted ids; None = every vector of the space)."""
+        if allowed is None:
+            ids, matrix = self.full(space)
+            return top_k(ids, matrix, qvec, k)
+        full = self.cache.peek(space, "*")
+        if full is None and self.keep_full and len(allowed) > EXACT_MAX:
+            full = self.full(space)
+        if full is not None:
+            all_ids, matrix = full
+            pos, ok = _locate(all_ids, allowed)
+            pos = pos[ok]
+            if len(pos) * 8 < len(all_ids):  # few rows: gather them
+                return top_k(all_ids[pos], matrix[pos], qvec, k)
+            got, dist = _best(all_ids[pos], (matrix @ qvec)[pos], k)  # many: one pass
+            return Ranked(got, dist, "exact", len(pos))
+        entry = self.cache.peek(space, key)
+        if entry is None:
+            entry = self.cache.put(space, key, load_population(self.cache.db_path, space, allowed))
+        return top_k(entry[0], entry[1], qvec, k)
+
+
+class ChromaRanker:
+    """The queries collection of a space, queried without filters and kept to the population."""
+
+    def __init__(self, path: Path | None, host: str | None = None, port: int | None = None) -> None:
+        self.path, self.host, self.port = path, host, port
+        self._client: Any = None
+        self._collections: dict[str, Any] = {}
+
+    def collection(self, space: Space) -> Any | None:
+        """The space's collection, or None when Chroma has none (search falls back to exact)."""
+        if space.key in self._collections:
+            return self._collections[space.key]
+        from lmsys_tui.core.store import vectors
+
+        if self.host is None and (self.path is None or not Path(self.path).exists()):
+            return None
+        if self._client is None:
+            self._client = vectors.open_chroma(self.path, self.host, self.port)
+        try:
+            found = vectors.queries_collection(self._client, space, create=False)
+        except LmsysError:
+            found = None
+        self._collections[space.key] = found
+        return found
+
+    def count(self, space: Space) -> int:
+        col = self.collection(space)
+        return int(col.count()) if col is not None else 0
+
+    def rank(
+        self,
+        space: Space,
+        qvec: np.ndarray,
+        k: int,
+        allowed: np.ndarray | None,
+        total: int,
+        cancelled: CancelCheck,
+    ) -> Ranked | None:
+        """Top-k inside `allowed` (sorted ids; None = everything), or None if it cannot."""
+        import numpy as np
+
+        col = self.collection(space)
+        if col is None:
+            return None
+        share = 1.0 if allowed is None else max(len(allowed), 1) / max(total, 1)
+        fetch = min(total, math.ceil(k / share * 1.25) + 16)
+        while True:
+            if cancelled():
+                raise Cancelled("search cancelled")
+            if fetch > CHROMA_MAX_FETCH and fetch < total:
+                return None
+            res = col.query(query_embeddings=qvec[None, :], n_results=fetch, include=["distances"])
+            got = np.array([int(s.split("_", 1)[1]) for s in res["ids"][0]], dtype=np.int64)
+            dist = np.asarray(res["distances"][0], dtype=np.float32)
+            if allowed is not None:
+                pos = np.clip(np.searchsorted(allowed, got), 0, max(len(allowed) - 1, 0))
+                keep = allowed[pos] == got if len(allowed) else np.zeros(len(got), bool)
+                got, dist = got[keep], dist[keep]
+            if len(got) >= k or fetch >= total:
+                order = np.lexsort((got, dist))[:k]
+                searched = total if allowed is None else len(allowed)
+                return Ranked(got[order], dist[order], "chroma", searched)
+            fetch = min(total, fetch * 2)
+
+
+def check_dim(space: Space, qvec: np.ndarray) -> None:
+    if qvec.shape[-1] != space.dim:
+        raise UsageError(
+            f"the query vector has {qvec.shape[-1]} dimensions but {space.key} has {space.dim}"
+        )
