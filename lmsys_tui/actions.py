@@ -153,6 +153,28 @@ ACTIONS: tuple[Action, ...] = (
         command="show-hierarchy",
         target="lmsys_tui.commands.hierarchy:show_hierarchy",
     ),
+    Action(
+        "search",
+        "Search: queries",
+        "Semantic, keyword or hybrid search inside run/cluster/language/model filters.",
+        command="search",
+        target="lmsys_tui.commands.search:search",
+        key="slash",
+    ),
+    Action(
+        "search-cluster",
+        "Search: clusters",
+        "Rank a run's clusters by their summaries (or centroids and keywords before any).",
+        command="search-cluster",
+        target="lmsys_tui.commands.search:search_cluster",
+    ),
+    Action(
+        "verify-sync",
+        "Verify: SQLite and Chroma agree",
+        "Check a run's Chroma documents against SQLite by ids and content; --fix repairs them.",
+        command="verify sync",
+        target="lmsys_tui.commands.verify:verify_sync",
+    ),
     Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
     Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
 )
