@@ -391,3 +391,39 @@ def test_space_resolution_is_cheap_and_checks_dimensions(tmp_path) -> None:
     )
     (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": 7}))
     assert resolve_space(model=str(folder)).dim == 7
+
+
+def test_store_reads_are_right_even_when_hashes_share_their_first_8_bytes(store) -> None:
+    """The vectorised read matches on the first 8 bytes of a hash, then checks the rest."""
+    from lmsys_tui.core.embed.space import Space
+
+    space = Space("sentence-transformers", "synthetic", 4)
+    twins = ["ab" * 8 + f"{i:016x}" for i in range(3)]  # same first 8 bytes
+    others = [hashlib.blake2b(str(i).encode(), digest_size=16).hexdigest() for i in range(40)]
+    hashes = twins + others
+    matrix = np.arange(len(hashes) * 4, dtype=np.float32).reshape(-1, 4)
+    conn = sqlite3.connect(store.path)
+    conn.execute(
+        "INSERT INTO datasets (id, label, source, status, query_count, parameters, created_at,"
+        " updated_at) VALUES (1, 's', 'file', 'done', 0, '{}', 'x', 'x')"
+    )
+    rows = [(str(i), f"q{i}", h) for i, h in enumerate([*hashes, twins[1]])]  # twin 1 twice
+    conn.executemany(
+        "INSERT INTO queries (dataset_id, conversation_id, query_text, text_hash, created_at)"
+        " VALUES (1, ?, ?, ?, 'x')",
+        rows,
+    )
+    conn.commit()
+    conn.close()
+    with EmbeddingStore(embeddings_path(store.path)) as vs:
+        sid = vs.ensure_space(space)
+        for i in range(0, len(hashes), 7):  # several segments
+            assert vs.put(sid, hashes[i : i + 7], matrix[i : i + 7]) == len(hashes[i : i + 7])
+        assert vs.put(sid, hashes[:7], matrix[:7] + 100) == 0  # stored once, never replaced
+        assert vs.count(sid) == len(hashes)
+    ids, X = load_vectors(store, space)  # all: the scan path
+    assert ids.tolist() == list(range(1, len(hashes) + 2))
+    assert np.array_equal(X[: len(hashes)], matrix) and np.array_equal(X[-1], matrix[1])
+    ids2, X2 = load_vectors(store, space, [len(hashes) + 1, 3, 1])  # few: the lookup path
+    assert ids2.tolist() == [len(hashes) + 1, 3, 1]
+    assert np.array_equal(X2, matrix[[1, 2, 0]])

@@ -59,6 +59,40 @@ def embeddings_path(db_path: Path) -> Path:
     return db_path.with_name(f"{db_path.stem}.embeddings.db")
 
 
+def hash_keys(hashes: Sequence[str]) -> np.ndarray:
+    """32-hex-char text hashes as an (n, 2) uint64 array: the bytes segments store."""
+    import numpy as np
+
+    return np.frombuffer(bytes.fromhex("".join(hashes)), dtype="<u8").reshape(-1, 2)
+
+
+def _match(stored: np.ndarray, keys: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """For each stored hash, the output row that wants it (-1: none), by a sort-merge.
+
+    Matches on the first 8 bytes (sorted, vectorised) and confirms on the last 8. Should two
+    different hashes share their first 8 bytes (~never below billions of texts), it matches
+    whole hashes with a dict instead.
+    """
+    import numpy as np
+
+    target = np.full(len(stored), -1, dtype=np.int64)
+    s_order = np.argsort(stored[:, 0], kind="stable")
+    k_order = np.argsort(keys[:, 0], kind="stable")
+    s_head, k_head = stored[s_order, 0], keys[k_order, 0]
+    if (len(s_head) > 1 and (s_head[1:] == s_head[:-1]).any()) or (
+        len(k_head) > 1 and (k_head[1:] == k_head[:-1]).any()
+    ):
+        want = {k.tobytes(): int(r) for k, r in zip(keys, rows, strict=True)}
+        for i, k in enumerate(stored):
+            target[i] = want.get(k.tobytes(), -1)
+        return target
+    pos = np.searchsorted(k_head, s_head).clip(0, len(k_head) - 1)  # sorted needles: fast
+    idx = k_order[pos]
+    hit = (k_head[pos] == s_head) & (keys[idx, 1] == stored[s_order, 1])
+    target[s_order[hit]] = rows[idx[hit]]
+    return target
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
@@ -277,7 +311,7 @@ class EmbeddingStore:
         """Write the vector of each hash in `want` into row `want[hash]` of `out`.
 
         Returns a bool mask of the rows filled. Large requests scan every segment once
-        (sequential); small ones read each vector where the index says it is.
+        (sequential, vectorised); small ones read each vector where the index says it is.
         """
         import numpy as np
 
@@ -285,13 +319,9 @@ class EmbeddingStore:
         if not want:
             return filled
         if len(want) * _LOOKUP_SHARE >= self.count(sid):
-            for hashes, matrix in self.iter_segments(sid, dim):
-                rows = np.fromiter((want.get(h, -1) for h in hashes), np.int64, len(hashes))
-                hit = rows >= 0
-                if hit.any():
-                    out[rows[hit]] = matrix[hit]
-                    filled[rows[hit]] = True
-            return filled
+            keys = hash_keys(list(want))
+            rows = np.fromiter(want.values(), np.int64, len(want))
+            return self.scan_into(sid, dim, keys, rows, out)
         width = dim * 4
         for chunk in _chunks(list(want)):
             marks = ",".join("?" * len(chunk))
@@ -316,6 +346,44 @@ class EmbeddingStore:
             finally:
                 if blob is not None:
                     blob.close()
+        return filled
+
+    def scan_into(
+        self, sid: int, dim: int, keys: np.ndarray, rows: np.ndarray, out: np.ndarray
+    ) -> np.ndarray:
+        """One sequential pass over the space's segments: vector of `keys[i]` -> `out[rows[i]]`.
+
+        `keys` are distinct 16-byte hashes as an (m, 2) uint64 array (see `hash_keys`). First
+        the segments' hash columns (16 bytes a vector) are read and matched to `keys` with one
+        sort-merge in numpy, giving each stored vector its output row; then the vectors are
+        streamed segment by segment straight into `out`. Both reads share one snapshot, so a
+        concurrent writer cannot shift the positions. No per-vector Python work.
+        """
+        import numpy as np
+
+        filled = np.zeros(len(out), dtype=bool)
+        if len(keys) == 0:
+            return filled
+        self.conn.execute("BEGIN")  # one read snapshot for both passes
+        try:
+            parts = [hb for (hb,) in self.conn.execute(f"SELECT hashes FROM seg_{sid} ORDER BY id")]
+            stored = np.frombuffer(b"".join(parts), dtype="<u8").reshape(-1, 2)
+            del parts
+            target = _match(stored, keys, rows)
+            offset = 0
+            for n, blob in self.conn.execute(f"SELECT n, vectors FROM seg_{sid} ORDER BY id"):
+                rows_here = target[offset : offset + n]
+                offset += n
+                hit = rows_here >= 0
+                if hit.all():
+                    out[rows_here] = np.frombuffer(blob, dtype="<f4").reshape(n, dim)
+                elif hit.any():
+                    matrix = np.frombuffer(blob, dtype="<f4").reshape(n, dim)
+                    out[rows_here[hit]] = matrix[hit]
+        finally:
+            self.conn.execute("COMMIT")
+        got = target[target >= 0]
+        filled[got] = True
         return filled
 
     def get(self, sid: int, dim: int, hashes: Sequence[str]) -> dict[str, np.ndarray]:
