@@ -130,3 +130,24 @@ def test_missing_store_is_not_found(tmp_path: Path, cli_env: dict[str, str]) -> 
     )
     assert res.returncode == ExitCode.NOT_FOUND and res.stdout == ""
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_one_shot_process_reuses_the_optimised_onnx_graph() -> None:
+    """The saved optimised graph embeds exactly as a freshly optimised session does."""
+    import numpy as np
+
+    from lmsys_tui.core.embed import resolve_space
+    from lmsys_tui.core.embed.encoders import OnnxEncoder
+    from lmsys_tui.core.embed.onnx_export import ensure_onnx
+
+    model = ensure_onnx(resolve_space(), onnx_home() / "cache")
+    texts = ["how do I reverse a list in python", "¿qué hora es?", "write a haiku about rain"]
+    first = OnnxEncoder(model, "onnx")  # optimises (or finds the saved graph)
+    saved = list(model.path.parent.glob(f"{model.path.stem}.opt-*.onnx"))
+    assert len(saved) == 1
+    saved[0].unlink()
+    fresh = OnnxEncoder(model, "onnx")  # optimises again and saves
+    assert saved[0].is_file()
+    reused = OnnxEncoder(model, "onnx")  # loads the saved graph
+    a, b, c = (enc.encode(texts)[0] for enc in (first, fresh, reused))
+    assert np.allclose(a, b, atol=1e-5) and np.allclose(b, c, atol=1e-5)
