@@ -326,15 +326,17 @@ async def build_level(
             await save(step, False)
 
     if todo:
-        await run_tasks(
-            [assign(c) for c in todo],
-            session,
-            progress,
-            cancelled,
-            len(todo),
-            what=f"merge cancelled at {tell} (assignments)",
-        )
-        await save(step, True)
+        try:
+            await run_tasks(
+                [assign(c) for c in todo],
+                session,
+                progress,
+                cancelled,
+                len(todo),
+                what=f"merge cancelled at {tell} (assignments)",
+            )
+        finally:  # cancelled or failed: what was answered is kept for --resume
+            await save(step, True)
 
     # 4. parents from their real children, renamed from those children
     groups: dict[str, list[int]] = defaultdict(list)
@@ -363,15 +365,17 @@ async def build_level(
             names[key] = {"title": key, "description": f"Groups: {titles}.", "error": exc.message}
 
     if missing:
-        await run_tasks(
-            [rename(g) for g in missing],
-            session,
-            progress,
-            cancelled,
-            len(missing),
-            what=f"merge cancelled at {tell} (names)",
-        )
-        await save(step, True)
+        try:
+            await run_tasks(
+                [rename(g) for g in missing],
+                session,
+                progress,
+                cancelled,
+                len(missing),
+                what=f"merge cancelled at {tell} (names)",
+            )
+        finally:
+            await save(step, True)
 
     out = []
     for rank, child_ids in enumerate(ordered):
