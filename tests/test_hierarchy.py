@@ -11,9 +11,10 @@ import sqlite3
 
 import numpy as np
 import pytest
+import summary_fixtures as fx
 from conftest import run_cli
 from llm_server import BAD_PARENT, LLMServer
-from summary_fixtures import N_CLUSTERS, RUN_ID, clustered_store
+from summary_fixtures import N_CLUSTERS, clustered_store
 
 from lmsys_tui.core.hierarchy.clio import match_option
 from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
@@ -71,7 +72,7 @@ def _check_tree(db, hier_id: str, levels: list[int]) -> dict[int, tuple]:
     by_level = [sorted(n for n, r in nodes.items() if r[2] == lvl) for lvl in range(len(levels))]
     assert [len(b) for b in by_level] == levels
     assert by_level[0] == list(range(N_CLUSTERS))
-    sizes = dict(_q(db, "SELECT cluster_id, size FROM clusters WHERE run_id = ?", RUN_ID))
+    sizes = dict(_q(db, "SELECT cluster_id, size FROM clusters WHERE run_id = ?", fx.RUN_ID))
     for cid in by_level[0]:
         assert nodes[cid][5] == sizes[cid] and nodes[cid][1] is not None
     for lvl in range(1, len(levels)):
@@ -125,9 +126,21 @@ def test_assignment_answers_must_name_a_listed_parent() -> None:
 
 
 def test_offline_three_level_hierarchy_on_real_data(db, cli_env) -> None:
-    summ = run_cli(["--headless", "summarize", RUN_ID, "--json"], cli_env)
+    summ = run_cli(["--headless", "summarize", fx.RUN_ID, "--alias", "off", "--json"], cli_env)
     assert summ.returncode == 0, summ.stderr
-    out = run_cli(["--headless", "merge-clusters", RUN_ID, "--json"], cli_env)
+    # a newer pass over two clusters only: list-clusters --alias still shows exactly "off"
+    few = run_cli(["--headless", "summarize", fx.RUN_ID, "--alias", "few", "--cluster-id", "1",
+                   "--cluster-id", "2", "--max-queries", "3", "--json"], cli_env)  # fmt: skip
+    assert few.returncode == 0, few.stderr
+    listed = json.loads(
+        run_cli(["--headless", "list-clusters", fx.RUN_ID, "--alias", "off", "--json"],
+                cli_env).stdout
+    )  # fmt: skip
+    off = dict(_q(db, "SELECT cluster_id, title FROM cluster_summaries WHERE alias = 'off'"))
+    assert listed["summary_run_id"] == json.loads(summ.stdout)["summary_run_id"]
+    assert {c["cluster_id"]: c["title"] for c in listed["clusters"]} == off
+    out = run_cli(["--headless", "merge-clusters", fx.RUN_ID, "--alias", "off", "--json"],
+                  cli_env)  # fmt: skip
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["model"] == "offline/ctfidf" and data["levels"] == [30, 10, 4]
@@ -137,7 +150,9 @@ def test_offline_three_level_hierarchy_on_real_data(db, cli_env) -> None:
         if node[2] == 1:
             kids = " ".join(nodes[c][4].lower() for c in json.loads(node[3]))
             assert node[4].split(",")[0].split(" and ")[0].strip().lower() in kids
-    again = json.loads(run_cli(["--headless", "merge-clusters", RUN_ID, "--json"], cli_env).stdout)
+    rerun = run_cli(["--headless", "merge-clusters", fx.RUN_ID, "--alias", "off", "--json"],
+                    cli_env)  # fmt: skip
+    again = json.loads(rerun.stdout)
     same = _nodes(db, again["hierarchy_run_id"])
     assert {k: v[1:] for k, v in same.items()} == {k: v[1:] for k, v in nodes.items()}
     shown = run_cli(["--headless", "show-hierarchy", data["hierarchy_run_id"], "--json"], cli_env)
@@ -146,15 +161,15 @@ def test_offline_three_level_hierarchy_on_real_data(db, cli_env) -> None:
     assert abs(sum(t["share"] for t in tree["tree"]) - 1.0) < 1e-4
     assert sum(len(c["children"]) for t in tree["tree"] for c in t["children"]) == N_CLUSTERS
     trimmed = run_cli(
-        ["--headless", "show-hierarchy", RUN_ID, "--max-depth", "1", "--json"], cli_env
+        ["--headless", "show-hierarchy", fx.RUN_ID, "--max-depth", "1", "--json"], cli_env
     )
     top = json.loads(trimmed.stdout)["tree"]  # a run id shows its newest hierarchy
     assert all(t["children"] == [] and t["num_children"] > 0 for t in top)
 
 
 def test_show_hierarchy_prints_untrusted_titles_literally(db, cli_env, cstore) -> None:
-    run_summarize(cstore, RUN_ID, SummarizeOptions())
-    hier = run_merge(cstore, RUN_ID, MergeOptions(target_levels=2))
+    run_summarize(cstore, fx.RUN_ID, SummarizeOptions())
+    hier = run_merge(cstore, fx.RUN_ID, MergeOptions(target_levels=2))
     conn = sqlite3.connect(db)
     conn.execute(
         "UPDATE cluster_hierarchies SET title = ? WHERE cluster_id = 0",
@@ -170,10 +185,10 @@ def test_show_hierarchy_prints_untrusted_titles_literally(db, cli_env, cstore) -
 
 def test_bad_input(db, cli_env) -> None:
     cases = [
-        (["merge-clusters", RUN_ID], 2, "run `summarize"),
+        (["merge-clusters", fx.RUN_ID], 2, "run `summarize"),
         (["merge-clusters", "nope"], 3, "no clustering run"),
-        (["merge-clusters", RUN_ID, "--merge-ratio", "2"], 2, "--merge-ratio"),
-        (["merge-clusters", RUN_ID, "--resume", "hier-nope"], 3, "no hierarchy run"),
+        (["merge-clusters", fx.RUN_ID, "--merge-ratio", "2"], 2, "--merge-ratio"),
+        (["merge-clusters", fx.RUN_ID, "--resume", "hier-nope"], 3, "no hierarchy run"),
         (["show-hierarchy", "hier-nope"], 3, "no hierarchy"),
     ]
     for args, code, text in cases:
@@ -198,7 +213,7 @@ def _llm(monkeypatch, server: LLMServer, provider: str = "openai") -> str:
 
 def test_clio_levels_with_a_wrong_parent_answer(cstore, db, server, monkeypatch) -> None:
     model = _llm(monkeypatch, server, "anthropic")
-    run_summarize(cstore, RUN_ID, SummarizeOptions(model=model))
+    run_summarize(cstore, fx.RUN_ID, SummarizeOptions(model=model))
     titles = dict(_q(db, "SELECT cluster_id, title FROM cluster_summaries"))
     # cluster 5's first assignment answer names a parent nobody offered: asked again, placed
     server.fail_next("bad_parent", task="ParentChoice", match=f"<child><title>{titles[5]}<")
@@ -206,10 +221,12 @@ def test_clio_levels_with_a_wrong_parent_answer(cstore, db, server, monkeypatch)
     server.fail_next(
         "bad_parent", times=3, task="ParentChoice", match=f"<child><title>{titles[7]}<"
     )
-    result = run_merge(cstore, RUN_ID, MergeOptions(model=model, neighborhood_size=12))
+    result = run_merge(cstore, fx.RUN_ID, MergeOptions(model=model, neighborhood_size=12))
+    assert not server.state.faults  # every injected wrong answer was served
     assert len(result.levels) == 3 and result.levels[0] == N_CLUSTERS
     assert N_CLUSTERS > result.levels[1] > result.levels[2] >= 2
     nodes = _check_tree(db, result.hierarchy_run_id, result.levels)
+    assert result.vectors == "titles"  # titles + descriptions embedded in the run's space
     assert [u["cluster_id"] for u in result.unplaced] == [7]
     assert BAD_PARENT in result.unplaced[0]["reason"]
     lonely = nodes[nodes[7][1]]
@@ -221,7 +238,7 @@ def test_clio_levels_with_a_wrong_parent_answer(cstore, db, server, monkeypatch)
         "SELECT COUNT(*) FROM llm_calls WHERE stage = 'merge' AND response LIKE ?",
         f"%{BAD_PARENT}%",
     )
-    assert wrong == [(3,)]
+    assert wrong == [(4,)]  # one for 5, three for 7
     # every node below the top asked once, plus one retry for 5 and two for 7
     assert len(asked) == sum(result.levels[:-1]) + 1 + 2
     calls = _q(db, "SELECT stage, COUNT(*) FROM llm_calls GROUP BY stage")
@@ -233,7 +250,7 @@ def test_clio_levels_with_a_wrong_parent_answer(cstore, db, server, monkeypatch)
 
 def test_cancelled_merge_resumes_and_pays_nothing_twice(cstore, db, server, monkeypatch) -> None:
     model = _llm(monkeypatch, server)
-    run_summarize(cstore, RUN_ID, SummarizeOptions(model=model))
+    run_summarize(cstore, fx.RUN_ID, SummarizeOptions(model=model))
     start = len(server.hits)
 
     def cancel_midway() -> bool:  # during level 1's assignments
@@ -241,13 +258,13 @@ def test_cancelled_merge_resumes_and_pays_nothing_twice(cstore, db, server, monk
 
     opts = MergeOptions(model=model, neighborhood_size=12, concurrency=3)
     with pytest.raises(Cancelled):
-        run_merge(cstore, RUN_ID, opts, cancelled=cancel_midway)
+        run_merge(cstore, fx.RUN_ID, opts, cancelled=cancel_midway)
     [(hier_id, status, checkpoint)] = _q(
         db, "SELECT hierarchy_run_id, status, checkpoint FROM hierarchy_runs"
     )
     step = json.loads(checkpoint)["step"]
     assert status == "cancelled" and "parents" in step and 12 <= len(step["assignments"]) < 30
-    resumed = run_merge(cstore, RUN_ID, MergeOptions(resume=hier_id, concurrency=3))
+    resumed = run_merge(cstore, fx.RUN_ID, MergeOptions(resume=hier_id, concurrency=3))
     assert resumed.hierarchy_run_id == hier_id and resumed.status == "done"
     _check_tree(db, hier_id, resumed.levels)
     merge_hits = server.hits[start:]
@@ -256,7 +273,7 @@ def test_cancelled_merge_resumes_and_pays_nothing_twice(cstore, db, server, monk
         paid[h.prompt_key] = paid.get(h.prompt_key, 0) + 1
     assert max(paid.values()) == 1  # nothing asked twice across the cancel
     # an uninterrupted run gives the same tree, entirely from the ledger
-    fresh = run_merge(cstore, RUN_ID, MergeOptions(model=model, neighborhood_size=12))
+    fresh = run_merge(cstore, fx.RUN_ID, MergeOptions(model=model, neighborhood_size=12))
     assert fresh.llm["requests"] == 0 and fresh.levels == resumed.levels
     a, b = _nodes(db, hier_id), _nodes(db, fresh.hierarchy_run_id)
     assert {k: v[1:] for k, v in a.items()} == {k: v[1:] for k, v in b.items()}

@@ -17,9 +17,10 @@ import time
 
 import numpy as np
 import pytest
+import summary_fixtures as fx
 from conftest import run_cli
 from llm_server import LLMServer
-from summary_fixtures import N_CLUSTERS, RUN_ID, clustered_store
+from summary_fixtures import N_CLUSTERS, clustered_store
 
 from lmsys_tui.core.store.db import open_store
 from lmsys_tui.core.summarize import (
@@ -95,7 +96,7 @@ def test_token_budget_and_duplicates() -> None:
 
 
 def test_contrast_comes_from_the_nearest_centroids(cstore) -> None:
-    clusters = load_clusters(cstore, RUN_ID)
+    clusters = load_clusters(cstore, fx.RUN_ID)
     neighbours = nearest_neighbours(clusters, 2)
     mat = np.vstack([np.frombuffer(c.centroid, dtype=np.float32) for c in clusters])
     mat /= np.linalg.norm(mat, axis=1, keepdims=True)
@@ -104,7 +105,7 @@ def test_contrast_comes_from_the_nearest_centroids(cstore) -> None:
     for c in clusters:
         expected = [int(j) for j in np.argsort(-sims[c.cluster_id])[:2]]
         assert [n for n, _ in neighbours[c.cluster_id]] == expected
-    job = build_jobs(cstore, RUN_ID, clusters, [0], SummarizeOptions(max_queries=10))[0]
+    job = build_jobs(cstore, fx.RUN_ID, clusters, [0], SummarizeOptions(max_queries=10))[0]
     prompt = build_messages(job, 1500)[1]["content"]
     assert "NOT part of this cluster" in prompt and "nearest to this one" in prompt
     assert [c[0] for c in job.contrast] == [n for n, _ in neighbours[0]]
@@ -131,41 +132,47 @@ def test_incoherent_titles_say_so() -> None:
 
 
 def test_offline_pass_summarises_every_cluster_deterministically(cstore, db) -> None:
-    a = run_summarize(cstore, RUN_ID, SummarizeOptions(alias="a"))
-    b = run_summarize(cstore, RUN_ID, SummarizeOptions(alias="b"))
+    a = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="a"))
     assert (a.model, a.done, a.failed, a.status) == ("offline/ctfidf", N_CLUSTERS, 0, "done")
-    _, rows_a = summaries_for_pass(cstore, RUN_ID, alias="a")
-    _, rows_b = summaries_for_pass(cstore, RUN_ID, alias="b")
-    assert [r["title"] for r in rows_a.values()] == [r["title"] for r in rows_b.values()]
-    assert len({r["title"] for r in rows_a.values()}) > N_CLUSTERS * 0.8
-    for cid, row in rows_a.items():
+    # without the clustering run's keywords the summariser computes c-TF-IDF itself
+    conn = sqlite3.connect(db)
+    stored = dict(conn.execute("SELECT cluster_id, keywords FROM clusters"))
+    conn.execute("UPDATE clusters SET keywords = '[]'")
+    conn.commit()
+    conn.close()
+    b = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="b"))
+    c = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="c"))
+    rows = {k: summaries_for_pass(cstore, fx.RUN_ID, alias=k)[1] for k in "abc"}
+    assert [r["title"] for r in rows["b"].values()] == [r["title"] for r in rows["c"].values()]
+    assert len({r["title"] for r in rows["b"].values()}) > N_CLUSTERS * 0.8
+    for cid in rows["a"]:
+        assert rows["a"][cid]["parameters"]["keywords"] == json.loads(stored[cid])[:10]
+    for cid, row in rows["b"].items():
         assert row["model"] == "offline/ctfidf" and 1 <= row["coherence"] <= 5
         assert row["description"].count(". ") >= 1
-        assert row["title"].startswith("Mixed:") == (
-            row["coherence"] <= 2 and bool(row["parameters"]["keywords"])
-        )
-        top = row["parameters"]["keywords"][0]
+        keywords = row["parameters"]["keywords"]
+        assert row["title"].startswith("Mixed:") == (row["coherence"] <= 2 and bool(keywords))
         members = _q(
             db,
             "SELECT lower(q.query_text) FROM queries q JOIN query_clusters qc"
             " ON qc.query_id = q.id WHERE qc.run_id = ? AND qc.cluster_id = ?",
-            RUN_ID,
+            fx.RUN_ID,
             cid,
         )
-        assert sum(top in m[0] for m in members) >= 1, (cid, top)  # keywords come from members
-    assert b.summary_run_id != a.summary_run_id
+        assert sum(keywords[0] in m[0] for m in members) >= 1, (cid, keywords)
+    assert len({a.summary_run_id, b.summary_run_id, c.summary_run_id}) == 3
 
 
 def test_pass_selection_returns_exactly_one_pass(cstore) -> None:
-    run_summarize(cstore, RUN_ID, SummarizeOptions(alias="all"))
+    run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="all"))
     only = run_summarize(
-        cstore, RUN_ID, SummarizeOptions(alias="few", cluster_ids=[1, 2], max_queries=5)
+        cstore, fx.RUN_ID, SummarizeOptions(alias="few", cluster_ids=[1, 2], max_queries=5)
     )
-    srid, rows = summaries_for_pass(cstore, RUN_ID, alias="all")
+    srid, rows = summaries_for_pass(cstore, fx.RUN_ID, alias="all")
     assert len(rows) == N_CLUSTERS and {r["summary_run_id"] for r in rows.values()} == {srid}
-    srid2, rows2 = summaries_for_pass(cstore, RUN_ID, summary_run_id=only.summary_run_id)
+    srid2, rows2 = summaries_for_pass(cstore, fx.RUN_ID, summary_run_id=only.summary_run_id)
     assert sorted(rows2) == [1, 2] and srid2 == only.summary_run_id
-    newest, rows3 = summaries_for_pass(cstore, RUN_ID)
+    newest, rows3 = summaries_for_pass(cstore, fx.RUN_ID)
     assert newest == only.summary_run_id and sorted(rows3) == [1, 2]  # never a mix
 
 
@@ -176,16 +183,18 @@ def test_llm_pass_saves_each_summary_and_records_a_failed_cluster(db, cli_env, s
     env = _llm_env(cli_env, server) | {"LMSYS_TUI_LLM_MAX_ATTEMPTS": "2"}
     # cluster 3's prompt fails twice (all its attempts); everything else succeeds
     store = open_store(db)
-    job = build_jobs(store, RUN_ID, load_clusters(store, RUN_ID), [3], SummarizeOptions())[0]
+    job = build_jobs(store, fx.RUN_ID, load_clusters(store, fx.RUN_ID), [3], SummarizeOptions())[0]
     store.close()
-    marker = job.sample[0].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:60]
+    first = job.sample[0].replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")[:60]
+    # its own queries, not the same text shown as a contrast example to its neighbours
+    marker = f'<cluster_queries count="{len(job.sample)}">\n<query>{first}'
     server.fail_next("500", times=2, match=marker)
     server.fail_next("429", retry_after=0.5)
     out = run_cli(
         [
             "--headless",
             "summarize",
-            RUN_ID,
+            fx.RUN_ID,
             "--model",
             "openai/gpt-4o-mini",
             "--alias",
@@ -207,7 +216,7 @@ def test_llm_pass_saves_each_summary_and_records_a_failed_cluster(db, cli_env, s
     srid = data["summary_run_id"]
     # resume pays only for the failed cluster
     before = len(server.hits)
-    again = run_cli(["--headless", "summarize", RUN_ID, "--resume", srid, "--json"], env)
+    again = run_cli(["--headless", "summarize", fx.RUN_ID, "--resume", srid, "--json"], env)
     assert again.returncode == 0, again.stderr
     resumed = json.loads(again.stdout)
     assert (resumed["clusters"], resumed["done"], resumed["skipped"]) == (1, 1, N_CLUSTERS - 1)
@@ -227,7 +236,7 @@ def test_killed_pass_resumes_without_paying_any_prompt_twice(db, cli_env, server
             "lmsys_tui",
             "--headless",
             "summarize",
-            RUN_ID,
+            fx.RUN_ID,
             "--model",
             "openai/gpt-4o-mini",
             "--concurrency",
@@ -249,7 +258,7 @@ def test_killed_pass_resumes_without_paying_any_prompt_twice(db, cli_env, server
     assert _q(db, "SELECT COUNT(*) FROM llm_calls WHERE status = 'ok'")[0][0] == 8
     [(srid, status)] = _q(db, "SELECT summary_run_id, status FROM summary_runs")
     assert status == "running"  # killed: nobody could mark it
-    out = run_cli(["--headless", "summarize", RUN_ID, "--resume", srid, "--json"], env)
+    out = run_cli(["--headless", "summarize", fx.RUN_ID, "--resume", srid, "--json"], env)
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert (data["skipped"], data["done"], data["llm"]["cached"]) == (8, N_CLUSTERS - 8, 0)
@@ -272,12 +281,12 @@ def test_cancelled_pass_keeps_its_summaries_and_a_repeat_pays_nothing(
     saved = lambda: _q(db, "SELECT COUNT(*) FROM cluster_summaries")[0][0]  # noqa: E731
     opts = SummarizeOptions(model="anthropic/claude-haiku-4-5", concurrency=2)
     with pytest.raises(Cancelled):
-        run_summarize(cstore, RUN_ID, opts, cancelled=lambda: saved() >= 5)
+        run_summarize(cstore, fx.RUN_ID, opts, cancelled=lambda: saved() >= 5)
     [(srid, status)] = _q(db, "SELECT summary_run_id, status FROM summary_runs")
     assert status == "cancelled" and 5 <= saved() < N_CLUSTERS
-    done = run_summarize(cstore, RUN_ID, SummarizeOptions(resume=srid, concurrency=4))
+    done = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(resume=srid, concurrency=4))
     assert done.done + done.skipped == N_CLUSTERS
-    fresh = run_summarize(cstore, RUN_ID, SummarizeOptions(model="anthropic/claude-haiku-4-5"))
+    fresh = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(model="anthropic/claude-haiku-4-5"))
     assert fresh.llm["cached"] == N_CLUSTERS and fresh.llm["requests"] == 0
     assert max(server.paid().values()) == 1
 
@@ -288,7 +297,7 @@ def test_rpm_option_is_enforced_end_to_end(db, cli_env, server) -> None:
         [
             "--headless",
             "summarize",
-            RUN_ID,
+            fx.RUN_ID,
             "--model",
             "openai/gpt-4o-mini",
             "--rpm",
@@ -312,11 +321,11 @@ def test_rpm_option_is_enforced_end_to_end(db, cli_env, server) -> None:
 def test_bad_input_is_one_line_and_an_exit_code(db, cli_env) -> None:
     cases = [
         (["summarize", "nope"], 3, "no clustering run"),
-        (["summarize", RUN_ID, "--max-queries", "0"], 2, "--max-queries"),
-        (["summarize", RUN_ID, "--model", "openai/gpt-4o-mini"], 4, "OPENAI_API_KEY"),
-        (["summarize", RUN_ID, "--use-chroma"], 2, "not available yet"),
-        (["summarize", RUN_ID, "--cluster-id", "999"], 3, "no cluster 999"),
-        (["summarize", RUN_ID, "--resume", "nope"], 3, "no summary pass"),
+        (["summarize", fx.RUN_ID, "--max-queries", "0"], 2, "--max-queries"),
+        (["summarize", fx.RUN_ID, "--model", "openai/gpt-4o-mini"], 4, "OPENAI_API_KEY"),
+        (["summarize", fx.RUN_ID, "--use-chroma"], 2, "not available yet"),
+        (["summarize", fx.RUN_ID, "--cluster-id", "999"], 3, "no cluster 999"),
+        (["summarize", fx.RUN_ID, "--resume", "nope"], 3, "no summary pass"),
     ]
     for args, code, text in cases:
         out = run_cli(["--headless", *args, "--json"], cli_env)
