@@ -13,6 +13,7 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from itertools import chain
 from typing import Any
 
 from lmsys_tui.core.language import detect_languages
@@ -258,7 +259,7 @@ def _insert(cur: Any, conflict: str, rows: list[tuple[Any, ...]]) -> int:
     for i in range(0, len(rows), ROWS_PER_STATEMENT):
         part = rows[i : i + ROWS_PER_STATEMENT]
         sql = _INSERT + ", ".join([_ROW] * len(part)) + conflict
-        cur.execute(sql, [value for row in part for value in row])
+        cur.execute(sql, list(chain.from_iterable(part)))
         written += cur.rowcount
     return written
 
