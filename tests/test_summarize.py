@@ -315,6 +315,32 @@ def test_rpm_option_is_enforced_end_to_end(db, cli_env, server) -> None:
     assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.45
 
 
+def test_use_chroma_keeps_each_pass_apart(cstore, db, home) -> None:
+    from lmsys_tui.core.embed import Space, embed_texts
+    from lmsys_tui.core.store.vectors import open_chroma, summaries_collection
+
+    chroma = str(home / "chroma")
+    opts = {"use_chroma": True, "chroma_path": chroma, "embed_backend": "torch"}
+    a = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="a", **opts))
+    b = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="b", max_queries=6, **opts))
+    assert a.chroma["written"] == b.chroma["written"] == N_CLUSTERS
+    space = Space("sentence-transformers", "all-MiniLM-L6-v2", 384)
+    col = summaries_collection(open_chroma(chroma), space, create=False)
+    assert col.count() == 2 * N_CLUSTERS  # the second pass did not overwrite the first
+    got = col.get(where={"summary_run_id": a.summary_run_id}, include=["metadatas", "documents"])
+    titles = dict(_q(db, "SELECT cluster_id, title FROM cluster_summaries"
+                         " WHERE summary_run_id = ?", a.summary_run_id))  # fmt: skip
+    assert {m["cluster_id"]: m["title"] for m in got["metadatas"]} == titles
+    assert all(m["alias"] == "a" and m["run_id"] == fx.RUN_ID for m in got["metadatas"])
+    # searching a pass by one of its summaries finds that cluster first
+    cid = 4
+    doc = next(d for d, m in zip(got["documents"], got["metadatas"], strict=True)
+               if m["cluster_id"] == cid)  # fmt: skip
+    hit = col.query(query_embeddings=embed_texts(space, [doc], backend="torch"), n_results=1,
+                    where={"summary_run_id": a.summary_run_id})  # fmt: skip
+    assert hit["metadatas"][0][0]["cluster_id"] == cid
+
+
 # ----------------------------------------------------------------------------- bad input
 
 
@@ -323,7 +349,7 @@ def test_bad_input_is_one_line_and_an_exit_code(db, cli_env) -> None:
         (["summarize", "nope"], 3, "no clustering run"),
         (["summarize", fx.RUN_ID, "--max-queries", "0"], 2, "--max-queries"),
         (["summarize", fx.RUN_ID, "--model", "openai/gpt-4o-mini"], 4, "OPENAI_API_KEY"),
-        (["summarize", fx.RUN_ID, "--use-chroma"], 2, "not available yet"),
+        (["summarize", fx.RUN_ID, "--use-chroma", "--chroma-port", "9"], 2, "--chroma-host"),
         (["summarize", fx.RUN_ID, "--cluster-id", "999"], 3, "no cluster 999"),
         (["summarize", fx.RUN_ID, "--resume", "nope"], 3, "no summary pass"),
     ]

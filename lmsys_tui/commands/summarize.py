@@ -72,6 +72,13 @@ def summarize(
     token_budget: Annotated[
         int, typer.Option(help="Tokens of query text per prompt (long queries are cut).")
     ] = 6000,
+    embed_backend: Annotated[
+        str, typer.Option(help="auto | torch | onnx | onnx-int8: how --use-chroma embeds.")
+    ] = "auto",
+    chroma_host: Annotated[
+        str | None, typer.Option(help="Chroma server host (default: embedded).")
+    ] = None,
+    chroma_port: Annotated[int | None, typer.Option(help="Chroma server port.")] = None,
     db_path: DbPath = None,
     chroma_path: ChromaPath = None,
     json_out: Json = False,
@@ -81,6 +88,7 @@ def summarize(
     from lmsys_tui.commands.progress import stderr_progress
     from lmsys_tui.core.summarize import SummarizeOptions, run_summarize, summaries_for_pass
 
+    settings = load_settings(db_path, chroma_path)
     opts = SummarizeOptions(
         model=model,
         base_url=base_url,
@@ -93,6 +101,10 @@ def summarize(
         contrast_neighbors=contrast_neighbors,
         contrast_examples=contrast_examples,
         use_chroma=use_chroma,
+        chroma_path=str(settings.chroma),
+        chroma_host=chroma_host,
+        chroma_port=chroma_port,
+        embed_backend=embed_backend,
         resume=resume,
         token_budget=token_budget,
     )

@@ -66,6 +66,10 @@ class SummarizeOptions:
     contrast_neighbors: int = 2
     contrast_examples: int = 2
     use_chroma: bool = False
+    chroma_path: str | None = None
+    chroma_host: str | None = None
+    chroma_port: int | None = None
+    embed_backend: str = "auto"  # how --use-chroma embeds summaries (local models)
     resume: str | None = None
     token_budget: int = 6000  # tokens of query text per prompt
     max_query_chars: int = 1500  # each query is cut to this first
@@ -559,7 +563,13 @@ def run_summarize(
     started = time.perf_counter()
     load_run(store, run_id)
     if opts.use_chroma:
-        chroma_check()
+        # fail before paying for anything: the run must record a space, Chroma must open
+        from lmsys_tui.core.store.vectors import open_chroma
+
+        run_row = load_run(store, run_id)
+        if not run_row["embedding_dim"]:
+            raise UsageError(f"run {run_id!r} records no embedding space: --use-chroma needs it")
+        open_chroma(opts.chroma_path, opts.chroma_host, opts.chroma_port)
     if opts.resume:
         row = _fetch(
             store, "SELECT model FROM summary_runs WHERE summary_run_id = ?", (opts.resume,)
@@ -610,7 +620,15 @@ def run_summarize(
         _finish_pass(store, srid, "failed", message, result.to_dict())
         raise
     if opts.use_chroma:
-        result.chroma = index_summaries(store, run_id, srid)
+        result.chroma = index_summaries(
+            store,
+            run_id,
+            srid,
+            chroma_path=opts.chroma_path,
+            chroma_host=opts.chroma_host,
+            chroma_port=opts.chroma_port,
+            backend=opts.embed_backend,
+        )
     result.seconds = round(time.perf_counter() - started, 3)
     result.status = "done"
     error = None
@@ -624,17 +642,68 @@ def run_summarize(
     return result
 
 
-def chroma_check() -> None:
-    """--use-chroma needs the embedding stage's Chroma store, which has not landed yet."""
-    raise UsageError(
-        "--use-chroma is not available yet: the Chroma summary index arrives with the "
-        "embedding stage; summarize without it"
-    )
+def index_summaries(
+    store: Store,
+    run_id: str,
+    summary_run_id: str,
+    *,
+    chroma_path: str | None = None,
+    chroma_host: str | None = None,
+    chroma_port: int | None = None,
+    backend: str = "auto",
+) -> dict[str, Any]:
+    """Embed the pass's summaries in the run's space and upsert them into Chroma.
 
+    One document per run + cluster + summary pass (so passes never overwrite each other),
+    title + description embedded through the embedding store (each text once), metadata as
+    `verify sync` expects it. Failed clusters have nothing to index.
+    """
+    import numpy as np
 
-def index_summaries(store: Store, run_id: str, summary_run_id: str) -> dict[str, Any]:
-    chroma_check()
-    return {}
+    from lmsys_tui.core.embed import Space
+    from lmsys_tui.core.search.clusters import doc_vectors
+    from lmsys_tui.core.store import vectors
+
+    run = load_run(store, run_id)
+    if not (run["embedding_provider"] and run["embedding_model"] and run["embedding_dim"]):
+        raise UsageError(f"run {run_id!r} records no embedding space: nothing to embed in")
+    space = Space(str(run["embedding_provider"]), str(run["embedding_model"]),
+                  int(run["embedding_dim"]))  # fmt: skip
+    _, rows = summaries_for_pass(store, run_id, summary_run_id=summary_run_id)
+    sizes = {c.cluster_id: c.size for c in load_clusters(store, run_id)}
+    ids, docs, metas = [], [], []
+    for cid, row in rows.items():
+        document = vectors.summary_document(row["title"], row["description"])
+        if row["status"] != "done" or not document:
+            continue
+        meta = {
+            "run_id": run_id,
+            "cluster_id": int(cid),
+            "summary_run_id": summary_run_id,
+            "alias": row["alias"],
+            "title": row["title"],
+            "description": row["description"],
+            "num_queries": int(sizes.get(cid, row["num_queries"] or 0)),
+        }
+        ids.append(vectors.summary_doc_id(run_id, cid, summary_run_id))
+        docs.append(document)
+        metas.append({k: v for k, v in meta.items() if v is not None})
+    client = vectors.open_chroma(chroma_path, chroma_host, chroma_port)
+    collection = vectors.summaries_collection(client, space)
+    for start in range(0, len(ids), 500):
+        part = slice(start, start + 500)
+        vecs = doc_vectors(store.path, space, docs[part], backend=backend)
+        collection.upsert(
+            ids=ids[part],
+            embeddings=np.asarray(vecs, dtype=np.float32),
+            documents=docs[part],
+            metadatas=metas[part],
+        )
+    return {
+        "collection": collection.name,
+        "written": len(ids),
+        "where": vectors.where(chroma_path, chroma_host, chroma_port),
+    }
 
 
 def _offline_pass(
