@@ -187,6 +187,19 @@ def test_a_refused_key_stops_at_once(store, server, monkeypatch) -> None:
     assert len(server.hits) == 1  # no retry of a refused key
 
 
+@pytest.mark.parametrize("model", ["ollama/llama3", "vllm/qwen2"])
+def test_openai_compatible_servers_answer_in_json_mode(store, server, model) -> None:
+    """Ollama, vLLM, llama.cpp: no key, the base URL given, JSON mode (no tool calling)."""
+    spec = resolve_model(model, base_url=server.openai_url)
+    assert spec.mode == "json" and not spec.key_required
+    session = LLMSession(store, spec, "test", retry=RetryPolicy(max_attempts=2, base_delay=0.01))
+    [answer] = _ask_all(session, [_messages(1)])
+    assert answer.title.endswith("requests") and answer.coherence == 4
+    [hit] = server.hits
+    assert hit.task == "ClusterSummaryAnswer"  # found in the schema instructor put in the prompt
+    assert _ledger(store)[0][0] == "ok"
+
+
 # ----------------------------------------------------------------------------- limits
 
 
