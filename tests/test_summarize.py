@@ -312,7 +312,10 @@ def test_rpm_option_is_enforced_end_to_end(db, cli_env, server) -> None:
     assert out.returncode == 0, out.stderr
     starts = sorted(h.t for h in server.hits)
     assert len(starts) == 4
-    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.45
+    # 120 rpm = one request per 0.5 s, spaced at send time; the server's clock sees transit
+    # jitter on a loaded machine, so check the span of all four and that none came in a burst
+    assert starts[-1] - starts[0] >= 3 * 0.5 * 0.9
+    assert min(b - a for a, b in itertools.pairwise(starts)) >= 0.25
 
 
 def test_use_chroma_keeps_each_pass_apart(cstore, db, home) -> None:
