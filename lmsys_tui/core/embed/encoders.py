@@ -308,6 +308,7 @@ def embed_texts(
     *,
     backend: str = "auto",
     cache_dir: Path | None = None,
+    batch_size: int = 64,
 ) -> np.ndarray:
     """Vectors for search-time texts (normalised like stored ones). Empty text: UsageError."""
     import numpy as np
@@ -320,7 +321,13 @@ def embed_texts(
     if not clean:
         return np.zeros((0, space.dim), dtype=np.float32)
     encoder, _ = get_encoder(space, backend, cache_dir)
-    vectors, ok = encoder.encode(clean)
-    if not ok.all():
-        raise UsageError("the text has nothing the embedding model can read")
-    return vectors
+    out = np.empty((len(clean), space.dim), dtype=np.float32)
+    # longest first in batches, like the stage: a long list never becomes one huge padded batch
+    order = sorted(range(len(clean)), key=lambda i: -len(clean[i]))
+    for start in range(0, len(order), batch_size):
+        rows = order[start : start + batch_size]
+        vectors, ok = encoder.encode([clean[i] for i in rows])
+        if not ok.all():
+            raise UsageError("the text has nothing the embedding model can read")
+        out[rows] = vectors
+    return out
