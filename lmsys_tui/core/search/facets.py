@@ -30,17 +30,22 @@ def count(
     set_args: list[Any],
     run_id: str | None = None,
 ) -> list[tuple[Any, int]]:
-    """(key, count) over the set, largest first (then by key, unknown last)."""
+    """(key, count) over the set, largest first (then by key, unknown last).
+
+    CROSS JOIN keeps the matched set as the outer loop: otherwise the planner may walk the
+    whole queries table in language/model index order (to skip a sort) and probe the set for
+    every row, 5 s instead of milliseconds at 100k queries.
+    """
     if facet == "cluster":
         sql = (
             f"SELECT qc.cluster_id AS k, COUNT(*) AS n FROM ({set_sql}) m"
-            " JOIN query_clusters qc ON qc.query_id = m.id AND qc.run_id = ? GROUP BY k"
+            " CROSS JOIN query_clusters qc ON qc.query_id = m.id AND qc.run_id = ? GROUP BY k"
         )
         args = [*set_args, run_id]
     else:
         sql = (
             f"SELECT {_COLUMN[facet]} AS k, COUNT(*) AS n FROM ({set_sql}) m"
-            " JOIN queries q ON q.id = m.id GROUP BY k"
+            " CROSS JOIN queries q ON q.id = m.id GROUP BY k"
         )
         args = list(set_args)
     rows = conn.execute(sql + " ORDER BY n DESC, k IS NULL, k", args).fetchall()

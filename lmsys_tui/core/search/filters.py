@@ -75,15 +75,6 @@ class Filters:
         sql = f"SELECT {col} FROM queries q{joins}" + (f" WHERE {where}" if where else "")
         return sql, join_args + args
 
-    def to_json(self, dataset: str | None) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "cluster_ids": list(self.cluster_ids) if self.cluster_ids is not None else None,
-            "language": list(self.languages) if self.languages else None,
-            "model": list(self.models) if self.models else None,
-            "dataset": dataset,
-        }
-
 
 def count(conn: sqlite3.Connection, filters: Filters) -> int:
     sql, args = filters.population_sql("count")

@@ -70,10 +70,11 @@ def _from(filters: Filters, match: str) -> tuple[str, list[Any]]:
     planner may walk a 100k-row run and test MATCH on every row (seconds, not milliseconds).
     """
     joins, join_args, where, args = filters.clause("q")
+    joins = joins.replace(" JOIN ", " CROSS JOIN ")  # CROSS JOIN: SQLite keeps this order
     sql = (
         f"WITH m AS MATERIALIZED (SELECT rowid AS id, bm25({FTS_TABLE}) AS r FROM {FTS_TABLE}"
         f" WHERE {FTS_TABLE} MATCH ?) SELECT q.id AS id, m.r AS r FROM m"
-        f" JOIN queries q ON q.id = m.id{joins}"
+        f" CROSS JOIN queries q ON q.id = m.id{joins}"
     )
     return sql + (f" WHERE {where}" if where else ""), [match, *join_args, *args]
 

@@ -320,7 +320,7 @@ class Searcher:
         )
 
     def _population_size(self, filters: flt.Filters) -> int:
-        key = "count:" + json.dumps(filters.to_json(None), sort_keys=True)
+        key = f"count:{filters!r}"
         if not filters.any:
             sql, args = "SELECT COUNT(*) FROM queries", []
         else:
@@ -328,7 +328,7 @@ class Searcher:
         return int(self._memoised(key, lambda: self.conn().execute(sql, args).fetchone()[0]))
 
     def _population_ids(self, filters: flt.Filters) -> np.ndarray:
-        key = "ids:" + json.dumps(filters.to_json(None), sort_keys=True)
+        key = f"ids:{filters!r}"
         return self._memoised(key, lambda: flt.population(self.conn(), filters))
 
     def _rank(
@@ -341,8 +341,10 @@ class Searcher:
         engine: str,
         cancelled: CancelCheck,
     ) -> Ranked:
-        allowed = self._population_ids(filters) if filters.any else None
-        pop_key = json.dumps(filters.to_json(None), sort_keys=True)
+        # a run over the whole store (the usual case) filters nothing: skip listing its ids
+        everything = not filters.any or population == self._population_size(flt.Filters())
+        allowed = None if everything else self._population_ids(filters)
+        pop_key = repr(filters)  # a frozen dataclass: every field, in order
         use_chroma = engine == "chroma" or (
             engine == "auto" and self.interactive and population > EXACT_MAX
         )

@@ -92,6 +92,8 @@ def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> t
         got_ids, matrix = load_vectors(store, space, wanted)
     except MissingVectorsError:
         got_ids, matrix = load_vectors(store, space, _embedded(store_path, space, wanted))
+    if len(got_ids) < 2 or bool((got_ids[1:] > got_ids[:-1]).all()):
+        return got_ids, matrix  # already in id order (load_vectors keeps the order asked)
     order = np.argsort(got_ids, kind="stable")
     return got_ids[order], np.ascontiguousarray(matrix[order])
 
