@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 EXACT_MAX = 25_000  # populations up to this size are always ranked exactly
 CHROMA_MAX_FETCH = 4_000  # widest unfiltered HNSW fetch before falling back to exact
 CACHE_BYTES = 1 << 30  # vectors kept in process across searches (LRU by population)
+COUNT_TTL = 10.0  # seconds a Chroma collection's count is trusted
 
 
 @dataclass
@@ -232,6 +233,7 @@ class ChromaRanker:
         self.path, self.host, self.port = path, host, port
         self._client: Any = None
         self._collections: dict[str, Any] = {}
+        self._counts: dict[str, tuple[int, float]] = {}
 
     def collection(self, space: Space) -> Any | None:
         """The space's collection, or None when Chroma has none (search falls back to exact)."""
@@ -251,8 +253,18 @@ class ChromaRanker:
         return found
 
     def count(self, space: Space) -> int:
+        """Documents in the space's collection; asked again after COUNT_TTL seconds (a count
+        costs ~20 ms here, and another process may be backfilling meanwhile)."""
+        import time
+
+        now = time.monotonic()
+        known = self._counts.get(space.key)
+        if known is not None and now - known[1] < COUNT_TTL:
+            return known[0]
         col = self.collection(space)
-        return int(col.count()) if col is not None else 0
+        n = int(col.count()) if col is not None else 0
+        self._counts[space.key] = (n, now)
+        return n
 
     def rank(
         self,
