@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Annotated
 
@@ -158,14 +157,9 @@ def clear(
         if json_out:
             raise UsageError("clear --json needs --yes (no prompt when output is for a program)")
         typer.confirm(f"Delete {db} and {settings.chroma}?", abort=True, err=True)
-    removed = []
-    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        if path.exists():
-            path.unlink()
-            removed.append(str(path))
-    if settings.chroma.exists():
-        shutil.rmtree(settings.chroma)
-        removed.append(str(settings.chroma))
+    from lmsys_tui.core.delete import clear_store
+
+    removed = clear_store(db, settings.chroma)
     if not json_out:
         note(f"removed {len(removed)} path(s)" if removed else "nothing to remove")
     emit({"removed": removed}, as_json=json_out, table=lambda: None)

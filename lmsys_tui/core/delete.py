@@ -1,0 +1,225 @@
+"""Deleting a clustering run, a summary pass or a hierarchy, with everything that hangs off it.
+
+Two steps so both front doors can ask first: `plan_delete` says what would go (the TUI's
+confirmation dialog and the headless prompt show it), `delete` removes exactly that in one
+transaction. A summary pass takes the hierarchies named from it along (they would otherwise
+point at titles that no longer exist). The LLM call ledger is kept: it records money spent.
+A run some process is still writing is refused unless `force` (a run left `running` by a
+killed process is the reason `force` exists).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lmsys_tui.core.store import schema
+from lmsys_tui.errors import NotFoundError, UsageError
+
+KINDS = ("run", "summary", "hierarchy")
+
+
+@dataclass
+class DeletePlan:
+    kind: str
+    id: str
+    run_id: str
+    status: str
+    summary_passes: list[str] = field(default_factory=list)
+    hierarchies: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # table -> rows that will be deleted
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """One paragraph for a confirmation prompt."""
+        what = {"run": "clustering run", "summary": "summary pass", "hierarchy": "hierarchy"}
+        parts = [f"Delete {what[self.kind]} {self.id}"]
+        extra = []
+        if self.kind == "run" and self.summary_passes:
+            n = len(self.summary_passes)
+            extra.append(f"{n} summary pass{'es' if n != 1 else ''}")
+        if self.hierarchies and self.kind != "hierarchy":
+            n = len(self.hierarchies)
+            extra.append(f"{n} hierarch{'ies' if n != 1 else 'y'}")
+        if extra:
+            parts.append(" with its " + " and ".join(extra))
+        total = sum(self.rows.values())
+        parts.append(f": {total:,} rows in all.")
+        return "".join(parts)
+
+
+def _connect(db: Path) -> sqlite3.Connection:
+    if schema.ensure_current(db) is None:
+        raise NotFoundError(f"no lmsys-tui store at {db}")
+    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA busy_timeout = 30000")
+    return conn
+
+
+def _kinds_of(conn: sqlite3.Connection, ident: str) -> list[tuple[str, sqlite3.Row]]:
+    found = []
+    for kind, sql in (
+        ("run", "SELECT run_id, status FROM clustering_runs WHERE run_id = ?"),
+        (
+            "summary",
+            "SELECT run_id, status FROM summary_runs WHERE summary_run_id = ?",
+        ),
+        (
+            "hierarchy",
+            "SELECT run_id, status FROM hierarchy_runs WHERE hierarchy_run_id = ?",
+        ),
+    ):
+        row = conn.execute(sql, (ident,)).fetchone()
+        if row is not None:
+            found.append((kind, row))
+    return found
+
+
+def _count(conn: sqlite3.Connection, table: str, column: str, values: list[str]) -> int:
+    if not values:
+        return 0
+    marks = ",".join("?" * len(values))
+    return int(
+        conn.execute(
+            f"SELECT COUNT(*) FROM {table} WHERE {column} IN ({marks})", values
+        ).fetchone()[0]
+    )
+
+
+def _ids(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[str]:
+    return [str(r[0]) for r in conn.execute(sql, args)]
+
+
+def _plan(conn: sqlite3.Connection, ident: str, kind: str | None) -> DeletePlan:
+    if kind is not None and kind not in KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
+    found = [(k, r) for k, r in _kinds_of(conn, ident) if kind is None or k == kind]
+    if not found:
+        what = f"{kind} " if kind else "run, summary pass or hierarchy "
+        raise NotFoundError(f"no {what}{ident!r} in the store")
+    if len(found) > 1:
+        kinds = " and ".join(k for k, _ in found)
+        raise UsageError(f"{ident!r} names a {kinds}; say which with --kind")
+    found_kind, row = found[0]
+    plan = DeletePlan(found_kind, ident, str(row["run_id"]), str(row["status"]))
+    if found_kind == "run":
+        plan.summary_passes = _ids(
+            conn, "SELECT summary_run_id FROM summary_runs WHERE run_id = ?", (ident,)
+        )
+        plan.hierarchies = _ids(
+            conn, "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ?", (ident,)
+        )
+        for table in (
+            "query_clusters",
+            "clusters",
+            "cluster_summaries",
+            "cluster_hierarchies",
+            "cluster_edits",
+            "cluster_metadata",
+            "orphaned_queries",
+        ):
+            plan.rows[table] = _count(conn, table, "run_id", [ident])
+        plan.rows["summary_runs"] = len(plan.summary_passes)
+        plan.rows["hierarchy_runs"] = len(plan.hierarchies)
+        plan.rows["clustering_runs"] = 1
+    elif found_kind == "summary":
+        plan.summary_passes = [ident]
+        plan.hierarchies = _ids(
+            conn, "SELECT hierarchy_run_id FROM hierarchy_runs WHERE summary_run_id = ?", (ident,)
+        )
+        plan.rows["cluster_summaries"] = _count(
+            conn, "cluster_summaries", "summary_run_id", [ident]
+        )
+        plan.rows["cluster_hierarchies"] = _count(
+            conn, "cluster_hierarchies", "hierarchy_run_id", plan.hierarchies
+        )
+        plan.rows["hierarchy_runs"] = len(plan.hierarchies)
+        plan.rows["summary_runs"] = 1
+    else:
+        plan.hierarchies = [ident]
+        plan.rows["cluster_hierarchies"] = _count(
+            conn, "cluster_hierarchies", "hierarchy_run_id", [ident]
+        )
+        plan.rows["hierarchy_runs"] = 1
+    plan.rows = {t: n for t, n in plan.rows.items() if n}
+    return plan
+
+
+def plan_delete(db: Path, ident: str, kind: str | None = None) -> DeletePlan:
+    """What `delete(db, ident, kind)` would remove; nothing is changed."""
+    conn = _connect(db)
+    try:
+        return _plan(conn, ident, kind)
+    finally:
+        conn.close()
+
+
+def _delete_in(conn: sqlite3.Connection, table: str, column: str, values: list[str]) -> None:
+    if values:
+        marks = ",".join("?" * len(values))
+        conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", values)
+
+
+def delete(db: Path, ident: str, kind: str | None = None, *, force: bool = False) -> DeletePlan:
+    """Delete the run, pass or hierarchy `ident` and what depends on it, atomically."""
+    conn = _connect(db)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            plan = _plan(conn, ident, kind)
+            if plan.status == "running" and not force:
+                raise UsageError(
+                    f"{ident!r} is still running (another process may be writing it); "
+                    "stop that first, or use --force if it was killed"
+                )
+            hiers = plan.hierarchies
+            _delete_in(conn, "cluster_hierarchies", "hierarchy_run_id", hiers)
+            _delete_in(conn, "hierarchy_runs", "hierarchy_run_id", hiers)
+            if plan.kind in ("run", "summary"):
+                _delete_in(conn, "cluster_summaries", "summary_run_id", plan.summary_passes)
+                _delete_in(conn, "summary_runs", "summary_run_id", plan.summary_passes)
+            if plan.kind == "run":
+                for table in (
+                    "query_clusters",
+                    "clusters",
+                    "cluster_edits",
+                    "cluster_metadata",
+                    "orphaned_queries",
+                    "cluster_summaries",
+                    "cluster_hierarchies",
+                ):
+                    _delete_in(conn, table, "run_id", [ident])
+                _delete_in(conn, "clustering_runs", "run_id", [ident])
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return plan
+    finally:
+        conn.close()
+
+
+def clear_store(db: Path, chroma: Path) -> list[str]:
+    """Remove the SQLite store (with its WAL files) and the Chroma folder; returns what went.
+
+    A file that is not an lmsys-tui store is refused (never deleted), as `clear` promises.
+    """
+    import shutil
+
+    if db.exists():
+        schema.read_version(db)
+    removed = []
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
+        if path.exists():
+            path.unlink()
+            removed.append(str(path))
+    if chroma.exists():
+        shutil.rmtree(chroma)
+        removed.append(str(chroma))
+    return removed
