@@ -154,6 +154,21 @@ ACTIONS: tuple[Action, ...] = (
         target="lmsys_tui.commands.hierarchy:show_hierarchy",
     ),
     Action(
+        "delete",
+        "Delete: run, summary pass or hierarchy",
+        "Delete one clustering run, summary pass or hierarchy and what depends on it (asks first).",
+        command="delete",
+        target="lmsys_tui.commands.pipeline:delete",
+        key="x",
+    ),
+    Action(
+        "demo",
+        "Build: demo store",
+        "Load packaged ShareGPT, embed, k-means, summarize and merge offline; reuses what exists.",
+        command="demo",
+        target="lmsys_tui.commands.pipeline:demo",
+    ),
+    Action(
         "search",
         "Search: queries",
         "Semantic, keyword or hybrid search inside run/cluster/language/model filters.",
