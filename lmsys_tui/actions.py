@@ -64,7 +64,6 @@ ACTIONS: tuple[Action, ...] = (
         "Embed the distinct query texts not stored yet (each text once per space, resumable).",
         command="embed",
         target="lmsys_tui.commands.embed:embed",
-        tui=False,
     ),
     Action(
         "backfill-chroma",
@@ -72,7 +71,6 @@ ACTIONS: tuple[Action, ...] = (
         "Add to Chroma the queries it lacks, from the embedding store (embeds nothing).",
         command="backfill-chroma",
         target="lmsys_tui.commands.embed:backfill_chroma",
-        tui=False,
     ),
     Action(
         "chroma-info",
@@ -80,7 +78,6 @@ ACTIONS: tuple[Action, ...] = (
         "List Chroma collections with their counts, distance and embedding space.",
         command="chroma info",
         target="lmsys_tui.commands.embed:chroma_info",
-        tui=False,
     ),
     Action(
         "clear",
@@ -88,7 +85,6 @@ ACTIONS: tuple[Action, ...] = (
         "Delete the SQLite store and the Chroma folder.",
         command="clear",
         target="lmsys_tui.commands.data:clear",
-        tui=False,
     ),
     Action(
         "cluster-kmeans",
@@ -96,6 +92,7 @@ ACTIONS: tuple[Action, ...] = (
         "Run MiniBatchKMeans clustering (shuffled epochs until it converges).",
         command="cluster kmeans",
         target="lmsys_tui.commands.cluster:kmeans",
+        key="k",
     ),
     Action(
         "cluster-hdbscan",
@@ -117,6 +114,7 @@ ACTIONS: tuple[Action, ...] = (
         "Inspect one cluster: size, title, keywords and its most central queries.",
         command="inspect",
         target="lmsys_tui.commands.browse:inspect",
+        key="g",
     ),
     Action(
         "list",
@@ -124,6 +122,8 @@ ACTIONS: tuple[Action, ...] = (
         "List queries in id order, filtered; page with --after-id (keyset, never OFFSET).",
         command="list",
         target="lmsys_tui.commands.browse:list_queries",
+        key="v",
+        show_in_footer=True,
     ),
     Action(
         "export",
@@ -131,6 +131,7 @@ ACTIONS: tuple[Action, ...] = (
         "Export a run's queries with their clusters: csv, json, jsonl or parquet (streamed).",
         command="export",
         target="lmsys_tui.commands.export:export",
+        key="e",
     ),
     Action(
         "summarize",
@@ -138,6 +139,7 @@ ACTIONS: tuple[Action, ...] = (
         "Title, description and coherence per cluster (LLM, or offline c-TF-IDF with no key).",
         command="summarize",
         target="lmsys_tui.commands.summarize:summarize",
+        key="u",
     ),
     Action(
         "merge-clusters",
@@ -145,6 +147,7 @@ ACTIONS: tuple[Action, ...] = (
         "Clio hierarchy: propose, dedupe, assign and rename parents level by level.",
         command="merge-clusters",
         target="lmsys_tui.commands.hierarchy:merge_clusters",
+        key="m",
     ),
     Action(
         "show-hierarchy",
@@ -152,6 +155,7 @@ ACTIONS: tuple[Action, ...] = (
         "A hierarchy as a tree with query counts and each node's share of the run.",
         command="show-hierarchy",
         target="lmsys_tui.commands.hierarchy:show_hierarchy",
+        key="h",
     ),
     Action(
         "delete",

@@ -92,11 +92,31 @@ def _tui(
     run_app(load_settings(db_path, chroma_path), run_id=run_id)
 
 
+def _demo(
+    limit: Annotated[
+        int, typer.Option(help="Conversations of the packaged ShareGPT data to use.")
+    ] = 3000,
+    db_path: Annotated[Path | None, typer.Option("--db-path", help="SQLite store.")] = None,
+) -> None:
+    """Build the demo store (offline stages) if it is not there yet, then open its tree."""
+    from lmsys_tui.config import load_settings
+    from lmsys_tui.tui.app import run_app
+
+    if limit <= 0:
+        raise typer.BadParameter("--limit must be a positive number")
+    run_app(load_settings(db_path), demo_limit=limit)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if HEADLESS in args:
         args.remove(HEADLESS)
         build_headless_app()(args=args, prog_name="lmsys-tui --headless")
+        return
+    if args[:1] == ["demo"]:
+        demo = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        demo.command()(_demo)
+        demo(args=args[1:], prog_name="lmsys-tui demo")
         return
     tui = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     tui.command()(_tui)

@@ -1,16 +1,21 @@
 """The Textual app: the TUI front door over the same core the headless commands use.
 
-Shape (what later screens plug into): workers run on the App, call core code and post messages
-(`tui.messages`); the App's handlers turn them into reactive state that screens watch; one
-`Worker.StateChanged` handler turns any worker failure into a notification and `store_error`.
+Shape: workers call core code and post messages (`tui.messages`); handlers turn them into state
+that screens watch (`overview`, `store_error`, `data_version`). Every worker failure, from the
+App or from a screen (screens forward theirs), reaches `worker_changed`: a notification, never a
+crash. Pipeline jobs run on the App, so they outlive the screen that started them; their
+progress arrives as coalescing `JobProgress` messages, and a job that ends bumps `data_version`
+so every screen showing the store re-reads it.
+
 Keys, palette entries and help rows all come from `lmsys_tui.actions.ACTIONS` and all end in
 `invoke(action_id)`, which runs the first `do_<id>` found on the active screen, then the App.
-
-Start stays cheap: no SQLAlchemy, no model; the store is read through the stdlib-sqlite3 reader.
+Start stays cheap: no SQLAlchemy, no model; the store is read through the stdlib reader.
 """
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar
 
@@ -23,10 +28,11 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lmsys_tui.actions import Action, by_id, headless_command
 from lmsys_tui.config import Settings
-from lmsys_tui.errors import LmsysError
-from lmsys_tui.tui.commands import ActionsProvider
+from lmsys_tui.errors import Cancelled, LmsysError
+from lmsys_tui.tui.commands import ActionsProvider, NavigationProvider
+from lmsys_tui.tui.jobs import Job, JobFn, result_fields
 from lmsys_tui.tui.keys import action_bindings
-from lmsys_tui.tui.messages import StoreRead
+from lmsys_tui.tui.messages import JobEnded, JobProgress, StoreRead
 from lmsys_tui.tui.overview import StoreOverview, read_overview
 from lmsys_tui.tui.screens.help import HelpScreen
 from lmsys_tui.tui.screens.runs import RunsScreen
@@ -34,6 +40,8 @@ from lmsys_tui.tui.styles import stylesheets
 from lmsys_tui.tui.text import plain
 
 STORE_GROUP = "store-read"
+JOB_GROUP = "pipeline-job"
+PROGRESS_INTERVAL = 0.05  # seconds between progress messages of one job (the last always goes)
 
 
 def describe_error(error: BaseException | None) -> str:
@@ -52,21 +60,46 @@ class LmsysApp(App[None], inherit_bindings=False):
     # quit replaces it, and ctrl+c keeps its "press ctrl+q to quit" hint.
     BINDINGS: ClassVar[list[BindingType]] = [
         *action_bindings(),
+        Binding("p", "pipeline", "jobs", tooltip="Pipeline jobs: start stages, watch, cancel."),
+        Binding(
+            "c",
+            "copy_command",
+            "command",
+            show=False,
+            tooltip="Copy the headless command for this view.",
+        ),
         Binding("escape", "back", "back", tooltip="Close this screen."),
         Binding("ctrl+c", "help_quit", show=False, system=True),
     ]
-    COMMANDS = App.COMMANDS | {ActionsProvider}
+    COMMANDS = App.COMMANDS | {ActionsProvider, NavigationProvider}
 
     overview: reactive[StoreOverview | None] = reactive(None, init=False, always_update=True)
     """The store as last read; screens watch it (data flows down). Every read is announced,
     even an unchanged one, so a screen that showed an error in between redraws."""
     store_error: reactive[str | None] = reactive(None, init=False)
     """Why the store could not be read, as one line; None once a read succeeds."""
+    data_version: reactive[int] = reactive(0, init=False)
+    """Bumped when a job ends: screens that show store data re-read it."""
+    jobs_version: reactive[int] = reactive(0, init=False, always_update=True)
+    """Bumped on every job change: the pipeline screen redraws its list."""
 
-    def __init__(self, settings: Settings, *, run_id: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        run_id: str | None = None,
+        demo_limit: int | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         super().__init__()
         self.settings = settings
         self.run_id = run_id
+        self.demo_limit = demo_limit
+        self.clock = clock
+        self.jobs: dict[int, Job] = {}
+        self._job_workers: dict[Worker[Any], int] = {}
+        self._searcher: Any = None
+        self._searcher_lock = threading.Lock()
         self.theme = "textual-dark"
 
     def get_default_screen(self) -> Screen[Any]:
@@ -74,6 +107,35 @@ class LmsysApp(App[None], inherit_bindings=False):
 
     def on_mount(self) -> None:
         self.refresh_store()
+        if self.run_id is not None and self.demo_limit is None:
+            self.open_run(self.run_id)
+        if self.demo_limit is not None:
+            from lmsys_tui.tui import stages
+
+            job = self.start_job(stages.demo(self.settings, self.demo_limit))
+            self.demo_job = job.id
+            self.action_pipeline(job.id)
+
+    def searcher(self) -> Any:
+        """The one search core of this session (vectors and model stay loaded between
+        searches). Created on first use, from a worker thread."""
+        with self._searcher_lock:
+            if self._searcher is None:
+                from lmsys_tui.core.search import Searcher
+
+                self._searcher = Searcher(
+                    self.settings.db, chroma_path=self.settings.chroma, interactive=True
+                )
+            return self._searcher
+
+    def on_unmount(self) -> None:
+        """Leaving: running jobs stop at their next check (their committed work is kept),
+        so the process does not wait for a long stage to finish on its own."""
+        for job in self.jobs.values():
+            if job.active:
+                job.cancel_event.set()
+        if self._searcher is not None:
+            self._searcher.close()
 
     # -- store reads ------------------------------------------------------------------------
 
@@ -88,20 +150,185 @@ class LmsysApp(App[None], inherit_bindings=False):
         self.store_error = None
         self.overview = message.overview
 
+    # -- failures ---------------------------------------------------------------------------
+
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_changed(event)
+
+    def worker_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker becomes visible: a notification, never a crash."""
         if event.state != WorkerState.ERROR:
             return
         text = describe_error(event.worker.error)
+        job_id = self._job_workers.pop(event.worker, None)
+        if job_id is not None:
+            self._end_job(job_id, "failed", text)
+            return
         if event.worker.group == STORE_GROUP:
             self.store_error = text
         self.notify(text, title="Error", severity="error", timeout=10, markup=False)
+
+    # -- pipeline jobs ----------------------------------------------------------------------
+
+    def start_job(self, spec: Any) -> Job:
+        """Run `spec.fn(progress, cancelled)` in a worker thread on the App; returns the job."""
+        job = Job(
+            id=max(self.jobs, default=0) + 1,
+            kind=spec.kind,
+            title=spec.title,
+            command=spec.command,
+            started=self.clock(),
+        )
+        job.add_log(job.started, f"started: {job.command}")
+        self.jobs[job.id] = job
+        worker = self._run_job(job, spec.fn)
+        self._job_workers[worker] = job.id
+        self.jobs_version += 1
+        return job
+
+    @work(thread=True, group=JOB_GROUP, exit_on_error=False)
+    def _run_job(self, job: Job, fn: JobFn) -> None:
+        last, last_phase = 0.0, None
+
+        def progress(done: int, total: int | None, note: str = "") -> None:
+            """Called by the stage (worker thread): at most one message per interval, but
+            always the first report of a new phase and the one that completes a phase."""
+            nonlocal last, last_phase
+            now = time.monotonic()
+            message = JobProgress(job.id, done, total, note)
+            finished = total is not None and done >= total
+            if now - last >= PROGRESS_INTERVAL or finished or message.phase != last_phase:
+                last, last_phase = now, message.phase
+                self.post_message(message)
+
+        try:
+            value = fn(progress, job.cancelled)
+        except Cancelled as exc:
+            self.post_message(JobEnded(job.id, "cancelled", exc.message))
+            return
+        message, data = result_fields(value)
+        self.post_message(JobEnded(job.id, "done", message, data))
+
+    def on_job_progress(self, message: JobProgress) -> None:
+        job = self.jobs.get(message.job_id)
+        if job is not None and job.active:
+            job.update(self.clock(), message.done, message.total, message.note)
+            self.jobs_version += 1
+
+    def on_job_ended(self, message: JobEnded) -> None:
+        for worker, job_id in list(self._job_workers.items()):
+            if job_id == message.job_id:
+                del self._job_workers[worker]
+        self._end_job(message.job_id, message.status, message.message, message.result)
+
+    def _end_job(
+        self, job_id: int, status: str, text: str, result: dict[str, Any] | None = None
+    ) -> None:
+        job = self.jobs.get(job_id)
+        if job is None:
+            return
+        now = self.clock()
+        job.status, job.message, job.finished = status, text, now
+        job.result = result or {}
+        if status == "done" and job.total:
+            job.done = job.total
+        job.add_log(now, f"{status}: {text}")
+        self.jobs_version += 1
+        self.data_version += 1
+        self.refresh_store()
+        severity = {"done": "information", "cancelled": "warning"}.get(status, "error")
+        self.notify(
+            plain(text, 300),
+            title=f"{job.title}: {status}",
+            severity=severity,  # type: ignore[arg-type]
+            timeout=8 if status == "done" else 12,
+            markup=False,
+        )
+        if status == "done" and job.kind == "demo" and getattr(self, "demo_job", None) == job_id:
+            run_id = job.result.get("run_id")
+            if run_id:
+                self.open_run(run_id)
+
+    def cancel_job(self, job_id: int) -> bool:
+        """Ask a running job to stop at its next check; the stage keeps what it committed."""
+        job = self.jobs.get(job_id)
+        if job is None or not job.active or job.cancelled():
+            return False
+        job.cancel_event.set()
+        job.add_log(self.clock(), "cancel requested")
+        self.jobs_version += 1
+        return True
+
+    # -- navigation -------------------------------------------------------------------------
+
+    def home(self) -> RunsScreen:
+        """Back to the runs screen (the bottom of the stack)."""
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, RunsScreen):
+            self.pop_screen()
+        return self.screen  # type: ignore[return-value]
+
+    def open_run(
+        self,
+        run_id: str,
+        *,
+        hierarchy_run_id: str | None = None,
+        summary_run_id: str | None = None,
+        flat: bool = False,
+    ) -> None:
+        from lmsys_tui.tui.screens.explorer import ExplorerScreen
+
+        self.home()
+        self.push_screen(
+            ExplorerScreen(
+                run_id,
+                hierarchy_run_id=hierarchy_run_id,
+                summary_run_id=summary_run_id,
+                flat=flat,
+            )
+        )
+
+    def explorer(self) -> Any:
+        """The explorer screen in the stack (the nearest), if any."""
+        from lmsys_tui.tui.screens.explorer import ExplorerScreen
+
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, ExplorerScreen):
+                return screen
+        return None
+
+    def action_pipeline(self, job_id: int | None = None) -> None:
+        from lmsys_tui.tui.screens.pipeline import PipelineScreen
+
+        if isinstance(self.screen, PipelineScreen):
+            if job_id is not None:
+                self.screen.select_job(job_id)
+            return
+        self.push_screen(PipelineScreen(select_job=job_id))
+
+    def open_form(self, form: str, **values: Any) -> None:
+        """The pipeline screen with one stage's form in front, fields prefilled."""
+        from lmsys_tui.tui.screens.pipeline import PipelineScreen
+
+        if isinstance(self.screen, PipelineScreen):
+            self.screen.show_form(form, **values)
+        else:
+            self.push_screen(PipelineScreen(form=form, values=values))
+
+    def current_run(self) -> str | None:
+        """The run the user is looking at: the explorer's, else the runs screen's cursor."""
+        explorer = self.explorer()
+        if explorer is not None:
+            return explorer.run_id
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, RunsScreen):
+                return screen.selected_run()
+        return None
 
     # -- actions from the registry ----------------------------------------------------------
 
     def handler_for(self, action_id: str, screen: Screen[Any] | None = None) -> Callable | None:
         """The `do_<id>` method that performs an action here: the screen's first, then ours."""
-        name = f"do_{action_id}"
+        name = "do_" + action_id.replace("-", "_")
         return getattr(screen or self.screen, name, None) or getattr(self, name, None)
 
     def invoke(self, action_id: str) -> None:
@@ -118,27 +345,122 @@ class LmsysApp(App[None], inherit_bindings=False):
             return self.handler_for(str(parameters[0])) is not None
         if action == "back":
             return len(self.screen_stack) > 1
+        if action == "pipeline":
+            from lmsys_tui.tui.screens.pipeline import PipelineScreen
+
+            return not isinstance(self.screen, PipelineScreen)
+        if action == "copy_command":
+            return self._screen_command() is not None
         return True
 
-    def show_headless(self, action: Action, *args: str) -> None:
-        """Tell (and copy) the shell command that does `action`, for work the TUI cannot do yet."""
-        command = headless_command(action, *args)
+    def headless_line(self, action_id: str, args: Iterable[str] = ()) -> str | None:
+        """The full shell command for an action, with this session's --db-path if it has one."""
+        extra = list(args)
+        if self.settings.db_path is not None:
+            extra += ["--db-path", str(self.settings.db_path)]
+        return headless_command(by_id(action_id), *(_quote(a) for a in extra))
+
+    def show_headless(self, action: Action, *args: str) -> str | None:
+        """Tell (and copy) the shell command that does `action`."""
+        command = self.headless_line(action.id, args)
         if command is None:
-            return
+            return None
         self.copy_to_clipboard(command)
         self.notify(command, title=f"{action.title} (copied)", timeout=10, markup=False)
+        return command
+
+    def _screen_command(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
+        headless = getattr(self.screen, "headless", None)
+        return headless(action_id) if headless is not None else None
+
+    def action_copy_command(self, action_id: str | None = None) -> str | None:
+        found = self._screen_command(action_id)
+        if found is None:
+            if action_id is None:
+                return None
+            found = (action_id, [])
+        return self.show_headless(by_id(found[0]), *found[1])
+
+    def action_back(self) -> None:
+        if len(self.screen_stack) > 1:
+            self.pop_screen()
 
     def do_help(self) -> None:
         if isinstance(self.screen, HelpScreen):
             self.pop_screen()
         else:
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(self.screen))
 
     def do_quit(self) -> None:
         self.exit()
 
+    def do_runs(self) -> None:
+        screen = self.home()
+        screen.do_runs()
+
+    def do_status(self) -> None:
+        overview = self.overview
+        if overview is None:
+            return
+        self.notify(
+            plain(RunsScreen.store_line(overview).plain), title="Store status", markup=False
+        )
+
     def do_load(self) -> None:
-        self.show_headless(by_id("load"), "--source", "sharegpt", "--limit", "5000")
+        self.open_form("load")
+
+    def do_embed(self) -> None:
+        self.open_form("embed")
+
+    def do_cluster_kmeans(self) -> None:
+        self.open_form("cluster", algorithm="kmeans")
+
+    def do_cluster_hdbscan(self) -> None:
+        self.open_form("cluster", algorithm="hdbscan")
+
+    def do_summarize(self) -> None:
+        self.open_form("summarize", run_id=self.current_run())
+
+    def do_merge_clusters(self) -> None:
+        self.open_form("merge", run_id=self.current_run())
+
+    def do_export(self) -> None:
+        self.open_form("export", run_id=self.current_run())
+
+    def do_demo(self) -> None:
+        self.open_form("demo")
+
+    def do_verify_sync(self) -> None:
+        self.open_form("chroma", task="verify", run_id=self.current_run())
+
+    def do_backfill_chroma(self) -> None:
+        self.open_form("chroma", task="backfill")
+
+    def do_chroma_info(self) -> None:
+        self.open_form("chroma", task="info")
+
+    def do_list_clusters(self) -> None:
+        """Open a run: the picker of every run in the store."""
+        from lmsys_tui.tui.screens.picker import pick_run
+
+        pick_run(self)
+
+    def do_inspect(self) -> None:
+        """Jump to a cluster of the open run: the picker of its nodes."""
+        from lmsys_tui.tui.screens.picker import pick_cluster
+
+        explorer = self.explorer()
+        if explorer is None:
+            self.notify("Open a run first (enter on a run).", markup=False)
+            return
+        pick_cluster(self, explorer)
+
+    def do_show_hierarchy(self) -> None:
+        run_id = self.current_run()
+        if run_id is None:
+            self.notify("No run selected.", markup=False)
+            return
+        self.open_run(run_id)
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own entries, minus those the registry already offers."""
@@ -147,5 +469,11 @@ class LmsysApp(App[None], inherit_bindings=False):
                 yield command
 
 
-def run_app(settings: Settings, run_id: str | None = None) -> None:
-    LmsysApp(settings, run_id=run_id).run()
+def _quote(arg: str) -> str:
+    import shlex
+
+    return shlex.quote(arg)
+
+
+def run_app(settings: Settings, run_id: str | None = None, demo_limit: int | None = None) -> None:
+    LmsysApp(settings, run_id=run_id, demo_limit=demo_limit).run()

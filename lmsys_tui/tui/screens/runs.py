@@ -1,27 +1,33 @@
 """The runs screen: what the store holds (datasets, clustering runs), the TUI's home.
 
-It owns no worker: it watches the App's `overview` and `store_error` and redraws from them, so a
-refresh started anywhere (a key, the palette, a finished job later) updates it. Every value from
-the store is shown through `inert()`, and dates are the stored ones (no clock on screen).
+It watches the App's `overview` and `store_error` and redraws from them, so a refresh started
+anywhere (a key, the palette, a finished job) updates it. Below the runs it lists the summary
+passes and hierarchies of the highlighted run (read by a small worker). Enter opens a run, a
+pass or a hierarchy in the explorer; `x` deletes one after a confirmation that says exactly
+what goes with it. Every value from the store is shown through `inert()`, and dates are the
+stored ones (no clock on screen).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
-from textual.containers import Vertical
-from textual.screen import Screen
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
+from textual.worker import get_current_worker
 
 from lmsys_tui.actions import by_id, headless_command
+from lmsys_tui.core import explore
 from lmsys_tui.tui.overview import StoreOverview
+from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
-
-if TYPE_CHECKING:
-    from lmsys_tui.tui.app import LmsysApp
 
 LOAD_HINT_ARGS = ("--source", "sharegpt", "--limit", "5000")
 
@@ -49,16 +55,26 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n:,} {one if n == 1 else many}"
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(LmsysScreen):
     SUB_TITLE = "Runs"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "open", tooltip="Open the highlighted run, pass or hierarchy."),
+    ]
+
+    @dataclass
+    class RunChildren(Message):
+        run_id: str
+        passes: list[dict[str, Any]]
+        hierarchies: list[dict[str, Any]]
+
+    @dataclass
+    class DeletePlanned(Message):
+        plan: Any
 
     def __init__(self, select_run: str | None = None) -> None:
         super().__init__()
         self.select_run = select_run
-
-    @property
-    def lmsys(self) -> LmsysApp:
-        return cast("LmsysApp", self.app)
+        self.children_of: str | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -70,6 +86,14 @@ class RunsScreen(Screen[None]):
             yield Label("Clustering runs", classes="section")
             yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
             yield Static(self._runs_hint(), id="runs-empty", classes="empty")
+            yield Label(
+                "Summary passes and hierarchies of the highlighted run",
+                id="children-heading",
+                classes="section",
+            )
+            with Horizontal(id="run-children"):
+                yield DataTable(id="passes", cursor_type="row", zebra_stripes=True)
+                yield DataTable(id="hierarchies", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -88,9 +112,21 @@ class RunsScreen(Screen[None]):
         runs.add_column(Text("Dim", justify="right"), key="dim")
         runs.add_column("Status", key="status")
         runs.add_column("Created (UTC)", key="created")
+        passes = self.query_one("#passes", DataTable)
+        passes.add_column("Summary pass", key="pass")
+        passes.add_column("Alias", key="alias")
+        passes.add_column("Model", key="model")
+        passes.add_column(Text("Titled", justify="right"), key="titled")
+        passes.add_column("Status", key="status")
+        hierarchies = self.query_one("#hierarchies", DataTable)
+        hierarchies.add_column("Hierarchy", key="hierarchy")
+        hierarchies.add_column(Text("Levels", justify="right"), key="levels")
+        hierarchies.add_column(Text("Nodes", justify="right"), key="nodes")
+        hierarchies.add_column("Status", key="status")
         self.add_class("-loading")
         self.watch(self.app, "overview", self._show_overview, init=True)
         self.watch(self.app, "store_error", self._show_error, init=True)
+        self.watch(self.app, "data_version", lambda _v: self._read_children(force=True), init=False)
 
     # -- state from the App -----------------------------------------------------------------
 
@@ -107,7 +143,7 @@ class RunsScreen(Screen[None]):
             self.query_one("#store-line", Static).update(Text("Reading the store…"))
             return
         self.remove_class("-loading")
-        self.query_one("#store-line", Static).update(self._store_line(overview))
+        self.query_one("#store-line", Static).update(self.store_line(overview))
         self.set_class(not overview.datasets, "-no-datasets")
         self.set_class(not overview.runs, "-no-runs")
         self._fill(
@@ -146,6 +182,7 @@ class RunsScreen(Screen[None]):
             ),
         )
         self._select_requested_run(overview)
+        self._read_children(force=True)
 
     @staticmethod
     def _fill(table: DataTable[Any], rows: Any) -> None:
@@ -175,7 +212,7 @@ class RunsScreen(Screen[None]):
             )
 
     @staticmethod
-    def _store_line(overview: StoreOverview) -> Text:
+    def store_line(overview: StoreOverview) -> Text:
         where = display_path(overview.db_path)
         if not overview.exists or overview.schema_version is None:
             return inert(f"No store yet at {where}")
@@ -211,12 +248,181 @@ class RunsScreen(Screen[None]):
         self.lmsys.refresh_store()
         self.query_one("#runs", DataTable).focus()
 
+    # -- the highlighted run's passes and hierarchies --------------------------------------------
+
+    def selected_run(self) -> str | None:
+        table = self.query_one("#runs", DataTable)
+        if not table.row_count:
+            return None
+        return str(table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "runs":
+            self._read_children()
+
+    def _read_children(self, force: bool = False) -> None:
+        run_id = self.selected_run()
+        if run_id is None:
+            self.children_of = None
+            self.set_class(True, "-no-children")
+            return
+        if run_id != self.children_of or force:
+            self.children_of = run_id
+            self.read_children(run_id)
+
+    @work(thread=True, exclusive=True, group="runs-children", exit_on_error=False)
+    def read_children(self, run_id: str) -> None:
+        passes, hierarchies = explore.run_children(self.lmsys.settings.db, run_id)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.RunChildren(run_id, passes, hierarchies))
+
+    def on_runs_screen_run_children(self, message: RunChildren) -> None:
+        if message.run_id != self.children_of:
+            return
+        self.set_class(False, "-no-children")
+        self.query_one("#children-heading", Label).update(
+            inert(f"Summary passes and hierarchies of {message.run_id}")
+        )
+        self._fill(
+            self.query_one("#passes", DataTable),
+            (
+                (
+                    str(p["summary_run_id"]),
+                    (
+                        inert(p["summary_run_id"], 40),
+                        inert(p["alias"] or "", 16),
+                        inert(p["model"], 28),
+                        _count(p["titled"]),
+                        inert(p["status"], 10),
+                    ),
+                )
+                for p in message.passes
+            ),
+        )
+        self._fill(
+            self.query_one("#hierarchies", DataTable),
+            (
+                (
+                    str(h["hierarchy_run_id"]),
+                    (
+                        inert(h["hierarchy_run_id"], 44),
+                        _count(h["levels"]),
+                        _count(h["nodes"]),
+                        inert(h["status"], 10),
+                    ),
+                )
+                for h in message.hierarchies
+            ),
+        )
+
+    # -- open and delete ------------------------------------------------------------------------
+
+    def _focused_item(self) -> tuple[str, str] | None:
+        """(kind, id) of the row under the cursor of the focused table, for open and delete."""
+        focused = self.focused
+        kinds = {"runs": "run", "passes": "summary", "hierarchies": "hierarchy"}
+        if not isinstance(focused, DataTable) or focused.id not in kinds or not focused.row_count:
+            return None
+        key = focused.coordinate_to_cell_key(focused.cursor_coordinate).row_key.value
+        return (kinds[focused.id], str(key)) if key is not None else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if event.data_table.id in ("runs", "passes", "hierarchies"):
+            self.action_open()
+
+    def action_open(self) -> None:
+        item = self._focused_item()
+        run_id = self.selected_run()
+        if item is None or run_id is None:
+            return
+        kind, ident = item
+        if kind == "run":
+            self.lmsys.open_run(ident)
+        elif kind == "summary":
+            self.lmsys.open_run(run_id, summary_run_id=ident)
+        else:
+            self.lmsys.open_run(run_id, hierarchy_run_id=ident)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "open":
+            return self._focused_item() is not None
+        return True
+
+    def do_delete(self) -> None:
+        item = self._focused_item()
+        if item is None:
+            self.notify("Put the cursor on a run, summary pass or hierarchy first.", markup=False)
+            return
+        self.plan_delete(*item)
+
+    @work(thread=True, exclusive=True, group="runs-delete-plan", exit_on_error=False)
+    def plan_delete(self, kind: str, ident: str) -> None:
+        from lmsys_tui.core.delete import plan_delete
+
+        self.post_message(self.DeletePlanned(plan_delete(self.lmsys.settings.db, ident, kind)))
+
+    def on_runs_screen_delete_planned(self, message: DeletePlanned) -> None:
+        from lmsys_tui.tui import stages
+        from lmsys_tui.tui.screens.confirm import ConfirmScreen
+
+        plan = message.plan
+        running = [j for j in self.lmsys.jobs.values() if j.active]
+        question = plan.describe()
+        if plan.status == "running":
+            question += "\n\nIt is marked running: deleting is refused while a stage writes it."
+        if running:
+            question += f"\n\n{len(running)} job(s) are running in this session."
+        rows = ", ".join(f"{t} {n:,}" for t, n in plan.rows.items())
+        question += f"\n\nRows: {rows}\n\nThis cannot be undone."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.lmsys.start_job(stages.delete(self.lmsys.settings, plan.id, plan.kind))
+
+        self.app.push_screen(ConfirmScreen(f"Delete {plan.kind} {plan.id}?", question), answered)
+
+    def do_clear(self) -> None:
+        from lmsys_tui.tui.screens.confirm import ConfirmScreen
+
+        settings = self.lmsys.settings
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                from lmsys_tui.tui import stages
+
+                self.lmsys.start_job(stages.clear(settings))
+
+        self.app.push_screen(
+            ConfirmScreen(
+                "Clear the store?",
+                f"Delete {settings.db} and {settings.chroma}: every dataset, run, summary and"
+                " hierarchy. This cannot be undone.",
+                yes="Clear",
+            ),
+            answered,
+        )
+
+    def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
+        item = self._focused_item()
+        if action_id == "delete" and item is not None:
+            return "delete", [item[1], "--kind", item[0]]
+        if action_id is None and item is not None and item[0] == "run":
+            return "list-clusters", [item[1]]
+        if action_id is None and item is not None and item[0] == "hierarchy":
+            return "show-hierarchy", [item[1]]
+        if action_id is None and item is not None:
+            run_id = self.selected_run() or ""
+            return "list-clusters", [run_id, "--summary-run-id", item[1]]
+        if action_id is None:
+            return "runs", []
+        return None
+
     def do_status(self) -> None:
         overview = self.lmsys.overview
         if overview is None:
             return
         self.notify(
-            plain(self._store_line(overview).plain, one_line=False),
+            plain(self.store_line(overview).plain, one_line=False),
             title="Store status",
             markup=False,
         )

@@ -1,0 +1,451 @@
+"""Pipeline jobs: a form per stage to start one, and every job with its progress, ETA and log.
+
+Forms are declared as data (`FORMS`), and each one shows, as it is filled in, the headless
+command that does the same (`stages.*` builds both from the same values). Start hands the job to
+the App (jobs outlive this screen); the job list and the selected job's bar, ETA and log redraw
+from the App's `jobs_version`. `x` cancels the selected job through the stage protocol.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import (
+    Button,
+    DataTable,
+    Footer,
+    Header,
+    Input,
+    Label,
+    ProgressBar,
+    RichLog,
+    Select,
+    Static,
+    TabbedContent,
+    TabPane,
+)
+
+from lmsys_tui.errors import LmsysError
+from lmsys_tui.tui import stages
+from lmsys_tui.tui.jobs import Job, fmt_seconds
+from lmsys_tui.tui.screens.base import LmsysScreen
+from lmsys_tui.tui.text import inert, plain
+
+
+@dataclass(frozen=True)
+class FormField:
+    name: str
+    label: str
+    kind: str = "input"  # input | select | run | dataset
+    options: tuple[str, ...] = ()
+    default: str = ""
+    placeholder: str = ""
+
+
+@dataclass(frozen=True)
+class Form:
+    id: str
+    tab: str
+    about: str
+    fields: tuple[FormField, ...] = field(default_factory=tuple)
+
+
+FORMS: tuple[Form, ...] = (
+    Form(
+        "load",
+        "Load",
+        "Load conversations (first user turn and metadata) into the store.",
+        (
+            FormField(
+                "source", "Source", "select", ("sharegpt", "lmsys", "hf", "file"), "sharegpt"
+            ),
+            FormField("limit", "Limit", placeholder="all conversations"),
+            FormField("label", "Dataset label", placeholder="from the source"),
+            FormField("ref", "HF id or file", placeholder="packaged ShareGPT"),
+        ),
+    ),
+    Form(
+        "embed",
+        "Embed",
+        "Embed the query texts not stored yet (each distinct text once; resumable).",
+        (
+            FormField("dataset", "Dataset", "dataset"),
+            FormField("limit", "Limit", placeholder="all queries"),
+        ),
+    ),
+    Form(
+        "cluster",
+        "Cluster",
+        "Embed what is missing, then cluster the stored vectors.",
+        (
+            FormField("algorithm", "Algorithm", "select", ("kmeans", "hdbscan"), "kmeans"),
+            FormField("size", "Clusters / min size", placeholder="200 (k-means) / 25 (HDBSCAN)"),
+            FormField("dataset", "Dataset", "dataset"),
+            FormField("limit", "Limit", placeholder="all queries"),
+        ),
+    ),
+    Form(
+        "summarize",
+        "Summary",
+        "A title, description and coherence per cluster (offline without an API key).",
+        (
+            FormField("run_id", "Run", "run"),
+            FormField("model", "Model", placeholder="first provider with a key, else offline"),
+            FormField("alias", "Alias", placeholder="none"),
+            FormField("max_queries", "Queries per cluster", placeholder="100"),
+        ),
+    ),
+    Form(
+        "merge",
+        "Merge",
+        "Merge a run's clusters into a hierarchy (Clio levels; offline without a key).",
+        (
+            FormField("run_id", "Run", "run"),
+            FormField("summary_run_id", "Summary pass", placeholder="newest pass"),
+            FormField("model", "Model", placeholder="first provider with a key, else offline"),
+            FormField("target_levels", "Levels", placeholder="3"),
+            FormField("merge_ratio", "Merge ratio", placeholder="0.35"),
+        ),
+    ),
+    Form(
+        "export",
+        "Export",
+        "Write a run's queries with their clusters to a file (streamed).",
+        (
+            FormField("run_id", "Run", "run"),
+            FormField("fmt", "Format", "select", ("csv", "json", "jsonl", "parquet"), "csv"),
+            FormField("output", "Output file", placeholder="<run>.<format>"),
+        ),
+    ),
+    Form(
+        "chroma",
+        "Chroma",
+        "Check a run's Chroma documents against SQLite (and repair them), add missing queries "
+        "from stored vectors, or list the collections.",
+        (
+            FormField("task", "Task", "select", stages.CHROMA_TASKS, "verify"),
+            FormField("run_id", "Run (verify)", "run"),
+            FormField("dataset", "Dataset (backfill)", "dataset"),
+        ),
+    ),
+    Form(
+        "demo",
+        "Demo",
+        "Load the packaged ShareGPT sample, embed, k-means, summarize and merge (all offline).",
+        (FormField("limit", "Conversations", placeholder="3000"),),
+    ),
+)
+BUILDERS = {
+    "load": stages.load,
+    "embed": stages.embed,
+    "cluster": stages.cluster,
+    "summarize": stages.summarize,
+    "merge": stages.merge,
+    "export": stages.export,
+    "chroma": stages.chroma,
+    "demo": stages.demo,
+}
+NO_DATASET = "(all datasets)"
+
+
+def status_text(job: Job, now: float) -> str:
+    parts = [job.status]
+    if job.total:
+        parts.append(f"{job.done:,}/{job.total:,}")
+    elif job.done:
+        parts.append(f"{job.done:,}")
+    parts.append(f"elapsed {fmt_seconds(job.elapsed(now))}")
+    eta = job.eta(now)
+    if eta is not None:
+        parts.append(f"ETA {fmt_seconds(eta)}")
+    return " · ".join(parts)
+
+
+class PipelineScreen(LmsysScreen):
+    SUB_TITLE = "Pipeline"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "x", "cancel_job", "cancel job", tooltip="Stop the selected job (work so far is kept)."
+        ),
+        Binding("ctrl+s", "start", "start", tooltip="Start the job of the form in front."),
+    ]
+
+    def __init__(
+        self,
+        *,
+        form: str | None = None,
+        values: dict[str, Any] | None = None,
+        select_job: int | None = None,
+    ) -> None:
+        super().__init__()
+        self.initial_form = form or "load"
+        self.initial_values = dict(values or {})
+        self.selected_job = select_job
+        self._log_shown: tuple[int | None, int] = (None, 0)
+
+    # -- layout -------------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Horizontal(id="pipeline-body"):
+            with Vertical(id="forms"):
+                with TabbedContent(initial=f"form-{self.initial_form}", id="form-tabs"):
+                    for form in FORMS:
+                        with (
+                            TabPane(form.tab, id=f"form-{form.id}"),
+                            VerticalScroll(classes="form"),
+                        ):
+                            yield Static(Text(form.about), classes="form-about")
+                            for f in form.fields:
+                                with Horizontal(classes="form-row"):
+                                    yield Label(f.label, classes="form-label")
+                                    yield self._field(form, f)
+                yield Static(id="command-preview")
+                with Horizontal(id="form-buttons"):
+                    yield Button("Start (ctrl+s)", variant="primary", id="start")
+            with Vertical(id="jobs-side"):
+                yield Label("Jobs", classes="section")
+                yield DataTable(id="jobs", cursor_type="row", zebra_stripes=True)
+                yield Static(id="job-title")
+                yield ProgressBar(id="job-bar", show_eta=False)
+                yield Static(id="job-status")
+                yield RichLog(id="job-log", wrap=True, markup=False, highlight=False, max_lines=500)
+        yield Footer()
+
+    def _field(self, form: Form, f: FormField) -> Input | Select[str]:
+        wid = f"{form.id}-{f.name}"
+        if f.kind == "select":
+            return Select([(o, o) for o in f.options], value=f.default, allow_blank=False, id=wid)
+        if f.kind in ("run", "dataset"):
+            return Select([], prompt="(none yet)", id=wid)
+        return Input(value=f.default, placeholder=f.placeholder, id=wid)
+
+    def on_mount(self) -> None:
+        table = self.query_one("#jobs", DataTable)
+        table.add_column(Text("#", justify="right"), key="id", width=3)
+        table.add_column("Job", key="job")
+        table.add_column("Status", key="status", width=10)
+        table.add_column(Text("Progress", justify="right"), key="progress", width=8)
+        table.add_column(Text("ETA", justify="right"), key="eta", width=7)
+        self.watch(self.app, "overview", self._fill_choices, init=True)
+        self.watch(self.app, "jobs_version", self._show_jobs, init=True)
+        self.set_interval(1.0, self._tick)
+        self.show_form(self.initial_form, **self.initial_values)
+
+    # -- forms --------------------------------------------------------------------------------
+
+    def _form(self, form_id: str) -> Form:
+        return next(f for f in FORMS if f.id == form_id)
+
+    @property
+    def active_form(self) -> str:
+        active = self.query_one("#form-tabs", TabbedContent).active
+        return active.removeprefix("form-") if active else "load"
+
+    def show_form(self, form_id: str, **values: Any) -> None:
+        self.query_one("#form-tabs", TabbedContent).active = f"form-{form_id}"
+        form = self._form(form_id)
+        for f in form.fields:
+            if values.get(f.name) is None:
+                continue
+            widget = self.query_one(f"#{form.id}-{f.name}")
+            if isinstance(widget, Input):
+                widget.value = str(values[f.name])
+            elif isinstance(widget, Select):
+                self._select_value(widget, str(values[f.name]))
+        self._preview()
+
+    @staticmethod
+    def _select_value(widget: Select[str], value: str) -> None:
+        options = getattr(widget, "_options", [])
+        if any(v == value for _, v in options):
+            widget.value = value
+
+    def _fill_choices(self, overview: Any) -> None:
+        if overview is None:
+            return
+        runs = [
+            (
+                plain(f"{r['run_id']} ({r['algorithm']}, {r['num_clusters'] or '?'})", 60),
+                str(r["run_id"]),
+            )
+            for r in overview.runs
+            if r["status"] == "done"
+        ]
+        datasets = [(NO_DATASET, "")] + [
+            (plain(f"{d['label']} ({d['query_count'] or 0:,})", 60), str(d["label"]))
+            for d in overview.datasets
+        ]
+        for form in FORMS:
+            for f in form.fields:
+                if f.kind not in ("run", "dataset"):
+                    continue
+                widget = self.query_one(f"#{form.id}-{f.name}", Select)
+                keep = widget.value
+                widget.set_options(runs if f.kind == "run" else datasets)
+                if keep is not Select.BLANK and keep is not None:
+                    self._select_value(widget, str(keep))
+                elif f.kind == "run" and runs:
+                    widget.value = runs[0][1]
+                elif f.kind == "dataset":
+                    widget.value = ""
+        self._preview()
+
+    def values(self, form_id: str) -> dict[str, Any]:
+        form = self._form(form_id)
+        out: dict[str, Any] = {}
+        for f in form.fields:
+            widget = self.query_one(f"#{form.id}-{f.name}")
+            value = widget.value if isinstance(widget, Input | Select) else None
+            out[f.name] = None if value is Select.BLANK else value
+        return out
+
+    def build(self, form_id: str | None = None) -> stages.JobSpec:
+        form_id = form_id or self.active_form
+        values = self.values(form_id)
+        if form_id == "demo":
+            return stages.demo(self.lmsys.settings, values.get("limit"))
+        return BUILDERS[form_id](self.lmsys.settings, **values)
+
+    def _preview(self) -> None:
+        preview = self.query_one("#command-preview", Static)
+        try:
+            spec = self.build()
+        except LmsysError as exc:
+            preview.update(inert(f"! {exc.message}", one_line=False))
+            preview.add_class("-invalid")
+            return
+        preview.remove_class("-invalid")
+        preview.update(inert(f"$ {spec.command}", one_line=False))
+
+    def on_input_changed(self, _event: Input.Changed) -> None:
+        self._preview()
+
+    def on_select_changed(self, _event: Select.Changed) -> None:
+        self._preview()
+
+    def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        self._preview()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "start":
+            self.action_start()
+
+    def on_input_submitted(self, _event: Input.Submitted) -> None:
+        self.action_start()
+
+    def action_start(self) -> Job | None:
+        try:
+            spec = self.build()
+        except LmsysError as exc:
+            self.notify(exc.message, title="Cannot start", severity="error", markup=False)
+            return None
+        job = self.lmsys.start_job(spec)
+        self.select_job(job.id)
+        return job
+
+    def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
+        return None
+
+    # -- jobs ---------------------------------------------------------------------------------
+
+    def select_job(self, job_id: int) -> None:
+        self.selected_job = job_id
+        self._show_jobs(0)
+
+    def _show_jobs(self, _version: int) -> None:
+        table = self.query_one("#jobs", DataTable)
+        now = self.lmsys.clock()
+        jobs = sorted(self.lmsys.jobs.values(), key=lambda j: -j.id)
+        keys = [str(j.id) for j in jobs]
+        if [k.value for k in table.rows] != keys:
+            table.clear()
+            for job in jobs:
+                table.add_row(*self._cells(job, now), key=str(job.id))
+        else:
+            for job in jobs:
+                for column, cell in zip(
+                    ("id", "job", "status", "progress", "eta"), self._cells(job, now), strict=True
+                ):
+                    table.update_cell(str(job.id), column, cell)
+        if self.selected_job is None and jobs:
+            self.selected_job = jobs[0].id
+        if self.selected_job is not None and str(self.selected_job) in keys:
+            row = table.get_row_index(str(self.selected_job))
+            if table.cursor_row != row:
+                table.move_cursor(row=row)
+        self._show_selected()
+
+    @staticmethod
+    def _cells(job: Job, now: float) -> tuple[Any, ...]:
+        fraction = job.fraction()
+        progress = (
+            f"{fraction * 100:.0f}%"
+            if fraction is not None
+            else ("" if not job.done else f"{job.done:,}")
+        )
+        eta = job.eta(now)
+        return (
+            Text(str(job.id), justify="right"),
+            inert(job.title, 40),
+            inert(job.status),
+            Text(progress, justify="right"),
+            Text(fmt_seconds(eta) if eta is not None else "", justify="right"),
+        )
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table.id == "jobs" and event.row_key.value is not None:
+            job_id = int(event.row_key.value)
+            if job_id != self.selected_job:
+                self.selected_job = job_id
+                self._show_selected()
+
+    def _show_selected(self) -> None:
+        job = self.lmsys.jobs.get(self.selected_job) if self.selected_job is not None else None
+        self.set_class(job is None, "-no-job")
+        if job is None:
+            self.query_one("#job-title", Static).update(
+                Text("No jobs yet: fill in a form and press Start.")
+            )
+            return
+        now = self.lmsys.clock()
+        self.query_one("#job-title", Static).update(
+            inert(f"#{job.id} {job.title} · $ {job.command}", one_line=False)
+        )
+        bar = self.query_one("#job-bar", ProgressBar)
+        if job.total:
+            bar.update(total=job.total, progress=job.done)
+        elif job.active:
+            bar.update(total=None)
+        else:
+            bar.update(total=1, progress=1 if job.status == "done" else 0)
+        status = status_text(job, now)
+        if job.note and job.active:
+            status += f"\n{job.note}"
+        elif job.message:
+            status += f"\n{job.message}"
+        self.query_one("#job-status", Static).update(inert(status, one_line=False))
+        self.set_class(job.status == "failed", "-failed")
+        log = self.query_one("#job-log", RichLog)
+        shown_job, shown_lines = self._log_shown
+        if shown_job != job.id or shown_lines > len(job.log):
+            log.clear()
+            shown_lines = 0
+        for line in job.log[shown_lines:]:
+            log.write(inert(line, one_line=False))
+        self._log_shown = (job.id, len(job.log))
+
+    def _tick(self) -> None:
+        if any(j.active for j in self.lmsys.jobs.values()):
+            self._show_jobs(0)
+
+    def action_cancel_job(self) -> None:
+        if self.selected_job is None:
+            return
+        if self.lmsys.cancel_job(self.selected_job):
+            self.notify(f"Cancelling job #{self.selected_job}…", markup=False)

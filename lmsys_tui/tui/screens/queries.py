@@ -1,0 +1,165 @@
+"""Query drill-down: the members of one node, a page at a time, keyset-paged from the store.
+
+The table never holds more than one page (`PAGE` rows): `]` reads the next page from the last
+row's key, `[` goes back to a key remembered on the way. Sorting (closest to the centroid first,
+farthest first, by id) starts again at page one. Enter opens a query whole, escaped.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Static
+from textual.worker import get_current_worker
+
+from lmsys_tui.core import explore
+from lmsys_tui.core.explore import NodeRow, QueryPage, View
+from lmsys_tui.tui.screens.base import LmsysScreen
+from lmsys_tui.tui.text import inert, plain
+
+PAGE = 100
+ORDER_LABEL = {
+    "distance": "closest to the centroid first",
+    "-distance": "farthest from the centroid first",
+    "id": "in load order (query id)",
+}
+NEXT_ORDER = {"distance": "-distance", "-distance": "id", "id": "distance"}
+
+
+def _distance(value: Any) -> Text:
+    return Text("" if value is None else f"{float(value):.3f}", justify="right")
+
+
+class QueriesScreen(LmsysScreen):
+    SUB_TITLE = "Queries"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("right_square_bracket,pagedown", "next_page", "next page", key_display="]"),
+        Binding("left_square_bracket,pageup", "previous_page", "prev page", key_display="["),
+        Binding("t", "toggle_order", "order", tooltip="Closest first, farthest first, by id."),
+    ]
+
+    @dataclass
+    class PageRead(Message):
+        page: QueryPage
+        number: int
+
+    def __init__(self, view: View, row: NodeRow) -> None:
+        super().__init__()
+        self.view = view
+        self.row = row
+        self.order = "distance"
+        self.cluster_ids: list[int] | None = None
+        self.pages: list[tuple[Any, ...] | None] = [None]  # keyset start of each page seen
+        self.number = 0
+        self.page: QueryPage | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with Vertical(id="queries-body"):
+            yield Static(self._title(), id="queries-title")
+            yield Static(id="queries-status")
+            yield DataTable(id="queries", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def _title(self) -> Text:
+        kind = "cluster" if self.row.is_cluster else f"level {self.row.level} node"
+        return inert(f"{plain(self.row.title, 100)} · {kind} {self.row.node_id}", style="bold")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#queries", DataTable)
+        table.add_column(Text("#", justify="right"), key="n", width=7)
+        table.add_column(Text("Distance", justify="right"), key="distance", width=8)
+        table.add_column("Lang", key="language", width=5)
+        table.add_column("Model", key="model", width=16)
+        table.add_column("Query", key="query")
+        self._status("Reading…")
+        self.read_page(None, 0)
+        table.focus()
+
+    @property
+    def text_width(self) -> int:
+        return max(30, self.size.width - 50)
+
+    def _status(self, text: str) -> None:
+        self.query_one("#queries-status", Static).update(Text(text))
+
+    @work(thread=True, exclusive=True, group="queries-page", exit_on_error=False)
+    def read_page(self, after: tuple[Any, ...] | None, number: int) -> None:
+        worker = get_current_worker()
+        if self.cluster_ids is None:
+            self.cluster_ids = explore.leaf_clusters(self.view, self.row.node_id, self.row.level)
+        page = explore.query_page(
+            self.view,
+            self.cluster_ids,
+            order=self.order,
+            after=after,
+            limit=PAGE,
+            width=400,
+            cancelled=lambda: worker.is_cancelled,
+        )
+        if not worker.is_cancelled:
+            self.post_message(self.PageRead(page, number))
+
+    def on_queries_screen_page_read(self, message: PageRead) -> None:
+        page, self.page, self.number = message.page, message.page, message.number
+        del self.pages[message.number + 1 :]
+        self.pages.append(page.next_after)
+        table = self.query_one("#queries", DataTable)
+        table.clear()
+        first = message.number * PAGE
+        width = self.text_width
+        for i, r in enumerate(page.rows):
+            table.add_row(
+                Text(f"{first + i + 1:,}", justify="right"),
+                _distance(r["distance"]),
+                inert(r["language"] or "", 5),
+                inert(r["model"] or "", 16),
+                inert(r["text"], width),
+                key=str(r["query_id"]),
+            )
+        if page.rows:
+            last = first + len(page.rows)
+            more = "" if page.next_after is None else " · ] next page"
+            back = " · [ previous page" if message.number else ""
+            self._status(
+                f"rows {first + 1:,}–{last:,} of {self.row.count:,} · "
+                f"{ORDER_LABEL[self.order]}{more}{back}"
+            )
+        else:
+            self._status(f"no queries · {ORDER_LABEL[self.order]}")
+
+    # -- keys ---------------------------------------------------------------------------------
+
+    def action_next_page(self) -> None:
+        if self.page is None or self.page.next_after is None:
+            return
+        self.read_page(self.page.next_after, self.number + 1)
+
+    def action_previous_page(self) -> None:
+        if self.number == 0:
+            return
+        self.read_page(self.pages[self.number - 1], self.number - 1)
+
+    def action_toggle_order(self) -> None:
+        self.order = NEXT_ORDER[self.order]
+        self.pages, self.page = [None], None
+        self._status("Reading…")
+        self.read_page(None, 0)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        from lmsys_tui.tui.screens.query import QueryScreen
+
+        if event.row_key.value is not None:
+            self.app.push_screen(QueryScreen(self.view, int(event.row_key.value)))
+
+    def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
+        if self.row.is_cluster:
+            return "list", ["--run-id", self.view.run_id, "--cluster-id", str(self.row.node_id)]
+        return "list", ["--run-id", self.view.run_id]

@@ -1,0 +1,1 @@
+"""Reusable widgets of the TUI (no store access: screens feed them)."""

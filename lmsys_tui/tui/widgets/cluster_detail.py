@@ -1,0 +1,132 @@
+"""The detail panel beside the tree: everything known about the highlighted node.
+
+Title, description, coherence, size and share, top keywords, language and model breakdowns as
+small bar charts, the most central queries (clipped: this is a list), and where the title came
+from (summary pass or hierarchy, model, when). Every value from the store goes through
+`inert()`; the description is shown whole.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.console import Group, RenderableType
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+from lmsys_tui.tui.text import inert, plain
+from lmsys_tui.tui.widgets.bars import chart, percent
+
+EXAMPLE_LIMIT = 160
+
+
+def stamp(value: Any) -> str:
+    """A stored timestamp to the minute (UTC), as stored: no clock involved."""
+    return "" if value is None else str(value).replace("T", " ")[:16]
+
+
+class ClusterDetail(VerticalScroll, can_focus=True):
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "cluster-detail--title",
+        "cluster-detail--heading",
+        "cluster-detail--muted",
+        "cluster-detail--bar",
+        "cluster-detail--error",
+    }
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static(id="detail-body")
+
+    def _style(self, name: str) -> Any:
+        try:
+            return self.get_component_rich_style(f"cluster-detail--{name}", partial=True)
+        except KeyError:  # not mounted yet
+            return ""
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        self.set_class(error, "-error")
+        body = inert(text, one_line=False)
+        if error:
+            body.stylize(self._style("error"))
+        self.query_one("#detail-body", Static).update(body)
+
+    def show(self, detail: dict[str, Any]) -> None:
+        self.set_class(False, "-error")
+        self.query_one("#detail-body", Static).update(self.render_detail(detail))
+        self.scroll_home(animate=False)
+
+    def _heading(self, text: str) -> Text:
+        return Text("\n" + text, style=self._style("heading"))
+
+    def render_detail(self, d: dict[str, Any]) -> RenderableType:
+        muted = self._style("muted")
+        parts: list[RenderableType] = []
+        width = self.scrollable_content_region.width or 50
+        label_width = min(12, max(6, width // 4))
+        bar_width = max(4, width - label_width - 16)
+        title = inert(d.get("title") or "(untitled)", one_line=False)
+        title.stylize(self._style("title"))
+        parts.append(title)
+        kind = "cluster" if d["level"] == 0 else f"level {d['level']} node"
+        facts = [
+            f"{kind} {d['node_id']}",
+            f"{d['size']:,} queries",
+            f"{percent(d['share'])} of run",
+        ]
+        if d["level"] > 0:
+            facts.append(f"{d.get('children', 0)} children, {d['clusters']} clusters")
+        if d.get("coherence") is not None:
+            facts.append(f"coherence {d['coherence']}/5")
+        line = inert(" · ".join(facts))
+        line.no_wrap = False
+        line.stylize(muted)
+        parts.append(line)
+        if d.get("description"):
+            parts.append(Text(""))
+            parts.append(inert(d["description"], one_line=False))
+        if d.get("keywords"):
+            parts.append(self._heading("Keywords"))
+            parts.append(inert(", ".join(str(k) for k in d["keywords"]), one_line=False))
+        for key, heading in (("languages", "Languages"), ("models", "Models")):
+            items = d.get(key) or []
+            if items:
+                parts.append(self._heading(heading))
+                parts.append(
+                    chart(
+                        items,
+                        label_width=label_width,
+                        bar_width=bar_width,
+                        bar_style=self._style("bar"),
+                        muted=muted,
+                    )
+                )
+        if d.get("examples"):
+            parts.append(self._heading("Most central queries"))
+            for ex in d["examples"]:
+                line = Text("• ")
+                line.append_text(inert(ex["text"], EXAMPLE_LIMIT))
+                parts.append(line)
+        prov = d.get("provenance")
+        parts.append(self._heading("Provenance"))
+        parts.append(Text(provenance_line(prov), style=muted))
+        for part in parts:
+            if isinstance(part, Text):
+                part.end = "\n"
+        return Group(*parts)
+
+
+def provenance_line(prov: dict[str, Any] | None) -> str:
+    if not prov:
+        return "no summary: title from c-TF-IDF keywords of the clustering run"
+    if prov["kind"] == "hierarchy":
+        return plain(
+            f"hierarchy {prov['hierarchy_run_id']} · model {prov.get('model') or '?'}"
+            f" · from pass {prov.get('summary_run_id') or '?'} · {stamp(prov.get('when'))}"
+        )
+    alias = f" ({prov['alias']})" if prov.get("alias") else ""
+    status = "" if prov.get("status") in (None, "done") else f" · {prov['status']}"
+    return plain(
+        f"summary pass {prov['summary_run_id']}{alias} · model {prov.get('model') or '?'}"
+        f" · {stamp(prov.get('when'))}{status}"
+    )

@@ -1,0 +1,329 @@
+"""The cluster tree: a run's hierarchy (or its flat clusters) loaded one level at a time.
+
+The widget holds only what has been expanded. Expanding a node that was never loaded shows a
+"loading…" placeholder and asks its screen for the children (`ChildrenWanted`); the screen reads
+them in a worker and hands them back with `add_children`, which adds wide levels in chunks so a
+level of thousands never blocks the event loop. A `generation` counter drops answers to a tree
+that has been reset since (another hierarchy, pass or sort).
+
+Each line: a share bar, the share of the run, the query count, the title (inert text) and,
+while a search is active, the hits under that node.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.style import Style
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from lmsys_tui.core.explore import NodeRow
+from lmsys_tui.tui.text import plain
+from lmsys_tui.tui.widgets.bars import bar, percent
+
+BAR_WIDTH = 6
+TITLE_LIMIT = 90
+
+
+@dataclass
+class Item:
+    """A tree node's data: a row of the store, or a placeholder (row None)."""
+
+    row: NodeRow | None = None
+    loaded: bool = False
+    loading: bool = False
+    note: str = ""
+
+
+class ClusterTree(Tree[Item]):
+    COMPONENT_CLASSES: ClassVar[set[str]] = Tree.COMPONENT_CLASSES | {
+        "cluster-tree--bar",
+        "cluster-tree--numbers",
+        "cluster-tree--hits",
+        "cluster-tree--placeholder",
+        "cluster-tree--noise",
+    }
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("right", "expand_cursor", "expand", show=False),
+        Binding("left", "collapse_cursor", "collapse", show=False),
+    ]
+    CHUNK = 100
+
+    @dataclass
+    class ChildrenWanted(Message):
+        """Load the children of `node_id` (None: the roots) for tree `generation`."""
+
+        tree: ClusterTree
+        node_id: int | None
+        generation: int
+
+        @property
+        def control(self) -> ClusterTree:
+            return self.tree
+
+    @dataclass
+    class ClusterHighlighted(Message):
+        """The cursor rests on a node (a cluster or a hierarchy node)."""
+
+        tree: ClusterTree
+        row: NodeRow
+
+        @property
+        def control(self) -> ClusterTree:
+            return self.tree
+
+    @dataclass
+    class ClusterChosen(Message):
+        """Enter on a cluster (a node without children): open its queries."""
+
+        tree: ClusterTree
+        row: NodeRow
+
+        @property
+        def control(self) -> ClusterTree:
+            return self.tree
+
+    @dataclass
+    class LevelLoaded(Message):
+        """All children of `node_id` (None: roots) are in the tree now."""
+
+        tree: ClusterTree
+        node_id: int | None
+
+        @property
+        def control(self) -> ClusterTree:
+            return self.tree
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("clusters", data=Item(loaded=True), id=id)
+        self.show_root = False
+        self.guide_depth = 3
+        self.generation = 0
+        self.nodes_by_id: dict[int, TreeNode[Item]] = {}
+        self.hits: dict[int, int] = {}
+        self._reveal: list[int] = []
+        self._adding: dict[int | None, int] = {}
+
+    # -- loading ------------------------------------------------------------------------------
+
+    def reset_tree(self) -> None:
+        """Forget every node and ask for the roots again."""
+        self.generation += 1
+        self.clear()
+        self.nodes_by_id.clear()
+        self._adding.clear()
+        self.root.data = Item(loading=True)
+        self.root.add_leaf("loading…", data=Item(note="loading…"))
+        self.post_message(self.ChildrenWanted(self, None, self.generation))
+
+    def _on_tree_node_expanded(self, event: Tree.NodeExpanded[Item]) -> None:
+        item = event.node.data
+        if item is None or item.row is None or item.loaded or item.loading:
+            return
+        item.loading = True
+        event.node.add_leaf("loading…", data=Item(note="loading…"))
+        self.post_message(self.ChildrenWanted(self, item.row.node_id, self.generation))
+
+    def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Item]) -> None:
+        item = event.node.data
+        if item is not None and item.row is not None:
+            self.post_message(self.ClusterHighlighted(self, item.row))
+
+    def _on_tree_node_selected(self, event: Tree.NodeSelected[Item]) -> None:
+        item = event.node.data
+        if item is not None and item.row is not None and item.row.child_count == 0:
+            self.post_message(self.ClusterChosen(self, item.row))
+
+    def add_children(self, parent_id: int | None, rows: list[NodeRow], generation: int) -> bool:
+        """Put loaded children under their parent, in chunks; False when the answer is stale."""
+        if generation != self.generation:
+            return False
+        parent = self.root if parent_id is None else self.nodes_by_id.get(parent_id)
+        if parent is None or parent.data is None:
+            return False
+        token = self._adding[parent_id] = self._adding.get(parent_id, 0) + 1
+        parent.remove_children()
+        if not rows:
+            parent.data.loaded, parent.data.loading = True, False
+            if parent is self.root:
+                parent.add_leaf("(no clusters)", data=Item(note="(no clusters)"))
+            else:
+                parent.allow_expand = False
+            self._level_done(parent_id)
+            return True
+        self._add_chunk(parent, parent_id, rows, 0, (generation, token))
+        return True
+
+    def _add_chunk(
+        self,
+        parent: TreeNode[Item],
+        parent_id: int | None,
+        rows: list[NodeRow],
+        start: int,
+        stamp: tuple[int, int],
+    ) -> None:
+        """Add rows[start:start+CHUNK]; the rest after the next refresh. A newer answer for
+        the same parent (or a reset tree) makes the remaining chunks of this one moot."""
+        if stamp != (self.generation, self._adding.get(parent_id)):
+            return
+        placeholder = None
+        if start and parent.children and parent.children[-1].data is not None:
+            last = parent.children[-1]
+            if last.data is not None and last.data.row is None:
+                placeholder = last
+        if placeholder is not None:
+            placeholder.remove()
+        for row in rows[start : start + self.CHUNK]:
+            node = parent.add(
+                "",
+                data=Item(row=row, loaded=row.child_count == 0),
+                allow_expand=row.child_count > 0,
+            )
+            self.nodes_by_id[row.node_id] = node
+        end = start + self.CHUNK
+        if end < len(rows):
+            note = f"loading… ({len(rows) - end:,} more)"
+            parent.add_leaf(note, data=Item(note=note))
+            self.call_after_refresh(self._add_chunk, parent, parent_id, rows, end, stamp)
+            return
+        assert parent.data is not None
+        parent.data.loaded, parent.data.loading = True, False
+        self._level_done(parent_id)
+
+    def _level_done(self, parent_id: int | None) -> None:
+        self.post_message(self.LevelLoaded(self, parent_id))
+        if parent_id is None and self.cursor_line < 0 and self.root.children:
+            self.move_cursor(self.root.children[0])
+        self._continue_reveal()
+
+    # -- jumping to a node -------------------------------------------------------------------
+
+    def reveal(self, path: list[int]) -> None:
+        """Expand the path from a root down to its last node (loading levels as needed),
+        then put the cursor on that node."""
+        self._reveal = list(path)
+        self._continue_reveal()
+
+    def _continue_reveal(self) -> None:
+        while self._reveal:
+            node = self.nodes_by_id.get(self._reveal[0])
+            if node is None:
+                return  # its level is still loading; LevelLoaded will call back
+            self._reveal.pop(0)
+            if not self._reveal:
+                self.place_cursor(node)
+                return
+            node.expand()
+            if node.data is not None and not node.data.loaded:
+                return
+
+    def select_id(self, node_id: int) -> bool:
+        node = self.nodes_by_id.get(node_id)
+        if node is None:
+            return False
+        self.place_cursor(node)
+        return True
+
+    def place_cursor(self, node: TreeNode[Item], tries: int = 3) -> None:
+        """Move the cursor to `node` once the tree has laid out the lines just added (a node
+        added in this frame has no line yet)."""
+        if node.line < 0:
+            if tries:
+                self.call_after_refresh(self.place_cursor, node, tries - 1)
+            return
+        self.move_cursor(node)
+        self.scroll_to_node(node, animate=False)
+
+    @property
+    def cursor_row(self) -> NodeRow | None:
+        node = self.cursor_node
+        if node is None or node.data is None:
+            return None
+        return node.data.row
+
+    def expanded_ids(self) -> list[int]:
+        """Ids of expanded nodes, parents before children (to restore a view after a reset)."""
+        out: list[int] = []
+
+        def walk(node: TreeNode[Item]) -> None:
+            for child in node.children:
+                if child.is_expanded and child.data is not None and child.data.row is not None:
+                    out.append(child.data.row.node_id)
+                    walk(child)
+
+        walk(self.root)
+        return out
+
+    def action_expand_cursor(self) -> None:
+        node = self.cursor_node
+        if node is not None and node.allow_expand and not node.is_expanded:
+            node.expand()
+
+    def action_collapse_cursor(self) -> None:
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded:
+            node.collapse()
+        elif node.parent is not None and node.parent is not self.root:
+            self.move_cursor(node.parent)
+
+    # -- hits from a search ---------------------------------------------------------------------
+
+    def set_hits(self, hits: dict[int, int]) -> None:
+        changed = set(self.hits) | set(hits)
+        self.hits = dict(hits)
+        for node_id in changed:
+            node = self.nodes_by_id.get(node_id)
+            if node is not None:
+                node.refresh()
+        self.refresh(layout=True)
+
+    # -- drawing ------------------------------------------------------------------------------
+
+    def _style(self, name: str) -> Style:
+        """A component class's style; none before the widget's styles exist (not mounted)."""
+        try:
+            return self.get_component_rich_style(name, partial=True)
+        except KeyError:
+            return Style()
+
+    def render_label(self, node: TreeNode[Item], base_style: Style, style: Style) -> Text:
+        item = node.data
+        if item is None or item.row is None:
+            text = Text(item.note if item else str(node.label))
+            text.stylize(self._style("cluster-tree--placeholder"))
+            text.stylize(style)
+            return text
+        row = item.row
+        numbers = self._style("cluster-tree--numbers")
+        label = Text(no_wrap=True, end="")
+        if node.allow_expand:
+            label.append(
+                self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE,
+                base_style + Style(bold=True),
+            )
+        else:
+            label.append("  ")
+        label.append(
+            bar(row.share, BAR_WIDTH),
+            self._style("cluster-tree--bar"),
+        )
+        label.append(f" {percent(row.share):>6} {row.count:>8,}  ", numbers)
+        title = Text(plain(row.title, TITLE_LIMIT))
+        if row.is_noise:
+            title.stylize(self._style("cluster-tree--noise"))
+        label.append_text(title)
+        hits = self.hits.get(row.node_id)
+        if hits:
+            label.append(
+                f"  {hits:,} hit{'s' if hits != 1 else ''}",
+                self._style("cluster-tree--hits"),
+            )
+        label.stylize(style)
+        return label
