@@ -134,7 +134,9 @@ def _cells(table: DataTable[Any], column: int) -> list[str]:
 
 
 def _static_text(widget: Static) -> str:
-    return str(widget.render())
+    from tui_pilot import static_text
+
+    return static_text(widget)
 
 
 # -- the runs screen ---------------------------------------------------------------------------
@@ -208,6 +210,11 @@ async def test_run_id_option_selects_that_run(filled: Path, store: Any) -> None:
     app = _app(filled, run_id="hdbscan-older")
     async with app.run_test(size=SIZE) as pilot:
         await _settle(app, pilot)
+        # --run-id opens the run's tree; a failed run has none, which is said, not crashed on
+        errors = [n.message for n in app._notifications if n.severity == "error"]
+        assert any("run 'hdbscan-older' is failed" in m for m in errors)
+        await pilot.press("escape")
+        await _settle(app, pilot)
         runs = app.screen.query_one("#runs", DataTable)
         assert _cells(runs, 0) == [RUN_ID, "hdbscan-older"]
         assert runs.has_focus and runs.cursor_row == 1
@@ -219,6 +226,10 @@ async def test_unknown_run_id_warns_and_stays_up(filled: Path) -> None:
         await _settle(app, pilot)
         notes = [n.message for n in app._notifications]
         assert any("no run no-such-run" in m for m in notes)
+        assert any("no clustering run 'no-such-run'" in m for m in notes)
+        assert app.is_running
+        await pilot.press("escape")
+        await _settle(app, pilot)
         assert isinstance(app.screen, RunsScreen)
 
 
@@ -306,7 +317,10 @@ async def test_bindings_are_generated_from_the_registry(filled: Path) -> None:
         active = app.screen.active_bindings
         for action in ACTIONS:
             if action.tui and action.key:
-                assert action.key in active, action.id
+                # shown where the action does something here, hidden where it does not
+                applies = app.handler_for(action.id) is not None
+                assert (action.key in active) == applies, action.id
+        assert "v" not in active and "slash" not in active  # explorer keys
         assert "escape" not in active  # nothing to go back to from the home screen
 
 
@@ -355,9 +369,12 @@ async def test_palette_offers_registry_actions_by_verb_object_title(filled: Path
         await _settle(app, pilot)
         provider = ActionsProvider(app.screen)
         discovered = [hit.text async for hit in provider.discover()]
-        assert discovered == [a.title for a in ACTIONS if a.tui]
-        hits = [hit async for hit in provider.search("clust")]
-        assert [h.text for h in hits] == ["Show: clustering runs"]
+        assert discovered == [
+            a.title for a in ACTIONS if a.tui and app.handler_for(a.id) is not None
+        ]
+        assert "Show: clustering runs" in discovered and "Search: queries" not in discovered
+        hits = [hit async for hit in provider.search("show clustering")]
+        assert hits[0].text == "Show: clustering runs"
         hits[0].command()
         await _settle(app, pilot)
         assert app.screen.query_one("#runs", DataTable).has_focus
@@ -370,15 +387,17 @@ async def test_palette_offers_registry_actions_by_verb_object_title(filled: Path
         assert isinstance(app.screen, RunsScreen)
 
 
-async def test_load_and_status_actions_notify(filled: Path) -> None:
+async def test_load_opens_its_form_and_status_notifies(filled: Path) -> None:
+    from lmsys_tui.tui.screens.pipeline import PipelineScreen
+
     app = _app(filled)
     async with app.run_test(size=SIZE) as pilot:
         await _settle(app, pilot)
         await pilot.press("l")
-        await pilot.pause()
-        notes = [n.message for n in app._notifications]
-        assert any(m.startswith("lmsys-tui --headless load --source sharegpt") for m in notes)
-        assert app.clipboard.startswith("lmsys-tui --headless load")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, PipelineScreen) and app.screen.active_form == "load"
+        preview = _static_text(app.screen.query_one("#command-preview", Static))
+        assert preview.startswith("$ lmsys-tui --headless load --source sharegpt")
         await pilot.press("s")
         await pilot.pause()
         assert any("8 queries in 2 datasets" in n.message for n in app._notifications)
