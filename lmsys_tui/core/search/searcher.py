@@ -289,9 +289,9 @@ class Searcher:
             sem: Ranked | None = None
             qvec = None
             if req.mode in ("semantic", "hybrid"):
-                qvec = self.embed(space, req.text)
-                _check(cancelled)
-                sem = self._rank(space, qvec, k, filters, population, req.engine, cancelled)
+                qvec, sem = self._semantic(
+                    space, req.text, k, filters, population, req.engine, cancelled
+                )
                 _check(cancelled)
             kw: list[tuple[int, float]] = []
             if req.mode == "keyword" or (req.mode == "hybrid" and keyword.has_words(req.text)):
@@ -331,23 +331,18 @@ class Searcher:
         key = f"ids:{filters!r}"
         return self._memoised(key, lambda: flt.population(self.conn(), filters))
 
-    def _rank(
-        self,
-        space: Space,
-        qvec: np.ndarray,
-        k: int,
-        filters: flt.Filters,
-        population: int,
-        engine: str,
-        cancelled: CancelCheck,
-    ) -> Ranked:
+    def _plan(
+        self, space: Space, filters: flt.Filters, population: int, engine: str
+    ) -> tuple[bool, np.ndarray | None, str, int]:
+        """(use Chroma, allowed ids or None for all, cache key, Chroma's count)."""
         # a run over the whole store (the usual case) filters nothing: skip listing its ids
         everything = not filters.any or population == self._population_size(flt.Filters())
         allowed = None if everything else self._population_ids(filters)
-        pop_key = repr(filters)  # a frozen dataclass: every field, in order
+        key = repr(filters)  # a frozen dataclass: every field, in order
         use_chroma = engine == "chroma" or (
             engine == "auto" and self.interactive and population > EXACT_MAX
         )
+        total = 0
         if use_chroma:
             total = self.chroma.count(space)
             if engine == "chroma" and total == 0:
@@ -357,11 +352,35 @@ class Searcher:
                     f"no Chroma collection {queries_collection_name(space)} with vectors for"
                     f" {space.key}; run backfill-chroma"
                 )
-            if total >= population or engine == "chroma":
-                got = self.chroma.rank(space, qvec, k, allowed, total, cancelled)
-                if got is not None:
-                    return got
-        return self.exact.rank(space, qvec, k, pop_key, allowed)
+            use_chroma = total >= population or engine == "chroma"
+        return use_chroma, allowed, key, total
+
+    def _semantic(
+        self,
+        space: Space,
+        text: str,
+        k: int,
+        filters: flt.Filters,
+        population: int,
+        engine: str,
+        cancelled: CancelCheck,
+    ) -> tuple[np.ndarray, Ranked]:
+        """Embed the text and rank; the exact engine's vectors load while the text embeds."""
+        use_chroma, allowed, key, total = self._plan(space, filters, population, engine)
+        loader = None
+        if not use_chroma:
+            loader = _Background(lambda: self.exact.prepare(space, key, allowed))
+        try:
+            qvec = self.embed(space, text)
+        finally:
+            if loader is not None:
+                loader.join()
+        _check(cancelled)
+        if use_chroma:
+            got = self.chroma.rank(space, qvec, k, allowed, total, cancelled)
+            if got is not None:
+                return qvec, got
+        return qvec, self.exact.rank(space, qvec, k, key, allowed)
 
     def _assemble(
         self,
@@ -501,6 +520,27 @@ class Searcher:
                 path.append(up)
             out[leaf] = tuple(path)
         return out
+
+
+class _Background:
+    """Run a function in a thread; `join` waits and re-raises what it raised."""
+
+    def __init__(self, fn: Any) -> None:
+        self._error: BaseException | None = None
+
+        def run() -> None:
+            try:
+                fn()
+            except BaseException as exc:  # handed to the caller by join()
+                self._error = exc
+
+        self._thread = threading.Thread(target=run, name="search-vectors", daemon=True)
+        self._thread.start()
+
+    def join(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
 
 
 def default_space(provider: str | None, model: str | None) -> Space:

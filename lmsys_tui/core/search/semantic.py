@@ -202,16 +202,24 @@ class ExactRanker:
             found = self.cache.put(space, "*", load_population(self.cache.db_path, space, None))
         return found
 
+    def prepare(self, space: Space, key: str, allowed: np.ndarray | None) -> None:
+        """Load (and cache) the vectors `rank` will read. Runs in a thread while the search
+        text is embedded: SQLite reads and numpy copies release the GIL, and so does ONNX."""
+        full = self.cache.peek(space, "*")
+        if allowed is None or (full is None and self.keep_full and len(allowed) > EXACT_MAX):
+            self.full(space)
+        elif full is None and self.cache.peek(space, key) is None:
+            self.cache.put(space, key, load_population(self.cache.db_path, space, allowed))
+
     def rank(
         self, space: Space, qvec: np.ndarray, k: int, key: str, allowed: np.ndarray | None
     ) -> Ranked:
         """Top-k inside `allowed` (sorted ids; None = every vector of the space)."""
+        self.prepare(space, key, allowed)
         if allowed is None:
             ids, matrix = self.full(space)
             return top_k(ids, matrix, qvec, k)
         full = self.cache.peek(space, "*")
-        if full is None and self.keep_full and len(allowed) > EXACT_MAX:
-            full = self.full(space)
         if full is not None:
             all_ids, matrix = full
             pos, ok = _locate(all_ids, allowed)
@@ -221,8 +229,8 @@ class ExactRanker:
             got, dist = _best(all_ids[pos], (matrix @ qvec)[pos], k)  # many: one pass
             return Ranked(got, dist, "exact", len(pos))
         entry = self.cache.peek(space, key)
-        if entry is None:
-            entry = self.cache.put(space, key, load_population(self.cache.db_path, space, allowed))
+        if entry is None:  # evicted between prepare and here (a tiny cache): load it again
+            entry = load_population(self.cache.db_path, space, allowed)
         return top_k(entry[0], entry[1], qvec, k)
 
 
