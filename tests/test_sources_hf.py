@@ -142,3 +142,11 @@ def test_unknown_split_is_a_usage_error(tmp_path) -> None:
     write_parquet(data / "data.parquet", LMSYS[:3])
     with pytest.raises(UsageError, match="Bad split: test"):
         open_source(SourceSpec(source="hf", hf=str(data), split="test"))
+
+
+def test_a_single_data_file_as_the_id_is_read_directly(store, tmp_path) -> None:
+    path = write_parquet(tmp_path / "one.parquet", LMSYS[:5])
+    info, items = open_source(SourceSpec(source="lmsys", hf=str(path)))
+    assert (info.source, info.total) == ("lmsys", 5)
+    assert run_load(store, items, info).loaded == 5
+    assert stored(store.path) == [expected(r) for r in LMSYS[:5]]

@@ -14,6 +14,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from itertools import chain
 from pathlib import Path
 from typing import Any
@@ -59,6 +60,10 @@ def open_dataset(
 ) -> tuple[SourceInfo, Iterator[Item]]:
     """Open `ds_id` (hub id or local folder), read its first batch, resolve the column map."""
     local = Path(ds_id).expanduser()
+    if local.is_file():  # one data file: read it directly, same mapping
+        from lmsys_tui.core.sources.files import open_file
+
+        return open_file(replace(spec, file=local), lmsys=require_lmsys)
     is_local = local.exists()
     if not is_local and ds_id.startswith(("/", ".", "~")):
         raise UsageError(f"no such dataset folder: {ds_id}")
