@@ -129,6 +129,11 @@ class QueryCluster(SQLModel, table=True):
     __tablename__ = "query_clusters"
     __table_args__ = (
         Index("ix_query_clusters_run_cluster", "run_id", "cluster_id"),
+        # (v3) a node's members in distance order straight from the index: drill-down pages,
+        # the most central queries and sampled breakdowns never touch the rows
+        Index(
+            "ix_query_clusters_run_cluster_distance", "run_id", "cluster_id", "distance", "query_id"
+        ),
         UniqueConstraint("run_id", "query_id", name="uq_query_clusters_run_query"),
     )
     id: int | None = Field(default=None, primary_key=True)

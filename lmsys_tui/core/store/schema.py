@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmsys_tui.errors import UsageError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 VERSION_KEY = "schema_version"
 
 # Search (v2). Keyword search: an external-content FTS5 index over queries.query_text (it
@@ -47,8 +47,16 @@ def _v1_to_v2(conn: sqlite3.Connection) -> None:
     conn.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
 
 
+def _v2_to_v3(conn: sqlite3.Connection) -> None:
+    """Browse (v3): members of a cluster in distance order from one covering index."""
+    conn.execute(
+        "CREATE INDEX IF NOT EXISTS ix_query_clusters_run_cluster_distance"
+        " ON query_clusters (run_id, cluster_id, distance, query_id)"
+    )
+
+
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
 
 
 def read_version(path: Path) -> int | None:
