@@ -21,6 +21,7 @@ class Action:
     key: str | None = None  # TUI binding
     tui: bool = True  # reachable in the TUI (key, palette or screen)
     show_in_footer: bool = False
+    footer: str | None = None  # short footer label (default: the object of the title)
 
 
 ACTIONS: tuple[Action, ...] = (
@@ -179,6 +180,8 @@ ACTIONS: tuple[Action, ...] = (
         command="search",
         target="lmsys_tui.commands.search:search",
         key="slash",
+        show_in_footer=True,
+        footer="search",
     ),
     Action(
         "search-cluster",

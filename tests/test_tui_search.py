@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import tui_store
 from textual.message import Message
-from textual.widgets import Input, OptionList, Select, Static
+from textual.widgets import Input, OptionList, Static
 from tui_pilot import SIZE, make_app, settle, static_text, wait_for
 from tui_store import HIER_ID, RUN_ID
 
@@ -42,7 +42,7 @@ async def _open_search(app: Any, pilot: Any, mode: str = "keyword") -> ExplorerS
     await settle(app, pilot)
     screen = app.screen
     assert isinstance(screen, ExplorerScreen)
-    screen.query_one("#search-mode", Select).value = mode
+    screen.search_defaults["mode"] = mode
     await pilot.press("slash")
     await settle(app, pilot)
     assert screen.searching and screen.query_one("#search-input", Input).has_focus

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import tui_store
-from textual.widgets import Input, OptionList, Select
+from textual.widgets import Input, OptionList
 from tui_pilot import FixedClock, make_app, settle, wait_for
 from tui_store import RUN_ID
 
@@ -94,7 +94,7 @@ def test_live_search(fx: tui_store.FixtureStore, snap_compare: Any) -> None:
         app = pilot.app
         await settle(app, pilot)
         screen = app.screen
-        screen.query_one("#search-mode", Select).value = "keyword"
+        screen.search_defaults["mode"] = "keyword"
         await pilot.press("slash", *"python")
         await wait_for(app, pilot, lambda: screen.search_hits_for == "python")
         screen.query_one("#tree", ClusterTree).nodes_by_id[2_000_000].expand()

@@ -14,6 +14,7 @@ level 0 nodes are the run's cluster ids), so a cluster has the same id in both k
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,7 +31,7 @@ NOISE = -1
 SORTS = ("size", "title")
 ORDERS = ("distance", "-distance", "id")
 BREAKDOWN_TOP = 6
-_FAR = 1e308  # NULL distances sort after every real one
+BREAKDOWN_SAMPLE = 10_000  # breakdowns of larger nodes count every k-th query (said on screen)
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,9 @@ def _reader(db: Path, cancelled: CancelCheck | None = None) -> Iterator[sqlite3.
         if conn is None:
             raise NotFoundError(f"no lmsys-tui store at {db}")
         if cancelled is not None:
-            conn.set_progress_handler(lambda: 1 if cancelled() else 0, 20_000)
+            # every ~100k VM steps (a few ms): often enough to stop at once, rarely enough
+            # that the reader thread seldom takes the GIL from the UI thread
+            conn.set_progress_handler(lambda: 1 if cancelled() else 0, 100_000)
         try:
             yield conn
         except sqlite3.OperationalError as exc:
@@ -338,20 +341,110 @@ def leaf_clusters(view: View, node_id: int, level: int) -> list[int]:
 # -- a node's detail --------------------------------------------------------------------------
 
 
-def _breakdown(
-    conn: sqlite3.Connection, run_id: str, cluster_ids: list[int], column: str
-) -> list[tuple[str, int]]:
-    """Top values of `column` among the node's queries, the rest folded into "other"."""
+def _members_filter(cluster_ids: list[int]) -> tuple[str, Any]:
+    if len(cluster_ids) == 1:
+        return "cluster_id = ?", cluster_ids[0]
+    return "cluster_id IN (SELECT value FROM json_each(?))", json.dumps(cluster_ids)
+
+
+def _breakdowns(
+    conn: sqlite3.Connection, run_id: str, cluster_ids: list[int], size: int
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]], int]:
+    """Language and model counts among the node's queries: exact up to BREAKDOWN_SAMPLE
+    members, else over every k-th query id (read from the covering index, so only the sample
+    touches the query rows). Returns (languages, models, members counted)."""
+    step = max(1, math.ceil(size / BREAKDOWN_SAMPLE))
+    where, arg = _members_filter(cluster_ids)
+    members = f"SELECT query_id FROM query_clusters WHERE run_id = ? AND {where}"
+    args: list[Any] = [run_id, arg]
+    if step > 1:
+        members += " AND query_id % ? = 0"
+        args.append(step)
     rows = conn.execute(
-        f"SELECT COALESCE(q.{column}, '?') AS v, COUNT(*) AS n FROM query_clusters qc"
-        " JOIN queries q ON q.id = qc.query_id"
-        " WHERE qc.run_id = ? AND qc.cluster_id IN (SELECT value FROM json_each(?))"
-        " GROUP BY v ORDER BY n DESC, v",
-        (run_id, json.dumps(cluster_ids)),
+        "SELECT COALESCE(q.language, '?'), COALESCE(q.model, '?'), COUNT(*)"
+        f" FROM ({members}) m JOIN queries q ON q.id = m.query_id GROUP BY 1, 2",
+        args,
     ).fetchall()
-    top = [(str(v), int(n)) for v, n in rows[:BREAKDOWN_TOP]]
-    rest = sum(int(n) for _, n in rows[BREAKDOWN_TOP:])
+    langs: dict[str, int] = {}
+    models: dict[str, int] = {}
+    for lang, model, n in rows:
+        langs[str(lang)] = langs.get(str(lang), 0) + int(n)
+        models[str(model)] = models.get(str(model), 0) + int(n)
+    return _top(langs), _top(models), sum(int(r[2]) for r in rows)
+
+
+def _top(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Largest first (ties by name), the tail folded into "other"."""
+    ranked = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    top = ranked[:BREAKDOWN_TOP]
+    rest = sum(n for _, n in ranked[BREAKDOWN_TOP:])
     return [*top, ("other", rest)] if rest else top
+
+
+# Members of one cluster in an order, read from ix_query_clusters_run_cluster_distance. Rows
+# without a distance (noise) come after those with one, in id order, so each order is an index
+# range scan: (phase, distance, query id) is the keyset, phase 0 = has a distance, 1 = has none.
+_PHASE_SQL = {
+    ("distance", 0): ("distance IS NOT NULL", "(distance, query_id) > (?, ?)",
+                      "distance, query_id"),
+    ("-distance", 0): ("distance IS NOT NULL", "(distance, query_id) < (?, ?)",
+                       "distance DESC, query_id DESC"),
+    ("id", 0): ("1 = 1", "query_id > ?", "query_id"),
+    ("distance", 1): ("distance IS NULL", "query_id > ?", "query_id"),
+    ("-distance", 1): ("distance IS NULL", "query_id > ?", "query_id"),
+}  # fmt: skip
+_SPLIT_MAX = 300  # above this many clusters, one statement over all of them (sorted by SQLite)
+
+
+def _sort_key(order: str, key: tuple[Any, ...]) -> tuple[Any, ...]:
+    phase, distance, qid = key
+    if order == "-distance" and phase == 0:
+        return (phase, -distance, -qid)
+    return (phase, distance if phase == 0 and order != "id" else 0.0, qid)
+
+
+def _member_keys(
+    conn: sqlite3.Connection,
+    run_id: str,
+    cluster_ids: list[int],
+    order: str,
+    after: tuple[Any, ...] | None,
+    n: int,
+    cancelled: CancelCheck | None,
+) -> list[tuple[Any, ...]]:
+    """The first `n` (phase, distance, query id, cluster id) after the keyset `after`: each
+    cluster's own first `n` (an index range scan each), merged."""
+    phases = (0,) if order == "id" else (0, 1)
+    out: list[tuple[Any, ...]] = []
+    for phase in phases:
+        if after is not None and after[0] > phase:
+            continue
+        present, keyset, by = _PHASE_SQL[(order, phase)]
+        after_args: tuple[Any, ...] = ()
+        if after is not None and after[0] == phase:
+            after_args = (after[1], after[2]) if "distance," in keyset else (after[2],)
+        else:
+            keyset = "1 = 1"
+        groups = [[c] for c in cluster_ids] if len(cluster_ids) <= _SPLIT_MAX else [cluster_ids]
+        found: list[tuple[Any, ...]] = []
+        for group in groups:
+            if cancelled is not None and cancelled():
+                raise Cancelled("cancelled")
+            where, arg = _members_filter(group)
+            found.extend(
+                (phase, d if phase == 0 else None, int(q), int(c))
+                for q, c, d in conn.execute(
+                    "SELECT query_id, cluster_id, distance FROM query_clusters"
+                    f" WHERE run_id = ? AND {where} AND {present} AND {keyset}"
+                    f" ORDER BY {by} LIMIT ?",
+                    (run_id, arg, *after_args, n - len(out)),
+                )
+            )
+        found.sort(key=lambda k: _sort_key(order, k[:3]))
+        out.extend(found[: n - len(out)])
+        if len(out) >= n:
+            break
+    return out
 
 
 def _central(
@@ -371,20 +464,23 @@ def _central(
                 (run_id, json.dumps(cluster_ids), n),
             )
         ]
-    out: list[dict[str, Any]] = []
+    keys: list[tuple[Any, ...]] = []
     for cid in wanted:
-        out.extend(
-            dict(r)
-            for r in conn.execute(
-                "SELECT t.query_id, t.cluster_id, t.distance, substr(q.query_text, 1, ?) AS text"
-                " FROM (SELECT query_id, cluster_id, distance FROM query_clusters"
-                "  WHERE run_id = ? AND cluster_id = ?"
-                "  ORDER BY COALESCE(distance, ?), query_id LIMIT ?) t"
-                " JOIN queries q ON q.id = t.query_id ORDER BY COALESCE(t.distance, ?), t.query_id",
-                (width, run_id, cid, _FAR, per, _FAR),
-            )
-        )
-    return out[:n]
+        keys.extend(_member_keys(conn, run_id, [cid], "distance", None, per, None))
+    texts = _texts(conn, [k[2] for k in keys], width)
+    return [
+        {"query_id": k[2], "cluster_id": k[3], "distance": k[1], "text": texts[k[2]]["text"]}
+        for k in keys[:n]
+    ]
+
+
+def _texts(conn: sqlite3.Connection, ids: list[int], width: int) -> dict[int, dict[str, Any]]:
+    rows = conn.execute(
+        "SELECT id, model, language, length(query_text) AS chars, substr(query_text, 1, ?)"
+        " AS text FROM queries WHERE id IN (SELECT value FROM json_each(?))",
+        (width, json.dumps(ids)),
+    )
+    return {int(r["id"]): dict(r) for r in rows}
 
 
 def _keywords(conn: sqlite3.Connection, run_id: str, cluster_ids: list[int]) -> list[str]:
@@ -490,8 +586,9 @@ def node_detail(
             }
         out["keywords"] = _keywords(conn, view.run_id, cluster_ids)
         out["examples"] = _central(conn, view.run_id, cluster_ids, examples, width)
-        out["languages"] = _breakdown(conn, view.run_id, cluster_ids, "language")
-        out["models"] = _breakdown(conn, view.run_id, cluster_ids, "model")
+        langs, models, counted = _breakdowns(conn, view.run_id, cluster_ids, size)
+        out["languages"], out["models"] = langs, models
+        out["breakdown_sample"] = counted if counted < size else None
     return out
 
 
@@ -510,9 +607,10 @@ def query_page(
 ) -> QueryPage:
     """One page of a node's queries; pass the page's `next_after` back for the next one.
 
-    Orders: `distance` (closest to the centroid first, no distance last), `-distance`
-    (farthest first) and `id`. The keyset is (sort key, query id), so pages never overlap or
-    skip a row even when distances tie.
+    Orders: `distance` (closest to the centroid first), `-distance` (farthest first) and
+    `id`; queries without a distance (noise) come last in id order. The keyset is
+    (phase, distance, query id), so pages never overlap or skip a row, even on ties, and
+    every page is an index range scan per cluster, however deep.
     """
     if order not in ORDERS:
         raise UsageError(f"order must be one of {', '.join(ORDERS)}, not {order!r}")
@@ -520,40 +618,34 @@ def query_page(
         raise UsageError(f"limit must be between 1 and {browse.MAX_PAGE}")
     if not cluster_ids:
         return QueryPage([], order, after, None, [])
-    if order == "distance":
-        key, cmp, direction = f"COALESCE(distance, {_FAR})", ">", "ASC"
-    elif order == "-distance":
-        key, cmp, direction = "COALESCE(distance, -1.0)", "<", "DESC"
-    else:
-        key, cmp, direction = "query_id", ">", "ASC"
-    members = (
-        "cluster_id = ?"
-        if len(cluster_ids) == 1
-        else "cluster_id IN (SELECT value FROM json_each(?))"
-    )
-    args: list[Any] = [
-        view.run_id,
-        cluster_ids[0] if len(cluster_ids) == 1 else json.dumps(cluster_ids),
-    ]
-    where = f"run_id = ? AND {members}"
-    if after is not None:
-        where += f" AND ({key}, query_id) {cmp} (?, ?)"
-        args.extend(after)
-    sql = (
-        "SELECT t.k, t.query_id, t.cluster_id, t.distance, t.confidence_score AS confidence,"
-        " q.model, q.language, length(q.query_text) AS chars, substr(q.query_text, 1, ?) AS text"
-        f" FROM (SELECT {key} AS k, query_id, cluster_id, distance, confidence_score"
-        f"  FROM query_clusters WHERE {where} ORDER BY k {direction}, query_id {direction}"
-        "  LIMIT ?) t JOIN queries q ON q.id = t.query_id"
-        f" ORDER BY t.k {direction}, t.query_id {direction}"
-    )
     with _reader(view.db, cancelled) as conn:
-        rows = [dict(r) for r in conn.execute(sql, (width, *args, limit + 1))]
-    more = len(rows) > limit
-    rows = rows[:limit]
-    next_after = (rows[-1]["k"], rows[-1]["query_id"]) if more else None
-    for r in rows:
-        r.pop("k")
+        keys = _member_keys(conn, view.run_id, cluster_ids, order, after, limit + 1, cancelled)
+        page = keys[:limit]
+        texts = _texts(conn, [k[2] for k in page], width)
+        conf = {
+            int(q): c
+            for q, c in conn.execute(
+                "SELECT query_id, confidence_score FROM query_clusters WHERE run_id = ?"
+                " AND query_id IN (SELECT value FROM json_each(?))",
+                (view.run_id, json.dumps([k[2] for k in page])),
+            )
+        }
+    rows = []
+    for phase, distance, qid, cid in page:
+        t = texts.get(qid, {})
+        rows.append(
+            {
+                "query_id": qid,
+                "cluster_id": cid,
+                "distance": distance if phase == 0 else None,
+                "confidence": conf.get(qid),
+                "model": t.get("model"),
+                "language": t.get("language"),
+                "chars": t.get("chars", 0),
+                "text": t.get("text", ""),
+            }
+        )
+    next_after = tuple(page[-1][:3]) if len(keys) > limit else None
     return QueryPage(rows, order, after, next_after, list(cluster_ids))
 
 

@@ -60,7 +60,13 @@ class LmsysApp(App[None], inherit_bindings=False):
     # quit replaces it, and ctrl+c keeps its "press ctrl+q to quit" hint.
     BINDINGS: ClassVar[list[BindingType]] = [
         *action_bindings(),
-        Binding("p", "pipeline", "jobs", tooltip="Pipeline jobs: start stages, watch, cancel."),
+        Binding(
+            "p",
+            "pipeline",
+            "jobs",
+            show=False,
+            tooltip="Pipeline jobs: start stages, watch, cancel.",
+        ),
         Binding(
             "c",
             "copy_command",
@@ -106,9 +112,12 @@ class LmsysApp(App[None], inherit_bindings=False):
         return RunsScreen(select_run=self.run_id)
 
     def on_mount(self) -> None:
-        self.refresh_store()
         if self.run_id is not None and self.demo_limit is None:
             self.open_run(self.run_id)
+            # the tree paints first; the store overview (under it) is read after that
+            self.call_after_refresh(self.refresh_store)
+        else:
+            self.refresh_store()
         if self.demo_limit is not None:
             from lmsys_tui.tui import stages
 

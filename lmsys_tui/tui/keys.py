@@ -12,7 +12,10 @@ from lmsys_tui.actions import ACTIONS, Action
 
 
 def footer_label(action: Action) -> str:
-    """The object of a "verb: object" title: the footer has little room."""
+    """The action's own short label, else the object of its "verb: object" title: the footer
+    has little room."""
+    if action.footer:
+        return action.footer
     _, sep, obj = action.title.partition(": ")
     return (obj if sep else action.title).lower()
 

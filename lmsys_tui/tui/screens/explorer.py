@@ -59,7 +59,13 @@ class ExplorerScreen(LmsysScreen):
         Binding(
             "ctrl+o", "next_mode", "mode", show=False, tooltip="Search semantic, keyword or hybrid."
         ),
-        Binding("z", "zoom_detail", "zoom", tooltip="Show the detail panel alone (z again: back)."),
+        Binding(
+            "z",
+            "zoom_detail",
+            "zoom",
+            show=False,
+            tooltip="Show the detail panel alone (z again: back).",
+        ),
         Binding(
             "w",
             "next_pass",
@@ -132,25 +138,43 @@ class ExplorerScreen(LmsysScreen):
         self.search_hits_for: str | None = None  # the text the shown hits answer
         self._search_timer: Timer | None = None
         self._warmed = False
+        self.search_defaults = {"target": "queries", "mode": "hybrid"}
+        """What the search bar starts with (it is built on the first `/`, not at start)."""
 
     def compose(self) -> ComposeResult:
         yield Header()
         yield Static(Text(f"Opening run {plain(self.run_id, 60)}…"), id="view-line")
-        with Horizontal(id="search-bar"):
-            yield Input(placeholder="search… (esc closes)", id="search-input")
-            yield Select(
-                [(t, t) for t in TARGETS], value="queries", allow_blank=False, id="search-target"
-            )
-            yield Select(
-                [(m, m) for m in MODES], value="hybrid", allow_blank=False, id="search-mode"
-            )
         with Horizontal(id="explorer-body"):
             yield ClusterTree(id="tree")
             with Vertical(id="side"):
-                yield Static(id="search-status")
-                yield OptionList(id="search-results")
                 yield ClusterDetail(id="detail")
         yield Footer()
+
+    async def _build_search(self) -> None:
+        """Mount the search bar and results on first use: they cost start-up time and most
+        sessions browse before they search."""
+        if self.query("#search-bar"):
+            return
+        bar = Horizontal(
+            Input(placeholder="search… (esc closes)", id="search-input"),
+            Select(
+                [(t, t) for t in TARGETS],
+                value=self.search_defaults["target"],
+                allow_blank=False,
+                id="search-target",
+            ),
+            Select(
+                [(m, m) for m in MODES],
+                value=self.search_defaults["mode"],
+                allow_blank=False,
+                id="search-mode",
+            ),
+            id="search-bar",
+        )
+        await self.mount(bar, before="#explorer-body")
+        await self.query_one("#side").mount(
+            Static(id="search-status"), OptionList(id="search-results"), before="#detail"
+        )
 
     @property
     def tree(self) -> ClusterTree:
@@ -413,20 +437,29 @@ class ExplorerScreen(LmsysScreen):
 
     # -- live search ------------------------------------------------------------------------------
 
+    def _search_value(self, name: str) -> str:
+        found = self.query(f"#search-{name}")
+        return str(found.first(Select).value) if found else self.search_defaults[name]
+
     @property
     def search_target(self) -> str:
-        return str(self.query_one("#search-target", Select).value)
+        return self._search_value("target")
 
     @property
     def search_mode(self) -> str:
-        return str(self.query_one("#search-mode", Select).value)
+        return self._search_value("mode")
 
     @property
     def search_text(self) -> str:
-        return self.query_one("#search-input", Input).value
+        found = self.query("#search-input")
+        return found.first(Input).value if found else ""
 
     def do_search(self) -> None:
         """Open the search bar (or go back to it)."""
+        self.call_later(self._open_search)
+
+    async def _open_search(self) -> None:
+        await self._build_search()
         self.searching = True
         self.add_class("-searching")
         self.query_one("#search-input", Input).focus()
@@ -434,7 +467,10 @@ class ExplorerScreen(LmsysScreen):
         self.refresh_bindings()
 
     def do_search_cluster(self) -> None:
-        self.query_one("#search-target", Select).value = "clusters"
+        if self.query("#search-target"):
+            self.query_one("#search-target", Select).value = "clusters"
+        else:
+            self.search_defaults["target"] = "clusters"
         self.do_search()
 
     def action_close_search(self) -> None:
@@ -445,7 +481,8 @@ class ExplorerScreen(LmsysScreen):
         self.workers.cancel_group(self, SEARCH_GROUP)
         self.remove_class("-searching")
         self.search_hits = []
-        self.query_one("#search-results", OptionList).clear_options()
+        for results in self.query("#search-results").results(OptionList):
+            results.clear_options()
         self.tree.set_hits({})
         self.tree.focus()
         self.refresh_bindings()

@@ -88,10 +88,12 @@ class ClusterDetail(VerticalScroll, can_focus=True):
         if d.get("keywords"):
             parts.append(self._heading("Keywords"))
             parts.append(inert(", ".join(str(k) for k in d["keywords"]), one_line=False))
+        sample = d.get("breakdown_sample")
+        note = f" (a sample of {sample:,} of {d['size']:,})" if sample else ""
         for key, heading in (("languages", "Languages"), ("models", "Models")):
             items = d.get(key) or []
             if items:
-                parts.append(self._heading(heading))
+                parts.append(self._heading(heading + note))
                 parts.append(
                     chart(
                         items,
