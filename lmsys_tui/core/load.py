@@ -27,6 +27,7 @@ from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 DEFAULT_BATCH = 5000
 LOAD_CACHE_KIB = 64 * 1024  # SQLite page cache while loading (fixed: memory stays flat)
+LOAD_CHECKPOINT_PAGES = 10_000  # WAL pages between automatic checkpoints while loading
 
 _COLUMNS = (
     "dataset_id, conversation_id, query_text, text_hash, model, language, turn_count, redacted,"
@@ -150,8 +151,10 @@ def run_load(
     conflict = _REPLACE if force_reload else _KEEP
     raw = store.engine.raw_connection()
     cur = raw.cursor()
-    # the text_hash index takes random inserts: a page cache that holds it saves re-reads
+    # the text_hash index takes random inserts: a page cache that holds it saves re-reads;
+    # checkpointing the WAL every ~40 MB instead of 4 MB saves fsyncs and rewrites of hot pages
     cur.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
+    cur.execute(f"PRAGMA wal_autocheckpoint = {LOAD_CHECKPOINT_PAGES}")
     ahead = prefetch(items, _digest)
 
     def finish(status: str, error: str | None = None) -> None:
@@ -212,7 +215,9 @@ def run_load(
         summary.skipped_total = sum(skipped.values())
         summary.seconds = round(time.perf_counter() - started, 3)
         summary.rows_per_second = round(processed / summary.seconds, 1) if summary.seconds else 0.0
-        cur.execute("PRAGMA cache_size = -2000")  # SQLite's default, for the pooled connection
+        # SQLite's defaults again, for the pooled connection
+        cur.execute("PRAGMA cache_size = -2000")
+        cur.execute("PRAGMA wal_autocheckpoint = 1000")
         cur.close()
         raw.close()
     summary.message = _message(summary)

@@ -195,6 +195,7 @@ def bare_sqlite_rows_s(
             conn.execute(f"DROP {kind} {name}")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute(f"PRAGMA cache_size=-{load.LOAD_CACHE_KIB}")
+    conn.execute(f"PRAGMA wal_autocheckpoint={load.LOAD_CHECKPOINT_PAGES}")
     conn.execute(
         "INSERT INTO datasets (label, source, status, query_count, parameters, created_at,"
         " updated_at) VALUES ('bare', 'file', 'done', 0, '{}', '2026', '2026')"
