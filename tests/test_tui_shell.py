@@ -225,12 +225,14 @@ async def test_unknown_run_id_warns_and_stays_up(filled: Path) -> None:
     async with app.run_test(size=SIZE) as pilot:
         await _settle(app, pilot)
         notes = [n.message for n in app._notifications]
-        assert any("no run no-such-run" in m for m in notes)
         assert any("no clustering run 'no-such-run'" in m for m in notes)
         assert app.is_running
         await pilot.press("escape")
         await _settle(app, pilot)
+        # the runs screen under the tree is built when first shown, and says it too
         assert isinstance(app.screen, RunsScreen)
+        notes = [n.message for n in app._notifications]
+        assert any("no run no-such-run" in m for m in notes)
 
 
 # -- failures become visible state, never a crash ----------------------------------------------

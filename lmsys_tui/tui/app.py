@@ -109,7 +109,8 @@ class LmsysApp(App[None], inherit_bindings=False):
         self.theme = "textual-dark"
 
     def get_default_screen(self) -> Screen[Any]:
-        return RunsScreen(select_run=self.run_id)
+        starts_on_tree = self.run_id is not None and self.demo_limit is None
+        return RunsScreen(select_run=self.run_id, lazy=starts_on_tree)
 
     def on_mount(self) -> None:
         if self.run_id is not None and self.demo_limit is None:

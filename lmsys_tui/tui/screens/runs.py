@@ -71,32 +71,61 @@ class RunsScreen(LmsysScreen):
     class DeletePlanned(Message):
         plan: Any
 
-    def __init__(self, select_run: str | None = None) -> None:
+    def __init__(self, select_run: str | None = None, *, lazy: bool = False) -> None:
         super().__init__()
         self.select_run = select_run
         self.children_of: str | None = None
+        self.lazy = lazy
+        """Build the widgets when first shown (`--run-id` starts on a tree above this screen:
+        its tables would only delay the tree's first paint)."""
+        self.built = False
+        self._passed_over = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        with Vertical(id="runs-body"):
-            yield Static(id="store-line")
-            yield Label("Datasets", classes="section")
-            yield DataTable(id="datasets", cursor_type="row", zebra_stripes=True)
-            yield Static(self._datasets_hint(), id="datasets-empty", classes="empty")
-            yield Label("Clustering runs", classes="section")
-            yield DataTable(id="runs", cursor_type="row", zebra_stripes=True)
-            yield Static(self._runs_hint(), id="runs-empty", classes="empty")
-            yield Label(
-                "Summary passes and hierarchies of the highlighted run",
-                id="children-heading",
-                classes="section",
-            )
-            with Horizontal(id="run-children"):
-                yield DataTable(id="passes", cursor_type="row", zebra_stripes=True)
-                yield DataTable(id="hierarchies", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        if not self.lazy:
+            yield from self._widgets()
+
+    def _widgets(self) -> list[Any]:
+        return [
+            Header(),
+            Vertical(
+                Static(id="store-line"),
+                Label("Datasets", classes="section"),
+                DataTable(id="datasets", cursor_type="row", zebra_stripes=True),
+                Static(self._datasets_hint(), id="datasets-empty", classes="empty"),
+                Label("Clustering runs", classes="section"),
+                DataTable(id="runs", cursor_type="row", zebra_stripes=True),
+                Static(self._runs_hint(), id="runs-empty", classes="empty"),
+                Label(
+                    "Summary passes and hierarchies of the highlighted run",
+                    id="children-heading",
+                    classes="section",
+                ),
+                Horizontal(
+                    DataTable(id="passes", cursor_type="row", zebra_stripes=True),
+                    DataTable(id="hierarchies", cursor_type="row", zebra_stripes=True),
+                    id="run-children",
+                ),
+                id="runs-body",
+            ),
+            Footer(),
+        ]
 
     def on_mount(self) -> None:
+        if not self.lazy:
+            self._set_up()
+
+    async def on_screen_resume(self) -> None:
+        if self.built:
+            return
+        if self.lazy and not self._passed_over:
+            self._passed_over = True  # the start-up resume: the tree is pushed over us now
+            return
+        await self.mount_all(self._widgets())
+        self._set_up()
+
+    def _set_up(self) -> None:
+        self.built = True
         datasets = self.query_one("#datasets", DataTable)
         datasets.add_column("Label", key="label")
         datasets.add_column("Source", key="source")
@@ -241,16 +270,20 @@ class RunsScreen(LmsysScreen):
     # -- actions (reached through App.invoke) -----------------------------------------------
 
     def do_datasets(self) -> None:
-        self.query_one("#datasets", DataTable).focus()
+        if self.built:
+            self.query_one("#datasets", DataTable).focus()
 
     def do_runs(self) -> None:
         """Show runs, re-reading the store (the `r` key doubles as refresh)."""
         self.lmsys.refresh_store()
-        self.query_one("#runs", DataTable).focus()
+        if self.built:
+            self.query_one("#runs", DataTable).focus()
 
     # -- the highlighted run's passes and hierarchies --------------------------------------------
 
     def selected_run(self) -> str | None:
+        if not self.built:
+            return self.select_run
         table = self.query_one("#runs", DataTable)
         if not table.row_count:
             return None
