@@ -28,6 +28,7 @@ from lmsys_tui.tui.screens.picker import PickerScreen
 from lmsys_tui.tui.screens.queries import QueriesScreen
 from lmsys_tui.tui.screens.query import QueryScreen
 from lmsys_tui.tui.screens.runs import RunsScreen
+from lmsys_tui.tui.widgets import cluster_tree as cluster_tree_module
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
@@ -77,7 +78,12 @@ async def _open_explorer(app: Any, pilot: Any, run_id: str = RUN_ID) -> ClusterT
 # -- the main path --------------------------------------------------------------------------------
 
 
-async def test_runs_to_tree_to_queries_to_query(fx: tui_store.FixtureStore) -> None:
+async def test_runs_to_tree_to_queries_to_query(
+    fx: tui_store.FixtureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # every level through the worker and its placeholder (small levels are read inline
+    # otherwise; test_small_levels_load_inline covers that path)
+    monkeypatch.setattr(cluster_tree_module, "INLINE_CHILDREN", 0)
     seen: list[Message] = []
     placeholders: list[tuple[int | None, list[str]]] = []
 
@@ -168,6 +174,30 @@ async def test_runs_to_tree_to_queries_to_query(fx: tui_store.FixtureStore) -> N
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is explorer and tree.cursor_row.node_id == 2  # state kept
+
+
+async def test_small_levels_load_inline(fx: tui_store.FixtureStore) -> None:
+    """A level of a few rows is read in the expand handler itself: no worker, no message,
+    and no frame ever shows "loading…" for it."""
+    seen: list[Message] = []
+    app = make_app(fx.db)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        tree = await _open_explorer(app, pilot)
+        node = tree.nodes_by_id[2_000_001]
+        node.expand()
+        await pilot.pause()
+        assert [c.data.row.title for c in node.children] == [
+            "Languages and numbers",
+            "Everyday life and oddities",
+        ]
+        asked = [
+            m.node_id
+            for m in seen
+            if isinstance(m, (ClusterTree.ChildrenWanted, ExplorerScreen.ChildrenLoaded))
+        ]
+        assert 2_000_001 not in asked  # read in the handler, not by a worker
+        assert None in asked  # the roots did go to a worker
+        assert node.data.loaded and not node.data.loading
 
 
 async def test_enter_on_a_cluster_opens_its_queries(fx: tui_store.FixtureStore) -> None:

@@ -38,6 +38,8 @@ def _readers(app: LmsysApp) -> list[Any]:
 
 
 def _busy(app: LmsysApp) -> bool:
+    if getattr(app.screen, "detail_pending", False):
+        return True  # a detail read is about to start (the explorer's short delay)
     return any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in _readers(app))
 
 
@@ -53,7 +55,7 @@ async def settle(app: LmsysApp, pilot: Any, rounds: int = 20) -> None:
         if readers:  # (an empty list would mean "every worker" to wait_for_complete)
             with contextlib.suppress(WorkerFailed, WorkerCancelled):
                 await app.workers.wait_for_complete(readers)
-        await pilot.pause()
+        await pilot.pause(0.05 if getattr(app.screen, "detail_pending", False) else None)
         if not _busy(app):
             await pilot.pause()
             if not _busy(app):

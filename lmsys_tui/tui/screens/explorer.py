@@ -16,6 +16,7 @@ hierarchy path); enter on a hit opens its place in the tree.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -38,6 +39,7 @@ from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
 SORT_LABEL = {"size": "largest first", "title": "by title"}
 DEBOUNCE = 0.25  # seconds of quiet typing before a search starts
+DETAIL_DELAY = 0.08  # seconds the cursor rests on a node before its detail is read
 SEARCH_GROUP = "explorer-search"
 RESULTS = 50
 MODES = ("hybrid", "semantic", "keyword")
@@ -137,6 +139,7 @@ class ExplorerScreen(LmsysScreen):
         self.search_hits: list[Any] = []
         self.search_hits_for: str | None = None  # the text the shown hits answer
         self._search_timer: Timer | None = None
+        self._detail_timer: Timer | None = None
         self._warmed = False
         self.search_defaults = {"target": "queries", "mode": "hybrid"}
         """What the search bar starts with (it is built on the first `/`, not at start)."""
@@ -185,6 +188,7 @@ class ExplorerScreen(LmsysScreen):
         return self.query_one("#detail", ClusterDetail)
 
     def on_mount(self) -> None:
+        self.tree.inline_loader = self._small_level
         self.detail.show_message("Reading the run…")
         self.open_run(**self._ask)
         self.watch(self.app, "data_version", self._data_changed, init=False)
@@ -252,6 +256,14 @@ class ExplorerScreen(LmsysScreen):
         if self.view is not None:
             self.load_children(self.view, message.node_id, self.sort, message.generation)
 
+    def _small_level(self, node_id: int | None) -> list[NodeRow] | None:
+        """The tree's inline loader: a level of at most INLINE_CHILDREN rows (the parent row
+        says how many) is one indexed read of ~1 ms, done at once so no frame shows
+        "loading…" only to replace it; roots and wide levels go to a worker instead."""
+        if self.view is None:
+            return None
+        return explore.children(self.view, node_id, sort=self.sort)
+
     def on_explorer_screen_children_loaded(self, message: ChildrenLoaded) -> None:
         self.tree.add_children(message.node_id, message.rows, message.generation)
 
@@ -281,7 +293,23 @@ class ExplorerScreen(LmsysScreen):
             return
         self._detail_for = message.row.node_id
         self.detail.add_class("-loading")
-        self.load_detail(self.view, message.row)
+        # a short restartable delay: holding an arrow key starts one read, not one per row,
+        # and the tree paints before the first detail read competes with it
+        if self._detail_timer is not None:
+            self._detail_timer.stop()
+        self._detail_timer = self.set_timer(
+            DETAIL_DELAY, partial(self._read_detail, self.view, message.row)
+        )
+
+    def _read_detail(self, view: View, row: NodeRow) -> None:
+        self._detail_timer = None
+        if row.node_id == self._detail_for:
+            self.load_detail(view, row)
+
+    @property
+    def detail_pending(self) -> bool:
+        """A highlighted node's detail read waits on its short delay (tests settle on it)."""
+        return self._detail_timer is not None
 
     def on_explorer_screen_detail_loaded(self, message: DetailLoaded) -> None:
         if message.view != self.view or message.node_id != self._detail_for:

@@ -78,9 +78,9 @@ class QueriesScreen(LmsysScreen):
         table.add_column(Text("Distance", justify="right"), key="distance", width=8)
         table.add_column("Lang", key="language", width=5)
         table.add_column("Model", key="model", width=16)
-        table.add_column("Query", key="query")
+        table.add_column("Query", key="query", width=self.text_width)
         self._status("Reading…")
-        self.read_page(None, 0)
+        self.fetch(None, 0)
         table.focus()
 
     @property
@@ -89,6 +89,20 @@ class QueriesScreen(LmsysScreen):
 
     def _status(self, text: str) -> None:
         self.query_one("#queries-status", Static).update(Text(text))
+
+    def fetch(self, after: tuple[Any, ...] | None, number: int) -> None:
+        """One cluster's page is a single index range scan (a few ms at any depth): read it
+        at once, so the table fills in the same frame. A node over many clusters merges a
+        scan per cluster: that goes to a worker."""
+        if self.row.is_cluster or self.row.level == 0:
+            self.cluster_ids = [self.row.node_id]
+            self.workers.cancel_group(self, "queries-page")
+            page = explore.query_page(
+                self.view, self.cluster_ids, order=self.order, after=after, limit=PAGE, width=400
+            )
+            self.show_page(page, number)
+        else:
+            self.read_page(after, number)
 
     @work(thread=True, exclusive=True, group="queries-page", exit_on_error=False)
     def read_page(self, after: tuple[Any, ...] | None, number: int) -> None:
@@ -108,12 +122,15 @@ class QueriesScreen(LmsysScreen):
             self.post_message(self.PageRead(page, number))
 
     def on_queries_screen_page_read(self, message: PageRead) -> None:
-        page, self.page, self.number = message.page, message.page, message.number
-        del self.pages[message.number + 1 :]
+        self.show_page(message.page, message.number)
+
+    def show_page(self, page: QueryPage, number: int) -> None:
+        self.page, self.number = page, number
+        del self.pages[number + 1 :]
         self.pages.append(page.next_after)
         table = self.query_one("#queries", DataTable)
         table.clear()
-        first = message.number * PAGE
+        first = number * PAGE
         width = self.text_width
         for i, r in enumerate(page.rows):
             table.add_row(
@@ -127,7 +144,7 @@ class QueriesScreen(LmsysScreen):
         if page.rows:
             last = first + len(page.rows)
             more = "" if page.next_after is None else " · ] next page"
-            back = " · [ previous page" if message.number else ""
+            back = " · [ previous page" if number else ""
             self._status(
                 f"rows {first + 1:,}–{last:,} of {self.row.count:,} · "
                 f"{ORDER_LABEL[self.order]}{more}{back}"
@@ -140,18 +157,18 @@ class QueriesScreen(LmsysScreen):
     def action_next_page(self) -> None:
         if self.page is None or self.page.next_after is None:
             return
-        self.read_page(self.page.next_after, self.number + 1)
+        self.fetch(self.page.next_after, self.number + 1)
 
     def action_previous_page(self) -> None:
         if self.number == 0:
             return
-        self.read_page(self.pages[self.number - 1], self.number - 1)
+        self.fetch(self.pages[self.number - 1], self.number - 1)
 
     def action_toggle_order(self) -> None:
         self.order = NEXT_ORDER[self.order]
         self.pages, self.page = [None], None
         self._status("Reading…")
-        self.read_page(None, 0)
+        self.fetch(None, 0)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         from lmsys_tui.tui.screens.query import QueryScreen

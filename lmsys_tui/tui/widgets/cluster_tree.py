@@ -12,9 +12,11 @@ while a search is active, the hits under that node.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -27,6 +29,7 @@ from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.bars import bar, percent
 
 BAR_WIDTH = 6
+INLINE_CHILDREN = 200  # a level this small is one indexed read (~1 ms): no worker, no placeholder
 TITLE_LIMIT = 90
 
 
@@ -61,6 +64,7 @@ class ClusterTree(Tree[Item]):
         tree: ClusterTree
         node_id: int | None
         generation: int
+        expected: int | None = None  # how many children the store says there are
 
         @property
         def control(self) -> ClusterTree:
@@ -108,6 +112,9 @@ class ClusterTree(Tree[Item]):
         self.hits: dict[int, int] = {}
         self._reveal: list[int] = []
         self._adding: dict[int | None, int] = {}
+        self._styles_memo: dict[str, Style] = {}
+        self.inline_loader: Callable[[int | None], list[NodeRow] | None] | None = None
+        """Given by the screen: reads a small level at once (see INLINE_CHILDREN)."""
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -125,9 +132,16 @@ class ClusterTree(Tree[Item]):
         item = event.node.data
         if item is None or item.row is None or item.loaded or item.loading:
             return
+        if self.inline_loader is not None and item.row.child_count <= INLINE_CHILDREN:
+            rows = self.inline_loader(item.row.node_id)
+            if rows is not None:
+                self.add_children(item.row.node_id, rows, self.generation)
+                return
         item.loading = True
         event.node.add_leaf("loading…", data=Item(note="loading…"))
-        self.post_message(self.ChildrenWanted(self, item.row.node_id, self.generation))
+        self.post_message(
+            self.ChildrenWanted(self, item.row.node_id, self.generation, item.row.child_count)
+        )
 
     def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Item]) -> None:
         item = event.node.data
@@ -287,11 +301,33 @@ class ClusterTree(Tree[Item]):
     # -- drawing ------------------------------------------------------------------------------
 
     def _style(self, name: str) -> Style:
-        """A component class's style; none before the widget's styles exist (not mounted)."""
-        try:
-            return self.get_component_rich_style(name, partial=True)
-        except KeyError:
-            return Style()
+        """A component class's style, computed once until the styles change (labels are
+        drawn for every line on every refresh); none before the widget is mounted."""
+        found = self._styles_memo.get(name)
+        if found is None:
+            try:
+                found = self.get_component_rich_style(name, partial=True)
+            except KeyError:
+                return Style()
+            self._styles_memo[name] = found
+        return found
+
+    def notify_style_update(self) -> None:
+        self._styles_memo.clear()
+        super().notify_style_update()
+
+    def get_label_width(self, node: TreeNode[Item]) -> int:
+        """The label's width without drawing it (the tree asks for every line's width)."""
+        item = node.data
+        if item is None or item.row is None:
+            return cell_len(item.note if item else str(node.label))
+        row = item.row
+        width = 2 + BAR_WIDTH + 1 + 6 + 1 + max(8, len(f"{row.count:,}")) + 2
+        width += cell_len(plain(row.title, TITLE_LIMIT))
+        hits = self.hits.get(row.node_id)
+        if hits:
+            width += len(f"  {hits:,} hits")
+        return width
 
     def render_label(self, node: TreeNode[Item], base_style: Style, style: Style) -> Text:
         item = node.data
