@@ -12,7 +12,20 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
+from lmsys_tui.commands.options import (
+    Backend,
+    ChromaHost,
+    ChromaPath,
+    ChromaPort,
+    DbPath,
+    Dimensions,
+    EmbedBatch,
+    Json,
+    Model,
+    Provider,
+    UseChroma,
+    Xml,
+)
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
 
@@ -27,28 +40,6 @@ ChunkSize = Annotated[
     int, typer.Option(help="Rows per unit of work: progress/cancel checks, assignment, writes.")
 ]
 RandomState = Annotated[int, typer.Option(help="Seed: same seed + same data = same run.")]
-UseChroma = Annotated[
-    bool,
-    typer.Option(
-        "--use-chroma/--no-use-chroma",
-        help="Also put the clustered queries in the space's Chroma collection (from stored "
-        "vectors, nothing is embedded again).",
-    ),
-]
-Provider = Annotated[str, typer.Option(help="sentence-transformers (local, default) or openai.")]
-Model = Annotated[
-    str | None,
-    typer.Option(help="Embedding model (default all-MiniLM-L6-v2 / text-embedding-3-small)."),
-]
-EmbedBatch = Annotated[int, typer.Option(help="Texts per embedding batch (committed each).")]
-Dimensions = Annotated[
-    int | None, typer.Option(help="Output size for openai text-embedding-3-* models.")
-]
-Backend = Annotated[
-    str, typer.Option("--embed-backend", help="auto | torch | onnx | onnx-int8 (local models).")
-]
-ChromaHost = Annotated[str | None, typer.Option(help="Chroma server host (default: embedded).")]
-ChromaPort = Annotated[int | None, typer.Option(help="Chroma server port.")]
 
 
 def _embed_opts(
@@ -77,6 +68,34 @@ def _embed_opts(
         chroma_host=chroma_host,
         chroma_port=chroma_port,
     )
+
+
+def _cluster(
+    run: Any,
+    params: Any,
+    label: str,
+    selection: Any,
+    opts: Any,
+    description: str,
+    db_path: Path | None,
+) -> Any:
+    """Open the store, run one clustering stage with progress on stderr, close the store."""
+    from lmsys_tui.commands.progress import stderr_progress
+    from lmsys_tui.core.store.db import open_store
+
+    store = open_store(load_settings(db_path, opts.chroma_path).db)
+    try:
+        with stderr_progress(label) as progress:
+            return run(
+                store,
+                params,
+                selection=selection,
+                embed_opts=opts,
+                description=description,
+                progress=progress,
+            )
+    finally:
+        store.close()
 
 
 def _report(summary: Any, json_out: bool, xml_out: bool) -> None:
@@ -134,11 +153,9 @@ def kmeans(
     xml_out: Xml = False,
 ) -> None:
     """Run MiniBatchKMeans clustering (shuffled epochs until it converges)."""
-    from lmsys_tui.commands.progress import stderr_progress
     from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
     from lmsys_tui.core.cluster.pipeline import Selection
     from lmsys_tui.core.cluster.runs import require_positive
-    from lmsys_tui.core.store.db import open_store
 
     require_positive(limit=limit)
     params = KMeansParams(
@@ -162,19 +179,15 @@ def kmeans(
         chroma_host,
         chroma_port,
     )
-    store = open_store(load_settings(db_path, chroma_path).db)
-    try:
-        with stderr_progress(f"cluster kmeans k={n_clusters}") as progress:
-            summary = run_kmeans(
-                store,
-                params,
-                selection=Selection(dataset=dataset, limit=limit),
-                embed_opts=opts,
-                description=description,
-                progress=progress,
-            )
-    finally:
-        store.close()
+    summary = _cluster(
+        run_kmeans,
+        params,
+        f"cluster kmeans k={n_clusters}",
+        Selection(dataset, limit),
+        opts,
+        description,
+        db_path,
+    )
     _report(summary, json_out, xml_out)
 
 
@@ -224,11 +237,9 @@ def hdbscan(
     xml_out: Xml = False,
 ) -> None:
     """Run HDBSCAN clustering after dimension reduction (noise kept as cluster -1)."""
-    from lmsys_tui.commands.progress import stderr_progress
     from lmsys_tui.core.cluster.density import HdbscanParams, run_hdbscan
     from lmsys_tui.core.cluster.pipeline import Selection
     from lmsys_tui.core.cluster.runs import require_positive
-    from lmsys_tui.core.store.db import open_store
 
     require_positive(limit=limit)
     params = HdbscanParams(
@@ -255,17 +266,13 @@ def hdbscan(
         chroma_host,
         chroma_port,
     )
-    store = open_store(load_settings(db_path, chroma_path).db)
-    try:
-        with stderr_progress(f"cluster hdbscan min_cluster_size={min_cluster_size}") as progress:
-            summary = run_hdbscan(
-                store,
-                params,
-                selection=Selection(dataset=dataset, limit=limit),
-                embed_opts=opts,
-                description=description,
-                progress=progress,
-            )
-    finally:
-        store.close()
+    summary = _cluster(
+        run_hdbscan,
+        params,
+        f"cluster hdbscan min_cluster_size={min_cluster_size}",
+        Selection(dataset, limit),
+        opts,
+        description,
+        db_path,
+    )
     _report(summary, json_out, xml_out)

@@ -10,31 +10,26 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
+from lmsys_tui.commands.options import (
+    Backend,
+    ChromaHost,
+    ChromaPath,
+    ChromaPort,
+    DbPath,
+    Dimensions,
+    EmbedBatch,
+    Json,
+    Model,
+    Provider,
+    UseChroma,
+    Xml,
+)
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
 from lmsys_tui.errors import NotFoundError, UsageError
 
-Provider = Annotated[
-    str,
-    typer.Option("--embedding-provider", help="sentence-transformers (local, default) or openai."),
-]
-Model = Annotated[
-    str | None,
-    typer.Option(
-        "--embedding-model",
-        help="Model name or local path (default all-MiniLM-L6-v2 / text-embedding-3-small).",
-    ),
-]
-Dimensions = Annotated[
-    int | None, typer.Option(help="Output size for openai text-embedding-3-* models.")
-]
 Dataset = Annotated[str | None, typer.Option("--dataset", help="Only this dataset's queries.")]
 Limit = Annotated[int | None, typer.Option(help="Only the first N queries (by id).")]
-ChromaHost = Annotated[
-    str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded).")
-]
-ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port.")]
 
 
 def _check_positive(**values: int | None) -> None:
@@ -60,25 +55,9 @@ def embed(
     embedding_provider: Provider = "sentence-transformers",
     embedding_model: Model = None,
     dimensions: Dimensions = None,
-    embed_batch_size: Annotated[
-        int, typer.Option(help="Texts per model call; each batch is committed.")
-    ] = 64,
-    backend: Annotated[
-        str,
-        typer.Option(
-            "--backend",
-            "--embed-backend",
-            help="auto (GPU torch, else ONNX where it agrees with torch) | torch | onnx |"
-            " onnx-int8.",
-        ),
-    ] = "auto",
-    use_chroma: Annotated[
-        bool,
-        typer.Option(
-            "--use-chroma/--no-use-chroma",
-            help="Also put the queries in the space's Chroma collection.",
-        ),
-    ] = False,
+    embed_batch_size: EmbedBatch = 64,
+    backend: Backend = "auto",
+    use_chroma: UseChroma = False,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
     db_path: DbPath = None,

@@ -17,3 +17,42 @@ ChromaPath = Annotated[
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print JSON on stdout (nothing else).")]
 Xml = Annotated[bool, typer.Option("--xml", help="Print XML on stdout.")]
+
+# -- the embedding space and the Chroma index (embed, backfill-chroma, cluster, search) -------
+
+Provider = Annotated[
+    str,
+    typer.Option("--embedding-provider", help="sentence-transformers (local, default) or openai."),
+]
+Model = Annotated[
+    str | None,
+    typer.Option(
+        "--embedding-model",
+        help="Model name or local path (default all-MiniLM-L6-v2 / text-embedding-3-small).",
+    ),
+]
+Dimensions = Annotated[
+    int | None, typer.Option(help="Output size for openai text-embedding-3-* models.")
+]
+EmbedBatch = Annotated[
+    int, typer.Option("--embed-batch-size", help="Texts per model call; each batch is committed.")
+]
+Backend = Annotated[
+    str,
+    typer.Option(
+        "--embed-backend",
+        "--backend",
+        help="auto (GPU torch, else ONNX where it agrees with torch) | torch | onnx | onnx-int8.",
+    ),
+]
+UseChroma = Annotated[
+    bool,
+    typer.Option(
+        "--use-chroma/--no-use-chroma",
+        help="Also put the queries in the space's Chroma collection (from stored vectors).",
+    ),
+]
+ChromaHost = Annotated[
+    str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded).")
+]
+ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port.")]

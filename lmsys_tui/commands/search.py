@@ -13,7 +13,15 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
+from lmsys_tui.commands.options import (
+    Backend,
+    ChromaHost,
+    ChromaPath,
+    ChromaPort,
+    DbPath,
+    Json,
+    Xml,
+)
 from lmsys_tui.commands.output import emit, emit_table, handled, note, safe_text
 from lmsys_tui.config import load_settings
 from lmsys_tui.errors import NotFoundError, UsageError
@@ -21,18 +29,6 @@ from lmsys_tui.errors import NotFoundError, UsageError
 Text = Annotated[str, typer.Argument(help="What to search for.")]
 RunId = Annotated[
     str | None, typer.Option("--run-id", help="Search within this clustering run (and its space).")
-]
-ChromaHost = Annotated[
-    str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded).")
-]
-ChromaPort = Annotated[int | None, typer.Option("--chroma-port", help="Chroma server port.")]
-Backend = Annotated[
-    str,
-    typer.Option(
-        "--embed-backend",
-        "--backend",
-        help="How to embed the search text: auto | torch | onnx | onnx-int8.",
-    ),
 ]
 
 
