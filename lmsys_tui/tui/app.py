@@ -30,7 +30,8 @@ from lmsys_tui.actions import Action, by_id, headless_command
 from lmsys_tui.config import Settings
 from lmsys_tui.errors import Cancelled, LmsysError
 from lmsys_tui.tui.commands import ActionsProvider, NavigationProvider
-from lmsys_tui.tui.jobs import Job, JobFn, result_fields
+from lmsys_tui.tui.heap import freeze_after_imports
+from lmsys_tui.tui.jobs import Job, JobFn, result_fields, run_in_background
 from lmsys_tui.tui.keys import action_bindings
 from lmsys_tui.tui.messages import JobEnded, JobProgress, StoreRead
 from lmsys_tui.tui.overview import StoreOverview, read_overview
@@ -113,6 +114,7 @@ class LmsysApp(App[None], inherit_bindings=False):
         return RunsScreen(select_run=self.run_id, lazy=starts_on_tree)
 
     def on_mount(self) -> None:
+        self.call_after_refresh(freeze_after_imports)
         if self.run_id is not None and self.demo_limit is None:
             self.open_run(self.run_id)
             # the tree paints first; the store overview (under it) is read after that
@@ -167,6 +169,7 @@ class LmsysApp(App[None], inherit_bindings=False):
 
     def worker_changed(self, event: Worker.StateChanged) -> None:
         """The one place a failed worker becomes visible: a notification, never a crash."""
+        freeze_after_imports()  # a worker may have loaded a model (see tui/heap.py)
         if event.state != WorkerState.ERROR:
             return
         text = describe_error(event.worker.error)
@@ -211,6 +214,7 @@ class LmsysApp(App[None], inherit_bindings=False):
                 last, last_phase = now, message.phase
                 self.post_message(message)
 
+        run_in_background()
         try:
             value = fn(progress, job.cancelled)
         except Cancelled as exc:
@@ -220,6 +224,7 @@ class LmsysApp(App[None], inherit_bindings=False):
         self.post_message(JobEnded(job.id, "done", message, data))
 
     def on_job_progress(self, message: JobProgress) -> None:
+        freeze_after_imports()  # the stage may have imported its model (see tui/heap.py)
         job = self.jobs.get(message.job_id)
         if job is not None and job.active:
             job.update(self.clock(), message.done, message.total, message.note)

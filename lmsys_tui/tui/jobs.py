@@ -8,6 +8,8 @@ clock so snapshot tests can pin them.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -102,3 +104,21 @@ def result_fields(value: Any) -> tuple[str, dict[str, Any]]:
     data = value.to_dict() if hasattr(value, "to_dict") else {}
     message = getattr(value, "message", "") or data.get("message") or "done"
     return str(message), data
+
+
+JOB_NICENESS = 10
+
+
+def run_in_background() -> None:
+    """Lower the calling (job) thread's CPU priority; threads it starts inherit it.
+
+    On a 2-core machine a stage's model threads take every core, and the event loop, which
+    needs a few ms per frame, waited behind them. At nice +10 the loop is scheduled first and
+    the job still gets every cycle the loop leaves. Linux sets niceness per thread; elsewhere
+    (or if refused) this does nothing.
+    """
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    with contextlib.suppress(OSError):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, os.getpriority(os.PRIO_PROCESS, tid) + JOB_NICENESS)

@@ -148,6 +148,16 @@ class OnnxEncoder:
         return np.ascontiguousarray(out, dtype=np.float32), ok
 
 
+def _session_options(ort: Any) -> Any:
+    """Quiet options whose idle threads sleep: ONNX Runtime's default spin-waiting keeps
+    every core busy between batches, which starves the TUI's event loop on a small machine."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+    return options
+
+
 def _onnx_session(path: Path) -> Any:
     """An ONNX Runtime session; the optimised graph is kept beside the model and reused.
 
@@ -160,15 +170,13 @@ def _onnx_session(path: Path) -> Any:
 
     saved = path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx")
     if saved.is_file():
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
+        options = _session_options(ort)
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
             return ort.InferenceSession(str(saved), options, providers=["CPUExecutionProvider"])
         except Exception:  # damaged or foreign: optimise again below
             saved.unlink(missing_ok=True)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
+    options = _session_options(ort)
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     tmp = saved.with_name(f".{saved.name}.{os.getpid()}")
     options.optimized_model_filepath = str(tmp)

@@ -187,6 +187,7 @@ class PipelineScreen(LmsysScreen):
         self.initial_values = dict(values or {})
         self.selected_job = select_job
         self._log_shown: tuple[int | None, int] = (None, 0)
+        self._shown: dict[str, str] = {}  # selector -> the plain text it shows
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -409,14 +410,10 @@ class PipelineScreen(LmsysScreen):
         job = self.lmsys.jobs.get(self.selected_job) if self.selected_job is not None else None
         self.set_class(job is None, "-no-job")
         if job is None:
-            self.query_one("#job-title", Static).update(
-                Text("No jobs yet: fill in a form and press Start.")
-            )
+            self._put("#job-title", Text("No jobs yet: fill in a form and press Start."))
             return
         now = self.lmsys.clock()
-        self.query_one("#job-title", Static).update(
-            inert(f"#{job.id} {job.title} · $ {job.command}", one_line=False)
-        )
+        self._put("#job-title", inert(f"#{job.id} {job.title} · $ {job.command}", one_line=False))
         bar = self.query_one("#job-bar", ProgressBar)
         if job.total:
             bar.update(total=job.total, progress=job.done)
@@ -429,7 +426,7 @@ class PipelineScreen(LmsysScreen):
             status += f"\n{job.note}"
         elif job.message:
             status += f"\n{job.message}"
-        self.query_one("#job-status", Static).update(inert(status, one_line=False))
+        self._put("#job-status", inert(status, one_line=False))
         self.set_class(job.status == "failed", "-failed")
         log = self.query_one("#job-log", RichLog)
         shown_job, shown_lines = self._log_shown
@@ -439,6 +436,17 @@ class PipelineScreen(LmsysScreen):
         for line in job.log[shown_lines:]:
             log.write(inert(line, one_line=False))
         self._log_shown = (job.id, len(job.log))
+
+    def _put(self, selector: str, text: Text) -> None:
+        """Show `text` in a Static, skipping what is already shown, and asking for a layout
+        pass only when its line count changes: this redraws every second while a job runs,
+        and a layout pass over this screen's forms costs tens of ms on a busy machine."""
+        before = self._shown.get(selector)
+        if before == text.plain:
+            return
+        self._shown[selector] = text.plain
+        relayout = before is None or before.count("\n") != text.plain.count("\n")
+        self.query_one(selector, Static).update(text, layout=relayout)
 
     def _tick(self) -> None:
         if any(j.active for j in self.lmsys.jobs.values()):
