@@ -15,10 +15,10 @@ import tui_store
 from textual.message import Message
 from textual.widgets import Input, OptionList, Static
 from tui_pilot import SIZE, make_app, settle, static_text, wait_for
-from tui_store import HIER_ID, RUN_ID
+from tui_store import RUN_ID
 
 from lmsys_tui.core.search import ClusterHit
-from lmsys_tui.tui.screens.explorer import DEBOUNCE, ExplorerScreen
+from lmsys_tui.tui.screens.explorer import ExplorerScreen
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
 pytestmark = pytest.mark.anyio
@@ -190,7 +190,3 @@ async def test_search_in_a_flat_view_counts_clusters(fx: tui_store.FixtureStore)
         tree = screen.query_one("#tree", ClusterTree)
         assert tree.hits == {0: 8}
 
-
-def test_debounce_is_a_quarter_second() -> None:
-    assert DEBOUNCE == 0.25
-    assert HIER_ID

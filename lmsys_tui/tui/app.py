@@ -140,6 +140,11 @@ class LmsysApp(App[None], inherit_bindings=False):
                 )
             return self._searcher
 
+    def interrupt_search(self) -> None:
+        """Abort the search statement running now, if any (a newer search replaces it)."""
+        if self._searcher is not None:
+            self._searcher.interrupt()
+
     def on_unmount(self) -> None:
         """Leaving: running jobs stop at their next check (their committed work is kept),
         so the process does not wait for a long stage to finish on its own."""

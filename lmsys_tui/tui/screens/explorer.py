@@ -32,13 +32,14 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lmsys_tui.core import explore
 from lmsys_tui.core.explore import NodeRow, RunOverview, View
+from lmsys_tui.errors import Cancelled
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
 SORT_LABEL = {"size": "largest first", "title": "by title"}
-DEBOUNCE = 0.25  # seconds of quiet typing before a search starts
+DEBOUNCE = 0.12  # seconds of quiet typing before a search starts (a stale one is aborted)
 DETAIL_DELAY = 0.08  # seconds the cursor rests on a node before its detail is read
 SEARCH_GROUP = "explorer-search"
 RESULTS = 50
@@ -567,6 +568,7 @@ class ExplorerScreen(LmsysScreen):
         self.search_seq += 1
         if self._search_timer is not None:
             self._search_timer.stop()
+        self.lmsys.interrupt_search()  # whatever runs now answers an older text
         if not self.search_text.strip():
             self.workers.cancel_group(self, SEARCH_GROUP)
             self.search_hits = []
@@ -591,26 +593,29 @@ class ExplorerScreen(LmsysScreen):
 
         worker = get_current_worker()
         searcher = self.lmsys.searcher()
-        if target == "clusters":
-            result = searcher.search_clusters(
-                ClusterSearch(
-                    text, run_id=view.run_id, summary_run_id=view.summary_run_id, top_k=RESULTS
-                ),
-                cancelled=lambda: worker.is_cancelled,
-            )
-        else:
-            result = searcher.search_queries(
-                QuerySearch(
-                    text,
-                    run_id=view.run_id,
-                    mode=mode,
-                    n_results=RESULTS,
-                    summary_run_id=view.summary_run_id,
-                    hierarchy_run_id=view.hierarchy_run_id,
-                    snippet_chars=200,
-                ),
-                cancelled=lambda: worker.is_cancelled,
-            )
+        try:
+            if target == "clusters":
+                result = searcher.search_clusters(
+                    ClusterSearch(
+                        text, run_id=view.run_id, summary_run_id=view.summary_run_id, top_k=RESULTS
+                    ),
+                    cancelled=lambda: worker.is_cancelled,
+                )
+            else:
+                result = searcher.search_queries(
+                    QuerySearch(
+                        text,
+                        run_id=view.run_id,
+                        mode=mode,
+                        n_results=RESULTS,
+                        summary_run_id=view.summary_run_id,
+                        hierarchy_run_id=view.hierarchy_run_id,
+                        snippet_chars=200,
+                    ),
+                    cancelled=lambda: worker.is_cancelled,
+                )
+        except Cancelled:
+            return  # a newer search replaced this one
         if not worker.is_cancelled:
             self.post_message(
                 self.SearchDone(seq, target, text, mode, list(result.hits), result.seconds)
