@@ -111,6 +111,29 @@ def test_clear_removes_the_store_and_refuses_a_foreign_file(cli_env, home, tmp_p
     assert foreign.read_text() == "not ours"
 
 
+def test_clear_removes_the_embedding_store_unless_asked_to_keep_it(cli_env, home) -> None:
+    from lmsys_tui.core.store.embeddings import EmbeddingStore
+
+    run_cli(["--headless", "load", "--limit", "5"], cli_env)
+    EmbeddingStore(home / "embeddings.db").close()  # as the embed stage leaves it
+    kept = _json(run_cli(["--headless", "clear", "--yes", "--keep-embeddings", "--json"], cli_env))
+    assert (home / "embeddings.db").exists()
+    assert not any("embeddings.db" in p for p in kept["removed"])
+    run_cli(["--headless", "load", "--limit", "5"], cli_env)
+    gone = _json(run_cli(["--headless", "clear", "--yes", "--json"], cli_env))
+    assert str(home / "embeddings.db") in gone["removed"]
+    assert not (home / "embeddings.db").exists() and not (home / "queries.db").exists()
+
+
+def test_clear_never_deletes_a_foreign_file_named_like_the_embedding_store(cli_env, home) -> None:
+    run_cli(["--headless", "load", "--limit", "5"], cli_env)
+    (home / "embeddings.db").write_text("someone else's")
+    res = run_cli(["--headless", "clear", "--yes"], cli_env)
+    _one_line_error(res, ExitCode.USAGE)
+    assert (home / "embeddings.db").read_text() == "someone else's"
+    assert (home / "queries.db").exists()  # nothing was removed before the refusal
+
+
 def test_clear_json_without_yes_does_not_prompt(cli_env, home) -> None:
     run_cli(["--headless", "load", "--limit", "5"], cli_env)
     res = run_cli(["--headless", "clear", "--json"], cli_env, stdin=subprocess.DEVNULL)

@@ -142,12 +142,20 @@ def datasets(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = Fals
 @handled
 def clear(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    keep_embeddings: Annotated[
+        bool,
+        typer.Option(
+            "--keep-embeddings",
+            help="Keep the stored vectors (keyed by text: reloading the same data embeds nothing).",
+        ),
+    ] = False,
     db_path: DbPath = None,
     chroma_path: ChromaPath = None,
     json_out: Json = False,
 ) -> None:
-    """Delete the SQLite store and the Chroma folder."""
+    """Delete the SQLite store, its embedding store and the Chroma folder."""
     from lmsys_tui.core.store import schema
+    from lmsys_tui.core.store.embeddings import embeddings_path
 
     settings = load_settings(db_path, chroma_path)
     db = settings.db
@@ -156,10 +164,11 @@ def clear(
     if not yes:
         if json_out:
             raise UsageError("clear --json needs --yes (no prompt when output is for a program)")
-        typer.confirm(f"Delete {db} and {settings.chroma}?", abort=True, err=True)
+        vectors = "" if keep_embeddings else f", {embeddings_path(db)}"
+        typer.confirm(f"Delete {db}{vectors} and {settings.chroma}?", abort=True, err=True)
     from lmsys_tui.core.delete import clear_store
 
-    removed = clear_store(db, settings.chroma)
+    removed = clear_store(db, settings.chroma, keep_embeddings=keep_embeddings)
     if not json_out:
         note(f"removed {len(removed)} path(s)" if removed else "nothing to remove")
     emit({"removed": removed}, as_json=json_out, table=lambda: None)

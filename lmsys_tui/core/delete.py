@@ -205,20 +205,31 @@ def delete(db: Path, ident: str, kind: str | None = None, *, force: bool = False
         conn.close()
 
 
-def clear_store(db: Path, chroma: Path) -> list[str]:
-    """Remove the SQLite store (with its WAL files) and the Chroma folder; returns what went.
+def clear_store(db: Path, chroma: Path, *, keep_embeddings: bool = False) -> list[str]:
+    """Remove the SQLite store (with its WAL files), its embedding store and the Chroma
+    folder; returns what went.
 
-    A file that is not an lmsys-tui store is refused (never deleted), as `clear` promises.
+    A file that is not an lmsys-tui store is refused (never deleted), as `clear` promises; so
+    is an embedding store that is not ours. `keep_embeddings` keeps the vectors (they are keyed
+    by text, so a reload of the same data embeds nothing again).
     """
     import shutil
 
+    from lmsys_tui.core.store.embeddings import check_embedding_store, embeddings_path
+
     if db.exists():
         schema.read_version(db)
+    files = [db]
+    vectors = embeddings_path(db)
+    if not keep_embeddings and vectors.exists():
+        check_embedding_store(vectors)
+        files.append(vectors)
     removed = []
-    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm")):
-        if path.exists():
-            path.unlink()
-            removed.append(str(path))
+    for base in files:
+        for path in (base, base.with_name(base.name + "-wal"), base.with_name(base.name + "-shm")):
+            if path.exists():
+                path.unlink()
+                removed.append(str(path))
     if chroma.exists():
         shutil.rmtree(chroma)
         removed.append(str(chroma))

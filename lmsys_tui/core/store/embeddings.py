@@ -102,6 +102,21 @@ def _chunks(items: Sequence[Any], size: int = 900) -> Iterator[Sequence[Any]]:
         yield items[i : i + size]
 
 
+def check_embedding_store(path: Path) -> None:
+    """Raise UsageError unless `path` is an lmsys-tui embedding store (read only, so a file
+    of another tool is never changed, not even by a journal mode switch)."""
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            row = conn.execute("SELECT value FROM store_info WHERE key = 'format'").fetchone()
+        finally:
+            conn.close()
+    except sqlite3.Error as exc:
+        raise UsageError(f"{path} is not an lmsys-tui embedding store ({exc})") from exc
+    if row is None:
+        raise UsageError(f"{path} is not an lmsys-tui embedding store (no format mark)")
+
+
 class EmbeddingStore:
     """A connection to one embedding store file; created on first use."""
 
