@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from lmsys_tui.errors import Cancelled, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
@@ -117,6 +117,80 @@ def reduce(
     return out, info
 
 
+ALGORITHM = "prims_kdtree"
+"""hdbscan's "best" picks Boruvka on a KD-tree; on reduced sentence embeddings Prim's on the
+same tree builds the same minimum spanning tree (so the same clusters) 1.2-3x faster: 10k rows
+at PCA-50 5.9 s vs 12.2 s, 20k rows 20.8 s vs 60.5 s, 20k at PCA-10 6.8 s vs 8.3 s."""
+
+
+class BruteNeighbours:
+    """Exact euclidean k-nearest fitted rows by matrix products, in the shape of the KD-tree
+    query `hdbscan.approximate_predict` makes (`query(X, k)` -> distances, indices, nearest
+    first). In 50 reduced dimensions a KD-tree prunes almost nothing: predicting 40k rows took
+    25 s through the tree and takes ~1 s through BLAS, with the same neighbours."""
+
+    BLOCK = 32_000_000  # distance entries per block (~128 MB of float32)
+
+    def __init__(self, data: np.ndarray, metric: str = "euclidean", **_: Any) -> None:
+        import numpy as np
+
+        if metric != "euclidean":
+            raise ValueError(f"BruteNeighbours is euclidean only, not {metric}")
+        self.data = np.ascontiguousarray(data, dtype=np.float32)
+        self.norms = np.einsum("ij,ij->i", self.data, self.data)
+
+    def query(self, X: np.ndarray, k: int = 1, **_: Any) -> tuple[np.ndarray, np.ndarray]:
+        import numpy as np
+
+        X = np.ascontiguousarray(X, dtype=np.float32)
+        k = min(k, len(self.data))
+        dist = np.empty((len(X), k), dtype=np.float64)
+        idx = np.empty((len(X), k), dtype=np.int64)
+        step = max(1, self.BLOCK // max(1, len(self.data)))
+        for s in range(0, len(X), step):
+            block = X[s : s + step]
+            # |y|^2 - 2 x.y ranks the rows as |x - y|^2 does (|x|^2 is the same along a row)
+            d2 = block @ self.data.T
+            d2 *= -2.0
+            d2 += self.norms[None, :]
+            if k < d2.shape[1]:
+                near = np.argpartition(d2, k - 1, axis=1)[:, :k]
+            else:
+                near = np.broadcast_to(np.arange(d2.shape[1]), d2.shape).copy()
+            # the candidates' distances again, exactly (float32 expansion loses small ones)
+            diff = block[:, None, :].astype(np.float64) - self.data[near].astype(np.float64)
+            near_d = np.sqrt(np.einsum("ijk,ijk->ij", diff, diff))
+            order = np.lexsort((near, near_d), axis=1)
+            idx[s : s + len(block)] = np.take_along_axis(near, order, axis=1)
+            dist[s : s + len(block)] = np.take_along_axis(near_d, order, axis=1)
+        return dist, idx
+
+
+def _add_prediction_data(clusterer: Any, fitted: np.ndarray, metric: str) -> None:
+    """What `approximate_predict` needs, with exact neighbours from BruteNeighbours for
+    euclidean rows (hdbscan builds it on a KD-tree: 5.7 s for 10k rows at PCA-50, and every
+    later prediction queries that tree); other metrics keep hdbscan's own."""
+    from hdbscan.prediction import PredictionData
+
+    if metric != "euclidean":
+        clusterer.generate_prediction_data()
+        return
+
+    class BrutePredictionData(PredictionData):  # type: ignore[misc]
+        _tree_type_map: ClassVar[dict[str, Any]] = {
+            "kdtree": BruteNeighbours,
+            "balltree": BruteNeighbours,
+        }
+
+    clusterer._prediction_data = BrutePredictionData(
+        fitted,
+        clusterer.condensed_tree_,
+        clusterer.min_samples or clusterer.min_cluster_size,
+        tree_type="kdtree",
+        metric="euclidean",
+    )
+
+
 @dataclass
 class DensityFit:
     labels: np.ndarray  # int32, -1 = noise, others relabelled largest first
@@ -158,10 +232,12 @@ def fit_hdbscan(
         cluster_selection_epsilon=params.epsilon,
         cluster_selection_method=params.selection,
         metric=metric,
-        prediction_data=sampled,
+        algorithm=ALGORITHM,
         core_dist_n_jobs=1,
     )
     clusterer.fit(Z[fit_rows] if sampled else Z)
+    if sampled:
+        _add_prediction_data(clusterer, Z[fit_rows], metric)
     fit_seconds = time.perf_counter() - started
     labels = np.empty(n, dtype=np.int32)
     probs = np.empty(n, dtype=np.float32)
