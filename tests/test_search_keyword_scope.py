@@ -58,8 +58,7 @@ def test_interrupt_aborts_the_running_statement_as_cancelled(
         # stands in for ranking a million keyword matches: runs until interrupted
         running.set()
         conn.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n)"
-            " SELECT count(*) FROM n"
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n) SELECT count(*) FROM n"
         ).fetchall()
         return []
 

@@ -189,4 +189,3 @@ async def test_search_in_a_flat_view_counts_clusters(fx: tui_store.FixtureStore)
         await _typed(app, pilot, screen, "python")
         tree = screen.query_one("#tree", ClusterTree)
         assert tree.hits == {0: 8}
-
