@@ -1,10 +1,12 @@
-"""Keyword search keeps to the run it is asked about, and a newer search can abort an older one.
+"""Keyword search keeps to the run it is asked about, counts every match per cluster, and a
+newer search can abort an older one.
 
 Real store (the shared search seed, copied), the real load stage and the real FTS5 index.
 """
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from pathlib import Path
 
@@ -42,9 +44,25 @@ def test_a_run_over_part_of_the_store_keeps_keyword_hits_to_its_members(tmp_path
         python_in_run = searcher.search_queries(
             QuerySearch("python", run_id=seed.run_id, mode="keyword", n_results=5)
         )
+        counts = searcher.keyword_counts("python", seed.run_id)
+        assert searcher.keyword_counts(WORD, seed.run_id) == {}
+    conn = sqlite3.connect(seed.db)
+    try:
+        expected = dict(
+            conn.execute(
+                "SELECT qc.cluster_id, COUNT(*) FROM queries_fts f JOIN query_clusters qc"
+                " ON qc.query_id = f.rowid AND qc.run_id = ? WHERE queries_fts MATCH 'python'"
+                " GROUP BY qc.cluster_id",
+                (seed.run_id,),
+            ).fetchall()
+        )
+    finally:
+        conn.close()
+    assert counts == expected and len(counts) > 1
     assert in_run.hits == [] and in_run.matched is not None and in_run.matched.size == 0
     assert len(everywhere.hits) == 30 and everywhere.matched.size == 30
     assert python_in_run.matched.size == before.matched.size > 0  # the late rows not counted
+    assert sum(counts.values()) == before.matched.size
     assert [h.query_id for h in python_in_run.hits] == [h.query_id for h in before.hits]
 
 

@@ -1,4 +1,4 @@
-"""Live search in the explorer: debounced, stale answers dropped, hits counted per tree node.
+"""Live search in the explorer: debounced, stale answers dropped, matches counted per tree node.
 
 The searches are real (the search core over the fixed store's FTS5 index, keyword mode, so no
 embedding model is loaded in these tests). The clusters target is driven by posting the search
@@ -18,6 +18,7 @@ from tui_pilot import SIZE, make_app, settle, static_text, wait_for
 from tui_store import RUN_ID
 
 from lmsys_tui.core.search import ClusterHit
+from lmsys_tui.tui.screens import explorer as explorer_module
 from lmsys_tui.tui.screens.explorer import ExplorerScreen
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
@@ -75,8 +76,9 @@ async def test_typing_searches_once_per_pause_and_counts_hits_per_node(
         assert tree.hits == {0: 8, 1_000_000: 8, 2_000_000: 8}
         label = tree.render_label(tree.nodes_by_id[2_000_000], tree.rich_style, tree.rich_style)
         assert label.plain.endswith("Work and code  8 hits")
+        await settle(app, pilot)  # the per-node counts of every match follow the hits
         status = static_text(screen.query_one("#search-status", Static))
-        assert status.startswith("8 hits for 'python' · queries · keyword")
+        assert status.startswith("8 hits for 'python' · queries · keyword")  # all the matches
         options = screen.query_one("#search-results", OptionList)
         assert options.option_count == 8
         assert "· Python coding help" in str(options.get_option_at_index(0).prompt)
@@ -100,6 +102,25 @@ async def test_typing_searches_once_per_pause_and_counts_hits_per_node(
         await pilot.press("escape")
         await settle(app, pilot)
         assert app.screen is not screen
+
+
+async def test_keyword_counts_on_the_tree_cover_every_match_not_only_the_hits(
+    fx: tui_store.FixtureStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(explorer_module, "RESULTS", 3)  # fewer hits than the 8 matches
+    seen: list[Message] = []
+    app = make_app(fx.db, run_id=RUN_ID)
+    async with app.run_test(size=SIZE, message_hook=seen.append) as pilot:
+        screen = await _open_search(app, pilot)
+        await _typed(app, pilot, screen, "python")
+        await settle(app, pilot)
+        assert len(screen.search_hits) == 3
+        tree = screen.query_one("#tree", ClusterTree)
+        assert tree.hits == {0: 8, 1_000_000: 8, 2_000_000: 8}
+        status = static_text(screen.query_one("#search-status", Static))
+        assert status.startswith("3 best of 8 matches for 'python'")
+        counted = [m for m in seen if isinstance(m, ExplorerScreen.MatchesCounted)]
+        assert [(m.text, m.per_cluster) for m in counted][-1] == ("python", {0: 8})
 
 
 async def test_a_stale_answer_never_lands(fx: tui_store.FixtureStore) -> None:

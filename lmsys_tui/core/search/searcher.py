@@ -264,6 +264,18 @@ class Searcher:
 
     # -- search (queries) -----------------------------------------------------------------------
 
+    def keyword_counts(self, text: str, run_id: str) -> dict[int, int]:
+        """Every keyword match of `text` among the run's queries, counted per cluster (the
+        explorer's per-node counts; a search's hits are only the best few of them)."""
+        with self._lock, _interruptible():
+            self._refresh()
+            self.run_info(run_id)
+            filters = flt.Filters(run_id=run_id)
+            narrowing = self._narrowing(filters, self._population_size(filters))
+            set_sql, set_args = keyword.match_set_sql(text, narrowing)
+            rows = facet_counts.count(self.conn(), "cluster", set_sql, set_args, run_id)
+        return {int(k): n for k, n in rows}
+
     def search_queries(
         self, req: QuerySearch, cancelled: CancelCheck = never_cancelled
     ) -> QuerySearchResult:

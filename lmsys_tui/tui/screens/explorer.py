@@ -111,6 +111,14 @@ class ExplorerScreen(LmsysScreen):
         seconds: float
 
     @dataclass
+    class MatchesCounted(Message):
+        """Every keyword match of search `seq`, counted per cluster (after its hits)."""
+
+        seq: int
+        text: str
+        per_cluster: dict[int, int]
+
+    @dataclass
     class ModelReady(Message):
         note: str
 
@@ -616,10 +624,19 @@ class ExplorerScreen(LmsysScreen):
                 )
         except Cancelled:
             return  # a newer search replaced this one
-        if not worker.is_cancelled:
-            self.post_message(
-                self.SearchDone(seq, target, text, mode, list(result.hits), result.seconds)
-            )
+        if worker.is_cancelled:
+            return
+        self.post_message(
+            self.SearchDone(seq, target, text, mode, list(result.hits), result.seconds)
+        )
+        if target == "queries" and mode == "keyword":
+            # the hits are the best few; the tree counts every match (a second, cheaper read)
+            try:
+                per_cluster = searcher.keyword_counts(text, view.run_id)
+            except Cancelled:
+                return
+            if not worker.is_cancelled:
+                self.post_message(self.MatchesCounted(seq, text, per_cluster))
 
     def on_explorer_screen_search_done(self, message: SearchDone) -> None:
         if message.seq != self.search_seq or not self.searching:
@@ -640,6 +657,23 @@ class ExplorerScreen(LmsysScreen):
         self._search_status(
             f"{n} hit{'s' if n != 1 else ''} for {plain(message.text, 40)!r} · {what}"
         )
+
+    def on_explorer_screen_matches_counted(self, message: MatchesCounted) -> None:
+        if message.seq != self.search_seq or not self.searching:
+            return
+        per_node = (
+            explore.counts_by_node(self.index, message.per_cluster)
+            if self.index
+            else dict(message.per_cluster)
+        )
+        self.tree.set_hits(per_node)
+        total = sum(message.per_cluster.values())
+        shown = len(self.search_hits)
+        if total > shown:  # else the hits are every match, as the status already says
+            self._search_status(
+                f"{shown} best of {total:,} matches for {plain(message.text, 40)!r}"
+                " · queries · keyword · the tree counts every match"
+            )
 
     def _hit_label(self, target: str, hit: Any) -> Text:
         index = self.index or {}
