@@ -151,6 +151,7 @@ BUILDERS = {
     "demo": stages.demo,
 }
 NO_DATASET = "(all datasets)"
+COLUMNS = ("id", "job", "status", "progress", "eta")
 
 
 def status_text(job: Job, now: float) -> str:
@@ -188,6 +189,10 @@ class PipelineScreen(LmsysScreen):
         self.selected_job = select_job
         self._log_shown: tuple[int | None, int] = (None, 0)
         self._shown: dict[str, str] = {}  # selector -> the plain text it shows
+        self._cells_shown: dict[str, list[str]] = {}  # job row -> its cells' plain texts
+        self._built: set[str] = set()  # forms whose fields exist (or are being mounted)
+        self._initial: dict[str, dict[str, Any]] = {}  # the values a form's fields start with
+        self._choices: dict[str, list[tuple[str, str]]] = {}  # run / dataset select options
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -199,13 +204,11 @@ class PipelineScreen(LmsysScreen):
                     for form in FORMS:
                         with (
                             TabPane(form.tab, id=f"form-{form.id}"),
-                            VerticalScroll(classes="form"),
+                            VerticalScroll(classes="form", id=f"{form.id}-fields"),
                         ):
                             yield Static(Text(form.about), classes="form-about")
-                            for f in form.fields:
-                                with Horizontal(classes="form-row"):
-                                    yield Label(f.label, classes="form-label")
-                                    yield self._field(form, f)
+                            if form.id == self.initial_form:
+                                yield from self._rows(form)
                 yield Static(id="command-preview")
                 with Horizontal(id="form-buttons"):
                     yield Button("Start (ctrl+s)", variant="primary", id="start")
@@ -218,13 +221,49 @@ class PipelineScreen(LmsysScreen):
                 yield RichLog(id="job-log", wrap=True, markup=False, highlight=False, max_lines=500)
         yield Footer()
 
-    def _field(self, form: Form, f: FormField) -> Input | Select[str]:
+    def _rows(self, form: Form, values: dict[str, Any] | None = None) -> list[Horizontal]:
+        """A form's fields, holding `values` where given. Only the form in front is built with
+        the screen, the others when first shown (building all seven took ~0.5 s of opening)."""
+        self._built.add(form.id)
+        given = values or {}
+        fields = [self._field(form, f, given.get(f.name)) for f in form.fields]
+        self._initial[form.id] = {
+            f.name: None if w.value is Select.BLANK else w.value
+            for f, w in zip(form.fields, fields, strict=True)
+        }
+        return [
+            Horizontal(Label(f.label, classes="form-label"), w, classes="form-row")
+            for f, w in zip(form.fields, fields, strict=True)
+        ]
+
+    def _field(self, form: Form, f: FormField, value: Any = None) -> Input | Select[str]:
         wid = f"{form.id}-{f.name}"
-        if f.kind == "select":
-            return Select([(o, o) for o in f.options], value=f.default, allow_blank=False, id=wid)
-        if f.kind in ("run", "dataset"):
-            return Select([], prompt="(none yet)", id=wid)
-        return Input(value=f.default, placeholder=f.placeholder, id=wid)
+        if f.kind in ("select", "run", "dataset"):
+            choices = (
+                [(o, o) for o in f.options] if f.kind == "select" else self._choices.get(f.kind, [])
+            )
+            known = [v for _, v in choices]
+            start = str(value) if value is not None and str(value) in known else None
+            if start is None and f.kind == "select":
+                start = f.default
+            elif start is None and choices:
+                start = known[0]  # the newest run; for datasets, "(all datasets)"
+            if start is None:
+                return Select(choices, prompt="(none yet)", id=wid)
+            return Select(choices, value=start, allow_blank=f.kind != "select", id=wid)
+        text = f.default if value is None else str(value)
+        return Input(value=text, placeholder=f.placeholder, id=wid)
+
+    def _default_values(self, form: Form) -> dict[str, Any]:
+        """What an unbuilt form's fields would hold (its widgets do not exist yet)."""
+        out: dict[str, Any] = {}
+        for f in form.fields:
+            if f.kind in ("run", "dataset"):
+                choices = self._choices.get(f.kind, [])
+                out[f.name] = choices[0][1] if choices else None
+            else:
+                out[f.name] = f.default
+        return out
 
     def on_mount(self) -> None:
         table = self.query_one("#jobs", DataTable)
@@ -249,8 +288,12 @@ class PipelineScreen(LmsysScreen):
         return active.removeprefix("form-") if active else "load"
 
     def show_form(self, form_id: str, **values: Any) -> None:
-        self.query_one("#form-tabs", TabbedContent).active = f"form-{form_id}"
         form = self._form(form_id)
+        if form_id not in self._built:
+            rows = self._rows(form, values)
+            self.query_one(f"#{form.id}-fields", VerticalScroll).mount_all(rows)
+            values = {}  # the new fields hold them already
+        self.query_one("#form-tabs", TabbedContent).active = f"form-{form_id}"
         for f in form.fields:
             if values.get(f.name) is None:
                 continue
@@ -282,7 +325,10 @@ class PipelineScreen(LmsysScreen):
             (plain(f"{d['label']} ({d['query_count'] or 0:,})", 60), str(d["label"]))
             for d in overview.datasets
         ]
+        self._choices = {"run": runs, "dataset": datasets}
         for form in FORMS:
+            if form.id not in self._built:
+                continue  # built later, with these choices
             for f in form.fields:
                 if f.kind not in ("run", "dataset"):
                     continue
@@ -299,6 +345,10 @@ class PipelineScreen(LmsysScreen):
 
     def values(self, form_id: str) -> dict[str, Any]:
         form = self._form(form_id)
+        if form_id not in self._built:
+            return self._default_values(form)
+        if any(not self.query(f"#{form.id}-{f.name}") for f in form.fields):
+            return dict(self._initial[form_id])  # still mounting: what the fields will hold
         out: dict[str, Any] = {}
         for f in form.fields:
             widget = self.query_one(f"#{form.id}-{f.name}")
@@ -331,6 +381,8 @@ class PipelineScreen(LmsysScreen):
         self._preview()
 
     def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        if self.active_form not in self._built:
+            self.show_form(self.active_form)
         self._preview()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -366,14 +418,20 @@ class PipelineScreen(LmsysScreen):
         keys = [str(j.id) for j in jobs]
         if [k.value for k in table.rows] != keys:
             table.clear()
+            self._cells_shown.clear()
             for job in jobs:
-                table.add_row(*self._cells(job, now), key=str(job.id))
+                cells = self._cells(job, now)
+                table.add_row(*cells, key=str(job.id))
+                self._cells_shown[str(job.id)] = [c.plain for c in cells]
         else:
             for job in jobs:
-                for column, cell in zip(
-                    ("id", "job", "status", "progress", "eta"), self._cells(job, now), strict=True
+                shown = self._cells_shown[str(job.id)]
+                for i, (column, cell) in enumerate(
+                    zip(COLUMNS, self._cells(job, now), strict=True)
                 ):
-                    table.update_cell(str(job.id), column, cell)
+                    if shown[i] != cell.plain:  # an unchanged cell is not redrawn
+                        table.update_cell(str(job.id), column, cell)
+                        shown[i] = cell.plain
         if self.selected_job is None and jobs:
             self.selected_job = jobs[0].id
         if self.selected_job is not None and str(self.selected_job) in keys:
@@ -408,7 +466,8 @@ class PipelineScreen(LmsysScreen):
 
     def _show_selected(self) -> None:
         job = self.lmsys.jobs.get(self.selected_job) if self.selected_job is not None else None
-        self.set_class(job is None, "-no-job")
+        side = self.query_one("#jobs-side")  # not the screen: restyling all of it cost ~0.4 s
+        side.set_class(job is None, "-no-job")
         if job is None:
             self._put("#job-title", Text("No jobs yet: fill in a form and press Start."))
             return
@@ -427,7 +486,7 @@ class PipelineScreen(LmsysScreen):
         elif job.message:
             status += f"\n{job.message}"
         self._put("#job-status", inert(status, one_line=False))
-        self.set_class(job.status == "failed", "-failed")
+        side.set_class(job.status == "failed", "-failed")
         log = self.query_one("#job-log", RichLog)
         shown_job, shown_lines = self._log_shown
         if shown_job != job.id or shown_lines > len(job.log):
