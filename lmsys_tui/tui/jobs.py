@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ JobFn = Callable[[Progress, CancelCheck], Any]
 or None. Raises `Cancelled` when it stops early; any other exception is a failure."""
 
 ACTIVE = ("queued", "running")
+_NUMBER = re.compile(r"\d[\d.,]*")
 MAX_LOG = 500
 
 
@@ -76,13 +78,23 @@ class Job:
         del self.log[:-MAX_LOG]
 
     def update(self, now: float, done: int, total: int | None, note: str) -> None:
-        """Apply a progress report; a new phase (the note's prefix) is logged and resets the ETA."""
-        phase = note.split(":", 1)[0] if note else ""
+        """Apply a progress report; a new phase is logged and resets the ETA.
+
+        The phase is the note's prefix before ":", with its numbers masked: "61.2 texts/s"
+        and "63.0 texts/s" are one phase (logging every rate filled the log and re-laid out
+        the screen on each batch), "k-means epoch 2/30" continues "epoch 1/30".
+        """
+        phase = phase_of(note)
         if phase != self._phase or (total != self.total and done < self.done):
             self._phase, self._phase_started, self._phase_done = phase, now, done
             if note:
                 self.add_log(now, note)
         self.done, self.total, self.note = done, total, note
+
+
+def phase_of(note: str) -> str:
+    """The stage a progress note belongs to: its text up to the first colon, numbers masked."""
+    return _NUMBER.sub("#", note.split(":", 1)[0]) if note else ""
 
 
 def fmt_seconds(seconds: float | None) -> str:
@@ -115,8 +127,12 @@ def run_in_background() -> None:
     On a 2-core machine a stage's model threads take every core, and the event loop, which
     needs a few ms per frame, waited behind them. At nice +10 the loop is scheduled first and
     the job still gets every cycle the loop leaves. Linux sets niceness per thread; elsewhere
-    (or if refused) this does nothing.
+    (or if refused) the priority stays. ONNX sessions made from here on also stop spin-waiting
+    between batches (`encoders.share_cpu`).
     """
+    from lmsys_tui.core.embed.encoders import share_cpu
+
+    share_cpu()  # model threads sleep between batches instead of spinning
     if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
         return
     with contextlib.suppress(OSError):

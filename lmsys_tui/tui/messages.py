@@ -12,6 +12,7 @@ from typing import Any
 
 from textual.message import Message
 
+from lmsys_tui.tui.jobs import phase_of
 from lmsys_tui.tui.overview import StoreOverview
 
 
@@ -33,8 +34,7 @@ class JobProgress(Message):
 
     @property
     def phase(self) -> str:
-        """The stage a report belongs to: its note up to the first colon."""
-        return self.note.split(":", 1)[0]
+        return phase_of(self.note)
 
     def can_replace(self, message: Message) -> bool:
         """Textual calls this on the queued (older) message with the newer one: a newer
