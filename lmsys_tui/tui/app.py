@@ -133,7 +133,10 @@ class LmsysApp(App[None], inherit_bindings=False):
         searches). Created on first use, from a worker thread."""
         with self._searcher_lock:
             if self._searcher is None:
+                from lmsys_tui.core.embed.encoders import share_cpu
                 from lmsys_tui.core.search import Searcher
+
+                share_cpu()  # see run_in_background
 
                 self._searcher = Searcher(
                     self.settings.db, chroma_path=self.settings.chroma, interactive=True

@@ -459,6 +459,7 @@ async def test_no_event_loop_stall_while_an_embedding_job_runs(tmp_path: Path) -
     from lmsys_tui.core.store.db import open_store
     from lmsys_tui.tui import stages
     from lmsys_tui.tui.app import LmsysApp
+    from lmsys_tui.tui.screens.pipeline import PipelineScreen
 
     db = tmp_path / "queries.db"
     store = open_store(db)
@@ -474,9 +475,16 @@ async def test_no_event_loop_stall_while_an_embedding_job_runs(tmp_path: Path) -
     first_batch: float | None = None
     async with app.run_test(size=(120, 40)) as pilot:
         await pilot.pause()
+        # as a user does it: the pipeline screen is open (and painted) before the job starts;
+        # opening it is a screen push of its own, timed apart
+        t0 = time.perf_counter()
+        app.action_pipeline()
+        await _poll(lambda: isinstance(app.screen, PipelineScreen) and app.screen.is_mounted)
+        await _painted(app)
+        opened = time.perf_counter() - t0
+        await pilot.pause(0.2)
         app.set_interval(0.01, lambda: ticks.append(time.perf_counter()))
         job = app.start_job(stages.embed(settings))
-        app.action_pipeline(job.id)
         while job.active:
             if first_batch is None and job.done > 0:
                 first_batch = time.perf_counter()  # the model is loaded, batches are flowing
@@ -492,6 +500,8 @@ async def test_no_event_loop_stall_while_an_embedding_job_runs(tmp_path: Path) -
         f" model loaded in {first_batch - ticks[0]:.1f}s): largest gap between 10 ms ticks"
         f" {max(enc_gaps) * 1000:.0f} ms while encoding (median"
         f" {statistics.median(enc_gaps) * 1000:.1f} ms, {len(enc_gaps)} ticks),"
-        f" {max(load_gaps or [0]) * 1000:.0f} ms while the model loads"
+        f" {max(load_gaps or [0]) * 1000:.0f} ms while the model loads; opening the pipeline"
+        f" screen before it: {opened * 1000:.0f} ms"
     )
     assert max(enc_gaps) <= 0.05
+    assert max(load_gaps or [0]) <= 0.05
