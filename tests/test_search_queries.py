@@ -321,3 +321,6 @@ def test_unknown_run_and_cluster_are_not_found(seed: Seed, searcher: Searcher) -
         searcher.search_queries(QuerySearch(text="x", run_id="nope"))
     with pytest.raises(NotFoundError, match="no cluster 999"):
         searcher.search_queries(QuerySearch(text="x", run_id=seed.run_id, cluster_ids=(999,)))
+    with pytest.raises(NotFoundError, match="no clustering run"):
+        searcher.prepare("nope")  # the explorer's warm-up says so too
+    assert searcher.prepare(seed.run_id) == searcher.run_info(seed.run_id)[1]

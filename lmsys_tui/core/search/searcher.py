@@ -264,6 +264,16 @@ class Searcher:
 
     # -- search (queries) -----------------------------------------------------------------------
 
+    def prepare(self, run_id: str) -> Space:
+        """Read what any search of the run needs first (the run, its space, its population's
+        size: ~70 ms at 1M queries), so the first search a user types is as fast as the rest."""
+        with self._lock:
+            self._refresh()
+            _, space = self.run_info(run_id)
+            self._population_size(flt.Filters(run_id=run_id))
+            self._population_size(flt.Filters())
+        return space
+
     def keyword_counts(self, text: str, run_id: str) -> dict[int, int]:
         """Every keyword match of `text` among the run's queries, counted per cluster (the
         explorer's per-node counts; a search's hits are only the best few of them)."""

@@ -149,7 +149,8 @@ class ExplorerScreen(LmsysScreen):
         self.search_hits_for: str | None = None  # the text the shown hits answer
         self._search_timer: Timer | None = None
         self._detail_timer: Timer | None = None
-        self._warmed = False
+        self._warmed = False  # the embedding model is loaded (or loading)
+        self._prepared = False  # the search core has read the run
         self.search_defaults = {"target": "queries", "mode": "hybrid"}
         """What the search bar starts with (it is built on the first `/`, not at start)."""
 
@@ -541,18 +542,24 @@ class ExplorerScreen(LmsysScreen):
         return self.search_target == "clusters" or self.search_mode != "keyword"
 
     def _warm_up(self) -> None:
-        if not self._warmed and self._needs_model():
+        model = self._needs_model() and not self._warmed
+        if self._prepared and not model:
+            return
+        self._prepared = True
+        if model:
             self._warmed = True
             self._search_status("loading the embedding model…")
-            self.warm_up()
+        self.warm_up(model)
 
     @work(thread=True, exclusive=True, group="explorer-warm", exit_on_error=False)
-    def warm_up(self) -> None:
-        """Load the run's embedding model once, so the first search is as fast as the rest."""
+    def warm_up(self, model: bool) -> None:
+        """Open the search core on the run and, for semantic search, load the embedding model
+        once, so the first search is as fast as the rest."""
         searcher = self.lmsys.searcher()
-        _, space = searcher.run_info(self.run_id)
-        searcher.embed(space, "warm up")
-        self.post_message(self.ModelReady(f"model {space.model} ready"))
+        space = searcher.prepare(self.run_id)
+        if model:
+            searcher.embed(space, "warm up")
+            self.post_message(self.ModelReady(f"model {space.model} ready"))
 
     def on_explorer_screen_model_ready(self, message: ModelReady) -> None:
         if not self.search_text.strip():
