@@ -64,7 +64,6 @@ class ClusterTree(Tree[Item]):
         tree: ClusterTree
         node_id: int | None
         generation: int
-        expected: int | None = None  # how many children the store says there are
 
         @property
         def control(self) -> ClusterTree:
@@ -139,9 +138,7 @@ class ClusterTree(Tree[Item]):
                 return
         item.loading = True
         event.node.add_leaf("loading…", data=Item(note="loading…"))
-        self.post_message(
-            self.ChildrenWanted(self, item.row.node_id, self.generation, item.row.child_count)
-        )
+        self.post_message(self.ChildrenWanted(self, item.row.node_id, self.generation))
 
     def _on_tree_node_highlighted(self, event: Tree.NodeHighlighted[Item]) -> None:
         item = event.node.data
