@@ -98,7 +98,10 @@ def test_cosine_matches_hdbscans_own_cosine_metric(seeded) -> None:
               "algorithm": "generic"}  # fmt: skip
     cosine = hdbscan.HDBSCAN(metric="cosine", **common).fit(unit).labels_
     euclid_on_unit = hdbscan.HDBSCAN(metric="euclidean", **common).fit(unit).labels_
-    np.testing.assert_array_equal(cosine, euclid_on_unit)
+    # equal in exact arithmetic; in floating point a point whose core distance ties the
+    # density threshold may fall either side of it (2 of 600 border points with numpy 2.4)
+    assert (cosine != euclid_on_unit).mean() <= 0.01
+    assert adjusted_rand_score(cosine, euclid_on_unit) >= 0.98
     ours = fit_hdbscan(Z, params)
     assert ours.metrics["n_clusters"] >= 3
     assert adjusted_rand_score(ours.labels, cosine) > 0.95
@@ -140,10 +143,11 @@ def test_brute_force_prediction_is_hdbscans_own_tree_prediction(seeded) -> None:
     brute, tree = BruteNeighbours(fit_rows), KDTree(fit_rows.astype(np.float64))
     d_brute, i_brute = brute.query(rest, k=6)
     d_tree, i_tree = tree.query(rest.astype(np.float64), k=6)
-    # the same distances; indices may differ only among equidistant rows (duplicate texts)
-    np.testing.assert_allclose(d_brute, d_tree, rtol=0, atol=1e-9)
+    # the same distances (to float64 rounding: BLAS sums in another order than the k-d tree;
+    # numpy 2.4 differs at 2e-9 here); indices differ only among equidistant rows
+    np.testing.assert_allclose(d_brute, d_tree, rtol=0, atol=1e-7)
     exact = np.linalg.norm(rest[:, None, :].astype(np.float64) - fit_rows[i_brute], axis=2)
-    np.testing.assert_allclose(exact, d_tree, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(exact, d_tree, rtol=0, atol=1e-7)
     assert (i_brute == i_tree).mean() > 0.95
 
     def fitted():  # type: ignore[no-untyped-def]
@@ -156,8 +160,9 @@ def test_brute_force_prediction_is_hdbscans_own_tree_prediction(seeded) -> None:
     ours = fitted()
     _add_prediction_data(ours, fit_rows, "euclidean")
     assert isinstance(ours.prediction_data_.tree, BruteNeighbours)
+    # BLAS distances of float32 rows: a duplicate's 0 comes out as ~1.7e-7 (sqrt of rounding)
     np.testing.assert_allclose(
-        ours.prediction_data_.core_distances, stock.prediction_data_.core_distances, atol=1e-9
+        ours.prediction_data_.core_distances, stock.prediction_data_.core_distances, atol=1e-6
     )
     labels_stock, strength_stock = hdbscan.approximate_predict(stock, rest)
     labels_ours, strength_ours = hdbscan.approximate_predict(ours, rest)
