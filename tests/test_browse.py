@@ -10,7 +10,7 @@ import pytest
 from cluster_seed import N_QUERIES, SAMPLE, clustered_home
 from conftest import run_cli
 
-from lmsys_tui.core.browse import list_queries
+from lmsys_tui.core.read.listing import list_queries
 from lmsys_tui.errors import ExitCode
 
 

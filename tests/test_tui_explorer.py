@@ -317,9 +317,9 @@ async def test_a_wide_level_is_added_in_chunks(store: Any) -> None:
         tree = await _open_explorer(app, pilot, "wide")
         assert len(tree.root.children) == 250
         screen = app.screen
-        from lmsys_tui.core import explore
+        from lmsys_tui.core.read import tree as read_tree
 
-        rows = explore.children(screen.view, None)
+        rows = read_tree.children(screen.view, None)
         tree.reset_tree()
         assert tree.add_children(None, rows, tree.generation)
         labels = [c.data.note or c.data.row.title for c in tree.root.children]

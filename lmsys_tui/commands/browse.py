@@ -44,7 +44,7 @@ def list_clusters(
     xml_out: Xml = False,
 ) -> None:
     """List a run's clusters, largest first, with titles (summary, else keywords)."""
-    from lmsys_tui.core.browse import list_clusters as core_list
+    from lmsys_tui.core.read.listing import list_clusters as core_list
 
     data = core_list(
         _db(db_path),
@@ -96,7 +96,7 @@ def inspect(
     xml_out: Xml = False,
 ) -> None:
     """Inspect one cluster: size, title, keywords and its most central queries."""
-    from lmsys_tui.core.browse import inspect_cluster
+    from lmsys_tui.core.read.listing import inspect_cluster
 
     data = inspect_cluster(
         _db(db_path),
@@ -161,7 +161,7 @@ def list_queries(
     xml_out: Xml = False,
 ) -> None:
     """List queries in id order, filtered; page with --after-id (keyset, never OFFSET)."""
-    from lmsys_tui.core.browse import list_queries as core_list
+    from lmsys_tui.core.read.listing import list_queries as core_list
 
     data = core_list(
         _db(db_path),

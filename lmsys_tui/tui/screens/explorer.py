@@ -30,8 +30,10 @@ from textual.widgets import Footer, Header, Input, OptionList, Select, Static
 from textual.widgets.option_list import Option
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from lmsys_tui.core import explore
-from lmsys_tui.core.explore import NodeRow, RunOverview, View
+from lmsys_tui.core.read import runs, tree
+from lmsys_tui.core.read.detail import node_detail
+from lmsys_tui.core.read.runs import RunOverview, View
+from lmsys_tui.core.read.tree import NodeRow
 from lmsys_tui.errors import Cancelled
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
@@ -213,7 +215,7 @@ class ExplorerScreen(LmsysScreen):
         summary_run_id: str | None = None,
         flat: bool = False,
     ) -> None:
-        overview = explore.open_run(
+        overview = runs.open_run(
             self.lmsys.settings.db,
             self.run_id,
             hierarchy_run_id=hierarchy_run_id,
@@ -225,21 +227,19 @@ class ExplorerScreen(LmsysScreen):
 
     @work(thread=True, group="explorer-children", exit_on_error=False)
     def load_children(self, view: View, node_id: int | None, sort: str, generation: int) -> None:
-        rows = explore.children(view, node_id, sort=sort)
+        rows = tree.children(view, node_id, sort=sort)
         self.post_message(self.ChildrenLoaded(node_id, rows, generation))
 
     @work(thread=True, exclusive=True, group="explorer-detail", exit_on_error=False)
     def load_detail(self, view: View, row: NodeRow) -> None:
         worker = get_current_worker()
-        detail = explore.node_detail(
-            view, row.node_id, row.level, cancelled=lambda: worker.is_cancelled
-        )
+        detail = node_detail(view, row.node_id, row.level, cancelled=lambda: worker.is_cancelled)
         if not worker.is_cancelled:
             self.post_message(self.DetailLoaded(view, row.node_id, detail))
 
     @work(thread=True, exclusive=True, group="explorer-index", exit_on_error=False)
     def load_index(self, view: View) -> None:
-        index = explore.node_index(view)
+        index = tree.node_index(view)
         if not get_current_worker().is_cancelled:
             self.post_message(self.IndexLoaded(view, index))
 
@@ -272,7 +272,7 @@ class ExplorerScreen(LmsysScreen):
         "loading…" only to replace it; roots and wide levels go to a worker instead."""
         if self.view is None:
             return None
-        return explore.children(self.view, node_id, sort=self.sort)
+        return tree.children(self.view, node_id, sort=self.sort)
 
     def on_explorer_screen_children_loaded(self, message: ChildrenLoaded) -> None:
         self.tree.add_children(message.node_id, message.rows, message.generation)
@@ -344,7 +344,7 @@ class ExplorerScreen(LmsysScreen):
         view = self.view
         if view is None:
             return
-        overview = explore.open_run(
+        overview = runs.open_run(
             view.db,
             self.run_id,
             hierarchy_run_id=view.hierarchy_run_id,
@@ -469,7 +469,7 @@ class ExplorerScreen(LmsysScreen):
         """Open the path down to `node_id` and put the cursor on it."""
         if self.index is None or node_id not in self.index:
             return False
-        self.tree.reveal(explore.path_to(self.index, node_id))
+        self.tree.reveal(tree.path_to(self.index, node_id))
         self.tree.focus()
         return True
 
@@ -669,7 +669,7 @@ class ExplorerScreen(LmsysScreen):
         if message.seq != self.search_seq or not self.searching:
             return
         per_node = (
-            explore.counts_by_node(self.index, message.per_cluster)
+            tree.counts_by_node(self.index, message.per_cluster)
             if self.index
             else dict(message.per_cluster)
         )
@@ -751,7 +751,7 @@ def hit_counts(hits: list[Any], index: dict[int, NodeRow] | None) -> dict[int, i
         elif hit.cluster_id is not None:
             per_cluster[hit.cluster_id] = per_cluster.get(hit.cluster_id, 0) + 1
     if per_cluster:
-        rolled = explore.counts_by_node(index, per_cluster) if index else per_cluster
+        rolled = tree.counts_by_node(index, per_cluster) if index else per_cluster
         for node, n in rolled.items():
             out[node] = out.get(node, 0) + n
     return out

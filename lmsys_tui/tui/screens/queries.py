@@ -19,8 +19,9 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
-from lmsys_tui.core import explore
-from lmsys_tui.core.explore import NodeRow, QueryPage, View
+from lmsys_tui.core.read.members import QueryPage, query_page
+from lmsys_tui.core.read.runs import View
+from lmsys_tui.core.read.tree import NodeRow, leaf_clusters
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
 
@@ -97,7 +98,7 @@ class QueriesScreen(LmsysScreen):
         if self.row.is_cluster or self.row.level == 0:
             self.cluster_ids = [self.row.node_id]
             self.workers.cancel_group(self, "queries-page")
-            page = explore.query_page(
+            page = query_page(
                 self.view, self.cluster_ids, order=self.order, after=after, limit=PAGE, width=400
             )
             self.show_page(page, number)
@@ -108,8 +109,8 @@ class QueriesScreen(LmsysScreen):
     def read_page(self, after: tuple[Any, ...] | None, number: int) -> None:
         worker = get_current_worker()
         if self.cluster_ids is None:
-            self.cluster_ids = explore.leaf_clusters(self.view, self.row.node_id, self.row.level)
-        page = explore.query_page(
+            self.cluster_ids = leaf_clusters(self.view, self.row.node_id, self.row.level)
+        page = query_page(
             self.view,
             self.cluster_ids,
             order=self.order,

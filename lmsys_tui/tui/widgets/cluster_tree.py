@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from lmsys_tui.core.explore import NodeRow
+from lmsys_tui.core.read.tree import NodeRow
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.bars import bar, percent
 
