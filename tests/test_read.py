@@ -373,3 +373,16 @@ def test_a_v2_store_gets_the_browse_index(store: Any) -> None:
     with sqlite3.connect(db) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "ix_query_clusters_run_cluster_distance" in names
+
+
+def test_the_next_pass_and_the_next_hierarchy_cycle(fx: tui_store.FixtureStore) -> None:
+    opened = runs.open_run(fx.db, RUN_ID)
+    view = opened.view
+    assert opened.next_pass(view.summary_run_id) == PASS_CLAUDE
+    assert opened.next_pass(PASS_CLAUDE) == PASS_V1
+    flat = opened.next_hierarchy(view.with_pass(PASS_CLAUDE))
+    assert flat.hierarchy_run_id is None and flat.summary_run_id == PASS_CLAUDE
+    back = opened.next_hierarchy(flat)  # the hierarchy brings the pass it was named from
+    assert back.hierarchy_run_id == HIER_ID and back.summary_run_id == PASS_V1
+    alone = runs.open_run(fx.db, FLAT_RUN)
+    assert alone.next_pass(None) is None and alone.next_hierarchy(alone.view) == alone.view

@@ -8,12 +8,14 @@ then what the terminal shows where escaping is the point. No mocks.
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tui_store
+from conftest import run_cli
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 from tui_pilot import SIZE, cells, make_app, screen_text, settle, static_text
@@ -453,7 +455,44 @@ async def test_copy_shows_the_headless_command_for_the_view(fx: tui_store.Fixtur
         )
         table.move_cursor(row=keys.index("list"))
         await pilot.press("enter")
-        assert app.clipboard == f"lmsys-tui --headless list --run-id {RUN_ID} --cluster-id 1 {db}"
+        assert app.clipboard == (
+            f"lmsys-tui --headless list --run-id {RUN_ID} --cluster-id 1 --order distance"
+            f" --limit 100 {db}"
+        )
+
+
+@pytest.mark.parametrize(("run_id", "node_id"), [(RUN_ID, 2_000_001), (RUN_ID, 3), (FLAT_RUN, -1)])
+async def test_the_copied_list_command_lists_the_drill_down_page(
+    fx: tui_store.FixtureStore,
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    run_id: str,
+    node_id: int,
+) -> None:
+    """`c` in the drill-down of a hierarchy node, a cluster or noise gives a `list` command
+    that, run headless, returns the page the table shows, in each order."""
+    monkeypatch.setattr(queries_module, "PAGE", 4)
+    app = make_app(fx.db)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open_explorer(app, pilot, run_id)
+        assert app.screen.jump_to(node_id)
+        await settle(app, pilot)
+        assert tree.cursor_row is not None and tree.cursor_row.node_id == node_id
+        await pilot.press("v")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, QueriesScreen)
+        for order in ("distance", "-distance", "id"):
+            assert screen.order == order
+            shown = [int(k.value) for k in screen.query_one("#queries", DataTable).rows]
+            command = app.action_copy_command()
+            assert command is not None and command.startswith("lmsys-tui --headless list ")
+            res = run_cli([*shlex.split(command)[1:], "--json"], cli_env)
+            assert res.returncode == 0, res.stderr
+            listed = [q["query_id"] for q in json.loads(res.stdout)["queries"]]
+            assert listed == shown and len(shown) == 4, command
+            await pilot.press("t")  # the next order, from page one
+            await settle(app, pilot)
 
 
 # -- deleting with a confirmation -----------------------------------------------------------------

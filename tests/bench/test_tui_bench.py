@@ -431,7 +431,7 @@ async def test_live_search_latency(big_db: Path) -> None:
             await pilot.pause(0.4)
             await pilot.press(*word)
             t0 = time.perf_counter()
-            await _poll(lambda w=word: screen.search_hits_for == w)
+            await _poll(lambda w=word: screen.search_panel.hits_for == w)
             await _painted(app)
             latencies[word] = (time.perf_counter() - t0) * 1000
         counted = len(screen.tree.hits)

@@ -39,6 +39,36 @@ class RunOverview:
     hierarchies: list[dict[str, Any]]
     view: View
 
+    def pass_named(self, summary_run_id: str | None) -> dict[str, Any] | None:
+        return next((p for p in self.passes if p["summary_run_id"] == summary_run_id), None)
+
+    def hierarchy_named(self, hierarchy_run_id: str | None) -> dict[str, Any] | None:
+        return next(
+            (h for h in self.hierarchies if h["hierarchy_run_id"] == hierarchy_run_id), None
+        )
+
+    def next_pass(self, current: str | None) -> str | None:
+        """The pass after `current` among those that titled clusters, cycling (`current`
+        itself when it is the only one); None when no pass titled any."""
+        titled = [p["summary_run_id"] for p in self.passes if p["titled"]]
+        if not titled:
+            return None
+        at = titled.index(current) + 1 if current in titled else 0
+        return titled[at % len(titled)]
+
+    def next_hierarchy(self, view: View) -> View:
+        """`view` through the run's next finished hierarchy, the flat clusters after the last
+        one (the same view when there is none). A hierarchy brings the pass it was named from,
+        while that pass exists."""
+        choices = [h["hierarchy_run_id"] for h in self.hierarchies if h["status"] == "done"]
+        choices.append(None)
+        current = view.hierarchy_run_id
+        at = choices.index(current) + 1 if current in choices else 0
+        following = choices[at % len(choices)]
+        named = (self.hierarchy_named(following) or {}).get("summary_run_id")
+        summary = named if self.pass_named(named) is not None else view.summary_run_id
+        return replace(view, hierarchy_run_id=following, summary_run_id=summary)
+
 
 def get_run(conn: Any, run_id: str, *, finished: bool = True) -> dict[str, Any]:
     """The run row; NotFoundError when unknown or (with `finished`) when it has no results."""

@@ -178,6 +178,18 @@ class QueriesScreen(LmsysScreen):
             self.app.push_screen(QueryScreen(self.view, int(event.row_key.value)))
 
     def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
-        if self.row.is_cluster:
-            return "list", ["--run-id", self.view.run_id, "--cluster-id", str(self.row.node_id)]
-        return "list", ["--run-id", self.view.run_id]
+        return "list", list_args(self.view, self.row, self.order, PAGE)
+
+
+def list_args(view: View, row: NodeRow, order: str, limit: int) -> list[str]:
+    """The `list` arguments that page exactly the queries of `row` in `order`, `limit` a page:
+    a cluster by `--cluster-id`, a hierarchy node by `--node` in the view's hierarchy."""
+    if row.is_cluster:
+        args = ["--run-id", view.run_id, "--cluster-id", str(row.node_id)]
+    else:
+        assert view.hierarchy_run_id is not None  # only a hierarchy has nodes above clusters
+        args = ["--run-id", view.run_id, "--node", str(row.node_id)]
+        args += ["--hierarchy-id", view.hierarchy_run_id]
+    if order != "id":
+        args += ["--order", order]
+    return [*args, "--limit", str(limit)]

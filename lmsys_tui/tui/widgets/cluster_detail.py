@@ -8,17 +8,23 @@ from (summary pass or hierarchy, model, when). Every value from the store goes t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.console import Group, RenderableType
 from rich.text import Text
 from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.timer import Timer
 from textual.widgets import Static
 
+from lmsys_tui.core.read.tree import NodeRow
 from lmsys_tui.tui.text import inert, plain
 from lmsys_tui.tui.widgets.bars import chart, percent
 
 EXAMPLE_LIMIT = 160
+REST = 0.08  # seconds the cursor rests on a node before its detail is asked for
 
 
 def stamp(value: Any) -> str:
@@ -35,8 +41,45 @@ class ClusterDetail(VerticalScroll, can_focus=True):
         "cluster-detail--error",
     }
 
+    @dataclass
+    class Wanted(Message):
+        """The cursor rested on `row`: read its detail, then `show` it."""
+
+        panel: ClusterDetail
+        row: NodeRow
+
+        @property
+        def control(self) -> ClusterDetail:
+            return self.panel
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.wanted_id: int | None = None  # the node whose detail is wanted (or shown)
+        self._rest: Timer | None = None
+
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static(id="detail-body")
+
+    def want(self, row: NodeRow) -> None:
+        """The cursor is on `row`: ask for its detail after a short restartable rest, so that
+        holding an arrow key asks once, not once per row, and the tree paints first."""
+        if row.node_id == self.wanted_id:
+            return
+        self.wanted_id = row.node_id
+        self.add_class("-loading")
+        if self._rest is not None:
+            self._rest.stop()
+        self._rest = self.set_timer(REST, partial(self._rested, row))
+
+    def _rested(self, row: NodeRow) -> None:
+        self._rest = None
+        if row.node_id == self.wanted_id:
+            self.post_message(self.Wanted(self, row))
+
+    @property
+    def pending(self) -> bool:
+        """A detail is about to be asked for (the cursor is resting)."""
+        return self._rest is not None
 
     def _style(self, name: str) -> Any:
         try:
@@ -52,6 +95,7 @@ class ClusterDetail(VerticalScroll, can_focus=True):
         self.query_one("#detail-body", Static).update(body)
 
     def show(self, detail: dict[str, Any]) -> None:
+        self.remove_class("-loading")
         self.set_class(False, "-error")
         self.query_one("#detail-body", Static).update(self.render_detail(detail))
         self.scroll_home(animate=False)
