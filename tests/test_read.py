@@ -386,3 +386,10 @@ def test_the_next_pass_and_the_next_hierarchy_cycle(fx: tui_store.FixtureStore) 
     assert back.hierarchy_run_id == HIER_ID and back.summary_run_id == PASS_V1
     alone = runs.open_run(fx.db, FLAT_RUN)
     assert alone.next_pass(None) is None and alone.next_hierarchy(alone.view) == alone.view
+
+
+def test_queries_without_a_model_count_as_unknown(fx: tui_store.FixtureStore) -> None:
+    with sqlite3.connect(fx.db) as conn:  # a dataset without a model column
+        conn.execute("UPDATE queries SET model = NULL")
+    view = runs.open_run(fx.db, RUN_ID).view
+    assert detail.node_detail(view, 0, 0)["models"] == [("unknown", 10)]

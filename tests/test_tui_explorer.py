@@ -495,6 +495,20 @@ async def test_the_copied_list_command_lists_the_drill_down_page(
             await settle(app, pilot)
 
 
+async def test_a_breakdown_with_one_value_is_left_out(fx: tui_store.FixtureStore) -> None:
+    with sqlite3.connect(fx.db) as conn:  # a dataset without a model column
+        conn.execute("UPDATE queries SET model = NULL")
+    app = make_app(fx.db)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open_explorer(app, pilot)
+        assert app.screen.jump_to(2)
+        await settle(app, pilot)
+        text = _detail_text(app)
+        assert "Languages" in text and "66.7%" in text  # en, es, zh
+        assert "Models" not in text and "unknown" not in text
+        assert tree.cursor_row is not None and tree.cursor_row.node_id == 2
+
+
 # -- deleting with a confirmation -----------------------------------------------------------------
 
 
