@@ -369,6 +369,26 @@ async def test_queries_are_keyset_paged_never_all_in_the_table(
         assert [int(k.value) for k in table.rows] == sorted(expected)[:4]
 
 
+async def test_the_query_column_takes_the_width_left(fx: tui_store.FixtureStore) -> None:
+    app = make_app(fx.db)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open_explorer(app, pilot, FLAT_RUN)
+        tree.move_cursor(tree.nodes_by_id[0])
+        await pilot.press("v")
+        await settle(app, pilot)
+        table = app.screen.query_one("#queries", DataTable)
+        widths = {k.value: c.width for k, c in table.columns.items()}
+        assert widths["language"] == 10  # "Portuguese" fits
+        # the table's 118 columns: 5 columns' padding, the scrollbar, the fixed ones, the query
+        assert sum(widths.values()) + 2 * 5 + 2 == SIZE[0] - 2
+        await pilot.resize_terminal(160, 40)
+        await settle(app, pilot)
+        wider = {k.value: c.width for k, c in table.columns.items()}
+        assert wider["query"] == widths["query"] + 40 and table.row_count == 10
+        first = cells(table, 4)[0]
+        assert first == "Why does my Python list comprehension raise NameError?"
+
+
 async def test_a_parent_node_drills_into_all_its_clusters(fx: tui_store.FixtureStore) -> None:
     app = make_app(fx.db)
     async with app.run_test(size=SIZE) as pilot:
