@@ -1,16 +1,19 @@
-"""Browsing runs through the real CLI: list-clusters, inspect, list (keyset pages), errors."""
+"""Browsing runs through the real CLI: list-clusters, inspect, list (keyset pages in every
+order, hierarchy nodes), errors."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
+import tui_store
 from cluster_seed import N_QUERIES, SAMPLE, clustered_home
 from conftest import run_cli
 
-from lmsys_tui.core.browse import list_queries
+from lmsys_tui.core.read.listing import list_queries
 from lmsys_tui.errors import ExitCode
 
 
@@ -194,3 +197,105 @@ def test_runs_without_results_and_missing_stores_are_not_found(runs, home, cli_e
     table = run_cli(["--headless", "list-clusters", runs["kmeans"], "--show-examples", "1"],
                     cli_env)  # fmt: skip
     assert table.returncode == 0 and "Examples" in table.stdout and "12 of 12" in table.stderr
+
+
+# -- list --node / --order / --after (on the TUI fixture: it has a hierarchy) ---------------------
+
+
+@pytest.fixture
+def fx(store: Any) -> tui_store.FixtureStore:
+    return tui_store.build(store)
+
+
+def _walk(args: list[str], env: dict[str, str]) -> tuple[list[int], list[dict]]:
+    """Every page of a `list` through the CLI, following `next_after`."""
+    seen: list[int] = []
+    pages = []
+    after: list[str] = []
+    for _ in range(50):
+        page = _json(["list", *args, *after], env)
+        pages.append(page)
+        seen += [q["query_id"] for q in page["queries"]]
+        if page["next_after"] is None:
+            return seen, pages
+        after = ["--after", page["next_after"]]
+    raise AssertionError("paging did not end")
+
+
+def test_default_list_json_is_unchanged(fx: tui_store.FixtureStore, cli_env) -> None:
+    data = _json(["list", "--run-id", tui_store.RUN_ID, "--limit", "2"], cli_env)
+    assert list(data) == ["filters", "queries", "count", "next_after_id"]
+    assert list(data["filters"]) == [
+        "run_id", "cluster_id", "model", "language", "dataset", "after_id",
+    ]  # fmt: skip
+    assert list(data["queries"][0]) == [
+        "query_id", "conversation_id", "dataset", "model", "language", "cluster_id", "distance",
+        "confidence", "query_text",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize("order", ["id", "distance", "-distance"])
+def test_list_a_hierarchy_node_in_every_order(
+    fx: tui_store.FixtureStore, home, cli_env, order: str
+) -> None:
+    run = tui_store.RUN_ID
+    with sqlite3.connect(home / "queries.db") as conn:  # a tie across two clusters of the node
+        conn.execute(
+            "UPDATE query_clusters SET distance = 0.15 WHERE run_id = ? AND query_id = ?",
+            (run, fx.query_ids[3][0]),
+        )
+    key = {"id": "query_id", "distance": "distance, query_id",
+           "-distance": "distance DESC, query_id DESC"}[order]  # fmt: skip
+    expected = [r[0] for r in _sql(home, "SELECT query_id FROM query_clusters WHERE run_id = ?"
+                                         f" AND cluster_id IN (2, 3, 4, 5) ORDER BY {key}",
+                                   (run,))]  # fmt: skip
+    seen, pages = _walk(["--run-id", run, "--node", "2000001", "--order", order, "--limit", "4"],
+                        cli_env)  # fmt: skip
+    assert seen == expected and len(seen) == 18 and len(pages) == 5
+    first = pages[0]
+    assert first["filters"]["node"] == 2_000_001
+    assert first["filters"]["hierarchy_id"] == tui_store.HIER_ID  # the newest finished one
+    assert first["filters"]["order"] == order
+    assert {q["cluster_id"] for p in pages for q in p["queries"]} == {2, 3, 4, 5}
+    if order == "id":  # id order keeps the reference's cursor too, and the two agree
+        assert first["next_after_id"] == seen[3] and first["next_after"] == str(seen[3])
+    else:
+        assert "next_after_id" not in first
+    # a level-0 node of the hierarchy is its cluster; an explicit hierarchy id is checked
+    one = _json(["list", "--run-id", run, "--node", "3", "--hierarchy-id", tui_store.HIER_ID,
+                 "--order", order], cli_env)  # fmt: skip
+    assert {q["cluster_id"] for q in one["queries"]} == {3} and one["count"] == 5
+
+
+def test_noise_comes_last_in_distance_order(fx: tui_store.FixtureStore, cli_env) -> None:
+    run = tui_store.FLAT_RUN
+    seen, _ = _walk(["--run-id", run, "--order", "distance", "--limit", "7"], cli_env)
+    members = _json(["list", "--run-id", run, "--limit", "100"], cli_env)["queries"]
+    noise = sorted(q["query_id"] for q in members if q["cluster_id"] == -1)
+    assert len(seen) == 36 and seen[-len(noise) :] == noise
+    with_distance = sorted((q["distance"], q["query_id"]) for q in members if q["distance"])
+    assert seen[: -len(noise)] == [q for _, q in with_distance]
+
+
+def test_list_node_errors(fx: tui_store.FixtureStore, cli_env) -> None:
+    run = tui_store.RUN_ID
+    _fails(["list", "--node", "2000001"], cli_env, ExitCode.USAGE)
+    _fails(["list", "--run-id", run, "--node", "1000001", "--cluster-id", "2"], cli_env,
+           ExitCode.USAGE)  # fmt: skip
+    _fails(["list", "--run-id", run, "--hierarchy-id", tui_store.HIER_ID], cli_env,
+           ExitCode.USAGE)  # fmt: skip
+    _fails(["list", "--order", "distance"], cli_env, ExitCode.USAGE)
+    _fails(["list", "--run-id", run, "--order", "random"], cli_env, ExitCode.USAGE)
+    _fails(["list", "--run-id", run, "--order", "distance", "--after", "7"], cli_env,
+           ExitCode.USAGE)  # fmt: skip
+    _fails(["list", "--run-id", run, "--order", "distance", "--after-id", "7"], cli_env,
+           ExitCode.USAGE)  # fmt: skip
+    _fails(["list", "--run-id", run, "--order", "-distance", "--after", "near:0:0.1:3"],
+           cli_env, ExitCode.USAGE)  # fmt: skip
+    assert "no node 42" in _fails(["list", "--run-id", run, "--node", "42"], cli_env,
+                                  ExitCode.NOT_FOUND)  # fmt: skip
+    _fails(["list", "--run-id", run, "--node", "2", "--hierarchy-id", "nope"], cli_env,
+           ExitCode.NOT_FOUND)  # fmt: skip
+    no_hierarchy = _fails(["list", "--run-id", tui_store.FLAT_RUN, "--node", "0"], cli_env,
+                          ExitCode.NOT_FOUND)  # fmt: skip
+    assert "no finished hierarchy" in no_hierarchy

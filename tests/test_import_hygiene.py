@@ -108,7 +108,7 @@ def test_listing_commands_skip_textual_and_the_orm(
     assert res.returncode == 0, res.stderr
     json.loads(res.stdout)
     assert expect in res.stdout
-    assert _imported(modules, "lmsys_tui.core.store.reader")
+    assert _imported(modules, "lmsys_tui.core.read.catalog")
     for package in ("textual", *HEAVY, *ORM):
         assert not _imported(modules, package), package
 

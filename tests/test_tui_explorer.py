@@ -8,12 +8,14 @@ then what the terminal shows where escaping is the point. No mocks.
 from __future__ import annotations
 
 import json
+import shlex
 import sqlite3
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tui_store
+from conftest import run_cli
 from textual.message import Message
 from textual.widgets import DataTable, Label, Static
 from tui_pilot import SIZE, cells, make_app, screen_text, settle, static_text
@@ -317,9 +319,9 @@ async def test_a_wide_level_is_added_in_chunks(store: Any) -> None:
         tree = await _open_explorer(app, pilot, "wide")
         assert len(tree.root.children) == 250
         screen = app.screen
-        from lmsys_tui.core import explore
+        from lmsys_tui.core.read import tree as read_tree
 
-        rows = explore.children(screen.view, None)
+        rows = read_tree.children(screen.view, None)
         tree.reset_tree()
         assert tree.add_children(None, rows, tree.generation)
         labels = [c.data.note or c.data.row.title for c in tree.root.children]
@@ -365,6 +367,26 @@ async def test_queries_are_keyset_paged_never_all_in_the_table(
         await pilot.press("t")  # by id
         await settle(app, pilot)
         assert [int(k.value) for k in table.rows] == sorted(expected)[:4]
+
+
+async def test_the_query_column_takes_the_width_left(fx: tui_store.FixtureStore) -> None:
+    app = make_app(fx.db)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open_explorer(app, pilot, FLAT_RUN)
+        tree.move_cursor(tree.nodes_by_id[0])
+        await pilot.press("v")
+        await settle(app, pilot)
+        table = app.screen.query_one("#queries", DataTable)
+        widths = {k.value: c.width for k, c in table.columns.items()}
+        assert widths["language"] == 10  # "Portuguese" fits
+        # the table's 118 columns: 5 columns' padding, the scrollbar, the fixed ones, the query
+        assert sum(widths.values()) + 2 * 5 + 2 == SIZE[0] - 2
+        await pilot.resize_terminal(160, 40)
+        await settle(app, pilot)
+        wider = {k.value: c.width for k, c in table.columns.items()}
+        assert wider["query"] == widths["query"] + 40 and table.row_count == 10
+        first = cells(table, 4)[0]
+        assert first == "Why does my Python list comprehension raise NameError?"
 
 
 async def test_a_parent_node_drills_into_all_its_clusters(fx: tui_store.FixtureStore) -> None:
@@ -453,7 +475,58 @@ async def test_copy_shows_the_headless_command_for_the_view(fx: tui_store.Fixtur
         )
         table.move_cursor(row=keys.index("list"))
         await pilot.press("enter")
-        assert app.clipboard == f"lmsys-tui --headless list --run-id {RUN_ID} --cluster-id 1 {db}"
+        assert app.clipboard == (
+            f"lmsys-tui --headless list --run-id {RUN_ID} --cluster-id 1 --order distance"
+            f" --limit 100 {db}"
+        )
+
+
+@pytest.mark.parametrize(("run_id", "node_id"), [(RUN_ID, 2_000_001), (RUN_ID, 3), (FLAT_RUN, -1)])
+async def test_the_copied_list_command_lists_the_drill_down_page(
+    fx: tui_store.FixtureStore,
+    cli_env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    run_id: str,
+    node_id: int,
+) -> None:
+    """`c` in the drill-down of a hierarchy node, a cluster or noise gives a `list` command
+    that, run headless, returns the page the table shows, in each order."""
+    monkeypatch.setattr(queries_module, "PAGE", 4)
+    app = make_app(fx.db)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open_explorer(app, pilot, run_id)
+        assert app.screen.jump_to(node_id)
+        await settle(app, pilot)
+        assert tree.cursor_row is not None and tree.cursor_row.node_id == node_id
+        await pilot.press("v")
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, QueriesScreen)
+        for order in ("distance", "-distance", "id"):
+            assert screen.order == order
+            shown = [int(k.value) for k in screen.query_one("#queries", DataTable).rows]
+            command = app.action_copy_command()
+            assert command is not None and command.startswith("lmsys-tui --headless list ")
+            res = run_cli([*shlex.split(command)[1:], "--json"], cli_env)
+            assert res.returncode == 0, res.stderr
+            listed = [q["query_id"] for q in json.loads(res.stdout)["queries"]]
+            assert listed == shown and len(shown) == 4, command
+            await pilot.press("t")  # the next order, from page one
+            await settle(app, pilot)
+
+
+async def test_a_breakdown_with_one_value_is_left_out(fx: tui_store.FixtureStore) -> None:
+    with sqlite3.connect(fx.db) as conn:  # a dataset without a model column
+        conn.execute("UPDATE queries SET model = NULL")
+    app = make_app(fx.db)
+    async with app.run_test(size=SIZE) as pilot:
+        tree = await _open_explorer(app, pilot)
+        assert app.screen.jump_to(2)
+        await settle(app, pilot)
+        text = _detail_text(app)
+        assert "Languages" in text and "66.7%" in text  # en, es, zh
+        assert "Models" not in text and "unknown" not in text
+        assert tree.cursor_row is not None and tree.cursor_row.node_id == 2
 
 
 # -- deleting with a confirmation -----------------------------------------------------------------

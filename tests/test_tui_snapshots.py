@@ -96,7 +96,7 @@ def test_live_search(fx: tui_store.FixtureStore, snap_compare: Any) -> None:
         screen = app.screen
         screen.search_defaults["mode"] = "keyword"
         await pilot.press("slash", *"python")
-        await wait_for(app, pilot, lambda: screen.search_hits_for == "python")
+        await wait_for(app, pilot, lambda: screen.search_panel.hits_for == "python")
         screen.query_one("#tree", ClusterTree).nodes_by_id[2_000_000].expand()
         await settle(app, pilot)
         _no_blink(app)

@@ -1,6 +1,7 @@
 """Browsing a run: `list-clusters`, `inspect`, and `list` (queries, keyset-paged).
 
-Read-only and quick (stdlib sqlite3, no SQLAlchemy). Unknown runs, clusters or datasets are a
+Thin: the JSON comes from `core/read/listing.py`, the read layer the TUI uses too. Read-only
+and quick (stdlib sqlite3, no SQLAlchemy). Unknown runs, clusters, nodes or datasets are a
 one-line error with exit 3. Tables show untrusted text inert (no markup, no escapes).
 """
 
@@ -44,7 +45,7 @@ def list_clusters(
     xml_out: Xml = False,
 ) -> None:
     """List a run's clusters, largest first, with titles (summary, else keywords)."""
-    from lmsys_tui.core.browse import list_clusters as core_list
+    from lmsys_tui.core.read.listing import list_clusters as core_list
 
     data = core_list(
         _db(db_path),
@@ -96,7 +97,7 @@ def inspect(
     xml_out: Xml = False,
 ) -> None:
     """Inspect one cluster: size, title, keywords and its most central queries."""
-    from lmsys_tui.core.browse import inspect_cluster
+    from lmsys_tui.core.read.listing import inspect_cluster
 
     data = inspect_cluster(
         _db(db_path),
@@ -149,29 +150,52 @@ def list_queries(
     cluster_id: Annotated[
         int | None, typer.Option(help="Only this cluster (needs --run-id).")
     ] = None,
+    node: Annotated[
+        int | None,
+        typer.Option(help="Only the clusters under this hierarchy node (needs --run-id)."),
+    ] = None,
+    hierarchy_id: Annotated[
+        str | None,
+        typer.Option(help="The hierarchy of --node (default: the run's newest finished one)."),
+    ] = None,
     model: Annotated[str | None, typer.Option(help="Only this model.")] = None,
     language: Annotated[str | None, typer.Option(help="Only this language code.")] = None,
     dataset: Annotated[str | None, typer.Option(help="Only this dataset label.")] = None,
+    order: Annotated[
+        str | None,
+        typer.Option(
+            help="id (default), distance (closest to the centroid first) or -distance"
+            " (farthest first); the distance orders need --run-id."
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(help="Queries per page (1-10000).")] = 50,
     after_id: Annotated[
         int | None, typer.Option(help="Page after this query id (the previous next_after_id).")
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(help="Page after this key (the previous next_after; any order)."),
     ] = None,
     db_path: DbPath = None,
     json_out: Json = False,
     xml_out: Xml = False,
 ) -> None:
-    """List queries in id order, filtered; page with --after-id (keyset, never OFFSET)."""
-    from lmsys_tui.core.browse import list_queries as core_list
+    """List queries, filtered, in id or distance order; keyset pages (never OFFSET)."""
+    from lmsys_tui.core.read.listing import list_queries as core_list
 
     data = core_list(
         _db(db_path),
         run_id=run_id,
         cluster_id=cluster_id,
+        node=node,
+        hierarchy_id=hierarchy_id,
         model=model,
         language=language,
         dataset=dataset,
+        order=order,
         limit=limit,
         after_id=after_id,
+        after=after,
     )
 
     def table() -> None:
@@ -185,7 +209,9 @@ def list_queries(
                 row.insert(1, q["cluster_id"])
             rows.append((*row, q["query_text"]))
         emit_table("Queries", cols, rows)
-        if data["next_after_id"] is not None:
+        if data.get("next_after_id") is not None:
             note(f"next page: --after-id {data['next_after_id']}")
+        elif data.get("next_after") is not None:
+            note(f"next page: --after={data['next_after']}")
 
     emit(data, as_json=json_out, as_xml=xml_out, root="queries", table=table)

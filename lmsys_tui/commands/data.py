@@ -120,9 +120,9 @@ def load(
 @handled
 def datasets(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = False) -> None:
     """List the datasets in the store with their query counts."""
-    from lmsys_tui.core.store import reader
+    from lmsys_tui.core.read import catalog
 
-    rows = reader.list_datasets(load_settings(db_path).db)
+    rows = catalog.list_datasets(load_settings(db_path).db)
     emit(
         {"datasets": rows},
         as_json=json_out,

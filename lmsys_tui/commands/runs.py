@@ -28,9 +28,9 @@ def runs(
     xml_out: Xml = False,
 ) -> None:
     """List clustering runs, newest first."""
-    from lmsys_tui.core.store import reader
+    from lmsys_tui.core.read import catalog
 
-    rows = reader.list_runs(_db(db_path), latest=latest)
+    rows = catalog.list_runs(_db(db_path), latest=latest)
     emit(
         {"runs": rows},
         as_json=json_out,
@@ -58,18 +58,19 @@ def runs(
 @handled
 def status(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = False) -> None:
     """Where the store is, its schema version, and how many rows each table holds."""
-    from lmsys_tui.core.store import reader, schema
+    from lmsys_tui.core.read import catalog
+    from lmsys_tui.core.store import schema
 
     db = _db(db_path)
-    counts = reader.table_counts(db)
+    counts = catalog.table_counts(db)
     data = {
         "db_path": str(db),
         "exists": db.exists(),
         "schema_version": schema.read_version(db),
         "code_schema_version": schema.SCHEMA_VERSION,
         "counts": counts,
-        "datasets": reader.list_datasets(db),
-        "runs_by_status": reader.runs_by_status(db),
+        "datasets": catalog.list_datasets(db),
+        "runs_by_status": catalog.runs_by_status(db),
     }
     emit(
         data,

@@ -17,8 +17,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.browse import get_run
-from lmsys_tui.core.store.reader import connect
+from lmsys_tui.core.read.runs import get_run
+from lmsys_tui.core.store.sql import maybe_reader
 from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -154,7 +154,7 @@ def export_run(
     started = time.perf_counter()
     tmp = output.with_name(f".{output.name}.part-{os.getpid()}")
     rows = 0
-    with connect(db) as conn:
+    with maybe_reader(db) as conn:
         if conn is None:
             raise NotFoundError(f"no lmsys-tui store at {db}")
         run = get_run(conn, run_id)

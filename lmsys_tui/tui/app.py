@@ -28,8 +28,9 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lmsys_tui.actions import Action, by_id, headless_command
 from lmsys_tui.config import Settings
-from lmsys_tui.errors import Cancelled, LmsysError
+from lmsys_tui.errors import Cancelled
 from lmsys_tui.tui.commands import ActionsProvider, NavigationProvider
+from lmsys_tui.tui.errors import describe_error
 from lmsys_tui.tui.heap import freeze_after_imports
 from lmsys_tui.tui.jobs import Job, JobFn, result_fields, run_in_background
 from lmsys_tui.tui.keys import action_bindings
@@ -43,15 +44,6 @@ from lmsys_tui.tui.text import plain
 STORE_GROUP = "store-read"
 JOB_GROUP = "pipeline-job"
 PROGRESS_INTERVAL = 0.05  # seconds between progress messages of one job (the last always goes)
-
-
-def describe_error(error: BaseException | None) -> str:
-    """One line for the user: our errors carry their message, others get their type."""
-    if error is None:
-        return "unknown error"
-    if isinstance(error, LmsysError):
-        return plain(error.message, 300)
-    return plain(f"{type(error).__name__}: {error}", 300)
 
 
 class LmsysApp(App[None], inherit_bindings=False):

@@ -1,6 +1,6 @@
 """What the runs screen shows, read in one go through the stdlib-sqlite3 reader.
 
-Reading through `core.store.reader` keeps SQLAlchemy (and everything heavier) out of TUI start.
+Reading through `core.read.catalog` keeps SQLAlchemy (and everything heavier) out of TUI start.
 The result is a plain frozen value so a worker thread can hand it to the UI thread safely.
 """
 
@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.store import reader, schema
+from lmsys_tui.core.read import catalog
+from lmsys_tui.core.store import schema
 
 
 @dataclass(frozen=True)
@@ -34,12 +35,12 @@ def read_overview(db_path: Path) -> StoreOverview:
     version = schema.ensure_current(db_path)
     if version is None:
         return StoreOverview(db_path=db_path, exists=db_path.exists())
-    datasets = reader.list_datasets(db_path)
+    datasets = catalog.list_datasets(db_path)
     return StoreOverview(
         db_path=db_path,
         exists=True,
         schema_version=schema.read_version(db_path),
         datasets=datasets,
-        runs=reader.list_runs(db_path),
+        runs=catalog.list_runs(db_path),
         query_count=sum(d["query_count"] or 0 for d in datasets),
     )

@@ -317,22 +317,22 @@ async def test_first_page_of_a_100k_query_node(big_db: Path) -> None:
     from textual.screen import Screen
     from textual.widgets import DataTable, Footer, Header, Static
 
-    from lmsys_tui.core import explore
-    from lmsys_tui.core.explore import NodeRow
+    from lmsys_tui.core.read import members, runs
+    from lmsys_tui.core.read.tree import NodeRow
     from lmsys_tui.tui.screens.queries import QueriesScreen
 
-    view = explore.open_run(big_db, RUN_ID).view
+    view = runs.open_run(big_db, RUN_ID).view
     reads = []
     for order in ("distance", "distance", "-distance", "id", "distance"):
         t0 = time.perf_counter()
-        page = explore.query_page(view, [0], order=order, limit=100)
+        page = members.query_page(view, [0], order=order, limit=100)
         reads.append((time.perf_counter() - t0) * 1000)
         assert len(page.rows) == 100
-    deep = explore.query_page(view, [0], limit=100)
+    deep = members.query_page(view, [0], limit=100)
     for _ in range(50):  # page 51: keyset pages cost the same at any depth
-        deep = explore.query_page(view, [0], after=deep.next_after, limit=100)
+        deep = members.query_page(view, [0], after=deep.next_after, limit=100)
     t0 = time.perf_counter()
-    explore.query_page(view, [0], after=deep.next_after, limit=100)
+    members.query_page(view, [0], after=deep.next_after, limit=100)
     deep_ms = (time.perf_counter() - t0) * 1000
 
     row = NodeRow(0, 0, "cluster 0", BIG, BIG / N_QUERIES)
@@ -431,7 +431,7 @@ async def test_live_search_latency(big_db: Path) -> None:
             await pilot.pause(0.4)
             await pilot.press(*word)
             t0 = time.perf_counter()
-            await _poll(lambda w=word: screen.search_hits_for == w)
+            await _poll(lambda w=word: screen.search_panel.hits_for == w)
             await _painted(app)
             latencies[word] = (time.perf_counter() - t0) * 1000
         counted = len(screen.tree.hits)

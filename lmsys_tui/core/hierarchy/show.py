@@ -5,11 +5,11 @@ Uses the stdlib sqlite3 reader (no SQLAlchemy import), so `show-hierarchy` start
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.store import reader
+from lmsys_tui.core.read.runs import run_total
+from lmsys_tui.core.store.sql import loads, maybe_reader, one, rows
 from lmsys_tui.errors import NotFoundError
 
 
@@ -19,41 +19,36 @@ def _resolve(conn: Any, ident: str) -> dict[str, Any]:
         "hierarchy_run_id, run_id, summary_run_id, model, status, error, parameters,"
         " created_at, finished_at"
     )
-    row = conn.execute(
-        f"SELECT {cols} FROM hierarchy_runs WHERE hierarchy_run_id = ?", (ident,)
-    ).fetchone()
+    row = one(conn, f"SELECT {cols} FROM hierarchy_runs WHERE hierarchy_run_id = ?", (ident,))
     if row is None:
-        row = conn.execute(
+        row = one(
+            conn,
             f"SELECT {cols} FROM hierarchy_runs WHERE run_id = ?"
             " ORDER BY created_at DESC, rowid DESC LIMIT 1",
             (ident,),
-        ).fetchone()
+        )
     if row is None:
         raise NotFoundError(f"no hierarchy {ident!r} (merge-clusters prints its id)")
-    return dict(row)
+    return row
 
 
 def load_tree(db: Path, ident: str, max_depth: int | None = None) -> dict[str, Any]:
     """The hierarchy as nested nodes, roots first (largest first at every level)."""
-    with reader.connect(db) as conn:
+    with maybe_reader(db) as conn:
         if conn is None:
             raise NotFoundError(f"no store at {db}")
         head = _resolve(conn, ident)
-        total = conn.execute(
-            "SELECT COALESCE(SUM(size), 0) FROM clusters WHERE run_id = ?", (head["run_id"],)
-        ).fetchone()[0]
-        nodes = [
-            dict(r)
-            for r in conn.execute(
-                "SELECT cluster_id, parent_cluster_id, level, children_ids, title, description,"
-                " query_count FROM cluster_hierarchies WHERE hierarchy_run_id = ?",
-                (head["hierarchy_run_id"],),
-            )
-        ]
-    params = json.loads(head.pop("parameters") or "{}")
+        total = run_total(conn, head["run_id"])
+        nodes = rows(
+            conn,
+            "SELECT cluster_id, parent_cluster_id, level, children_ids, title, description,"
+            " query_count FROM cluster_hierarchies WHERE hierarchy_run_id = ?",
+            (head["hierarchy_run_id"],),
+        )
+    params = loads(head.pop("parameters"), {})
     by_parent: dict[int | None, list[dict[str, Any]]] = {}
     for n in nodes:
-        n["children_ids"] = json.loads(n["children_ids"] or "[]")
+        n["children_ids"] = loads(n["children_ids"], [])
         n["share"] = round(n["query_count"] / total, 6) if total else 0.0
         by_parent.setdefault(n["parent_cluster_id"], []).append(n)
     for group in by_parent.values():

@@ -16,13 +16,14 @@ each document is embedded once; the next search reads it back.
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmsys_tui.core.read.tree import cluster_title, pass_summaries
 from lmsys_tui.core.search.types import ClusterHit
+from lmsys_tui.core.store.sql import loads
 from lmsys_tui.core.text import normalise, text_hash
 
 if TYPE_CHECKING:
@@ -30,7 +31,6 @@ if TYPE_CHECKING:
 
     from lmsys_tui.core.embed.space import Space
 
-KEYWORDS_IN_TITLE = 5
 KEYWORDS_IN_DOC = 12
 
 
@@ -45,44 +45,35 @@ class ClusterDoc:
     keyword_doc: str
 
 
-def keyword_title(keywords: list[str], cluster_id: int) -> str:
-    return ", ".join(keywords[:KEYWORDS_IN_TITLE]) or f"cluster {cluster_id}"
-
-
 def cluster_docs(
     conn: sqlite3.Connection, run_id: str, summary_run_id: str | None, dim: int
 ) -> list[ClusterDoc]:
     """Every non-noise cluster of the run with its document (from the pass, else keywords)."""
     import numpy as np
 
-    summaries: dict[int, tuple[str | None, str | None]] = {}
-    if summary_run_id is not None:
-        for cid, title, desc in conn.execute(
-            "SELECT cluster_id, title, description FROM cluster_summaries"
-            " WHERE summary_run_id = ? AND run_id = ?",
-            (summary_run_id, run_id),
-        ):
-            summaries[int(cid)] = (title, desc)
-    out = []
-    for cid, size, centroid, keywords in conn.execute(
+    found = conn.execute(
         "SELECT cluster_id, size, centroid, keywords FROM clusters"
         " WHERE run_id = ? AND cluster_id <> -1 ORDER BY cluster_id",
         (run_id,),
-    ):
-        kws = _loads(keywords)
+    ).fetchall()
+    summaries = pass_summaries(conn, summary_run_id, [int(r[0]) for r in found])
+    out = []
+    for cid, size, centroid, keywords in found:
+        kws = _keywords(keywords)
         keyword_doc = ", ".join(kws[:KEYWORDS_IN_DOC]) or f"cluster {cid}"
         vec = None
         if centroid is not None and len(centroid) == dim * 4:
             vec = np.frombuffer(centroid, dtype="<f4").astype(np.float32)
             norm = float(np.linalg.norm(vec))
             vec = vec / norm if norm > 0 else None
-        title, desc = summaries.get(int(cid), (None, None))
+        summary = summaries.get(int(cid)) or {}
+        title, desc = summary.get("title"), summary.get("description")
         summary_doc = "\n".join(t for t in (title, desc) if t)
         out.append(
             ClusterDoc(
                 cluster_id=int(cid),
                 size=int(size),
-                title=title or keyword_title(kws, int(cid)),
+                title=cluster_title(int(cid), title, kws),
                 description=desc,
                 doc=summary_doc or keyword_doc,
                 centroid=vec,
@@ -92,11 +83,8 @@ def cluster_docs(
     return out
 
 
-def _loads(value: Any) -> list[str]:
-    try:
-        got = json.loads(value) if value else []
-    except (TypeError, ValueError):
-        return []
+def _keywords(value: Any) -> list[str]:
+    got = loads(value, [])
     return [str(k) for k in got] if isinstance(got, list) else []
 
 

@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Sequence
 from typing import Any
 
-from lmsys_tui.core.search.clusters import keyword_title
+from lmsys_tui.core.read.tree import cluster_title
 from lmsys_tui.core.search.types import Bucket
 
 _COLUMN = {"language": "q.language", "model": "q.model"}
@@ -67,9 +67,7 @@ def cluster_titles(
             kws = json.loads(keywords) if keywords else []
         except ValueError:
             kws = []
-        out[int(cid)] = (
-            "noise (not in any cluster)" if cid == -1 else keyword_title(list(kws), int(cid))
-        )
+        out[int(cid)] = cluster_title(int(cid), None, list(kws))
     if summary_run_id is not None:
         for cid, title in conn.execute(
             "SELECT cluster_id, title FROM cluster_summaries WHERE summary_run_id = ?"

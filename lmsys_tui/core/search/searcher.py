@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmsys_tui.core.read import runs, tree
 from lmsys_tui.core.search import facets as facet_counts
 from lmsys_tui.core.search import filters as flt
 from lmsys_tui.core.search import keyword
@@ -178,15 +179,9 @@ class Searcher:
 
     def run_info(self, run_id: str) -> tuple[dict[str, Any], Space]:
         """The finished run and its embedding space (search never leaves the run's space)."""
-        from lmsys_tui.core.browse import get_run
         from lmsys_tui.core.embed.space import Space
 
-        conn = self.conn()
-        conn.row_factory = sqlite3.Row
-        try:
-            run = get_run(conn, run_id)
-        finally:
-            conn.row_factory = None
+        run = runs.get_run(self.conn(), run_id)
         provider, model, dim = (
             run["embedding_provider"],
             run["embedding_model"],
@@ -199,14 +194,7 @@ class Searcher:
     def summary_pass(
         self, run_id: str, summary_run_id: str | None, alias: str | None
     ) -> str | None:
-        from lmsys_tui.core.browse import summary_pass
-
-        conn = self.conn()
-        conn.row_factory = sqlite3.Row
-        try:
-            found = summary_pass(conn, run_id, summary_run_id, alias)
-        finally:
-            conn.row_factory = None
+        found = runs.summary_pass(self.conn(), run_id, summary_run_id, alias)
         return str(found["summary_run_id"]) if found else None
 
     def embed(self, space: Space, text: str) -> np.ndarray:
@@ -543,34 +531,9 @@ class Searcher:
 
     def _node_paths(self, req: QuerySearch) -> dict[int, tuple[int, ...]]:
         """Cluster id -> hierarchy node ids from the cluster (level 0) up to its root."""
+        assert req.run_id is not None and req.hierarchy_run_id is not None  # validate() said so
         conn = self.conn()
-        row = conn.execute(
-            "SELECT run_id FROM hierarchy_runs WHERE hierarchy_run_id = ?",
-            (req.hierarchy_run_id,),
-        ).fetchone()
-        if row is None:
-            raise NotFoundError(f"no hierarchy {req.hierarchy_run_id!r} (see show-hierarchy)")
-        if row[0] != req.run_id:
-            raise UsageError(
-                f"hierarchy {req.hierarchy_run_id!r} belongs to run {row[0]!r}, not {req.run_id!r}"
-            )
-        parent: dict[int, int | None] = {}  # node ids are unique within a hierarchy
-        leaves: list[int] = []
-        for cid, par, level in conn.execute(
-            "SELECT cluster_id, parent_cluster_id, level FROM cluster_hierarchies"
-            " WHERE hierarchy_run_id = ?",
-            (req.hierarchy_run_id,),
-        ):
-            parent[int(cid)] = None if par is None else int(par)
-            if int(level) == 0:
-                leaves.append(int(cid))
-        out: dict[int, tuple[int, ...]] = {}
-        for leaf in leaves:
-            path = [leaf]
-            while (up := parent.get(path[-1])) is not None and up not in path:
-                path.append(up)
-            out[leaf] = tuple(path)
-        return out
+        return tree.leaf_paths(conn, runs.get_hierarchy(conn, req.run_id, req.hierarchy_run_id))
 
 
 class _Background:

@@ -94,8 +94,8 @@ class _Chroma:
 
 
 def _run_space(conn: sqlite3.Connection, run_id: str) -> Space:
-    from lmsys_tui.core.browse import get_run
     from lmsys_tui.core.embed.space import Space
+    from lmsys_tui.core.read.runs import get_run
 
     conn.row_factory = sqlite3.Row
     try:

@@ -2,7 +2,8 @@
 
 The table never holds more than one page (`PAGE` rows): `]` reads the next page from the last
 row's key, `[` goes back to a key remembered on the way. Sorting (closest to the centroid first,
-farthest first, by id) starts again at page one. Enter opens a query whole, escaped.
+farthest first, by id) starts again at page one. The query column takes the width the other
+columns leave, and follows the terminal's. Enter opens a query whole, escaped.
 """
 
 from __future__ import annotations
@@ -19,12 +20,23 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Static
 from textual.worker import get_current_worker
 
-from lmsys_tui.core import explore
-from lmsys_tui.core.explore import NodeRow, QueryPage, View
+from lmsys_tui.core.read.members import QueryPage, query_page
+from lmsys_tui.core.read.runs import View
+from lmsys_tui.core.read.tree import NodeRow, leaf_clusters
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
 
 PAGE = 100
+LANGUAGE_WIDTH = 10  # "Portuguese", "Indonesian"
+MODEL_WIDTH = 16  # "llama-2-13b-chat", "claude-instant-1"
+COLUMNS = (
+    (Text("#", justify="right"), "n", 7),
+    (Text("Distance", justify="right"), "distance", 8),
+    ("Language", "language", LANGUAGE_WIDTH),
+    ("Model", "model", MODEL_WIDTH),
+)  # then the query, as wide as the rest of the table
+SCROLLBAR = 2
+MIN_TEXT = 30
 ORDER_LABEL = {
     "distance": "closest to the centroid first",
     "-distance": "farthest from the centroid first",
@@ -59,6 +71,7 @@ class QueriesScreen(LmsysScreen):
         self.pages: list[tuple[Any, ...] | None] = [None]  # keyset start of each page seen
         self.number = 0
         self.page: QueryPage | None = None
+        self._filled_width = 0  # the query column's width when the table was last filled
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -73,19 +86,22 @@ class QueriesScreen(LmsysScreen):
         return inert(f"{plain(self.row.title, 100)} · {kind} {self.row.node_id}", style="bold")
 
     def on_mount(self) -> None:
-        table = self.query_one("#queries", DataTable)
-        table.add_column(Text("#", justify="right"), key="n", width=7)
-        table.add_column(Text("Distance", justify="right"), key="distance", width=8)
-        table.add_column("Lang", key="language", width=5)
-        table.add_column("Model", key="model", width=16)
-        table.add_column("Query", key="query", width=self.text_width)
         self._status("Reading…")
         self.fetch(None, 0)
-        table.focus()
+        self.query_one("#queries", DataTable).focus()
 
     @property
     def text_width(self) -> int:
-        return max(30, self.size.width - 50)
+        """What the fixed columns, their padding and the scrollbar leave of the table."""
+        table = self.query_one("#queries", DataTable)
+        width = table.size.width or self.app.size.width - 2  # (before the first layout)
+        fixed = sum(w for _, _, w in COLUMNS) + 2 * (len(COLUMNS) + 1) + SCROLLBAR
+        return max(MIN_TEXT, width - fixed)
+
+    def on_resize(self) -> None:
+        """The query column takes whatever width the terminal gives the table."""
+        if self.page is not None and self.text_width != self._filled_width:
+            self._fill()
 
     def _status(self, text: str) -> None:
         self.query_one("#queries-status", Static).update(Text(text))
@@ -97,7 +113,7 @@ class QueriesScreen(LmsysScreen):
         if self.row.is_cluster or self.row.level == 0:
             self.cluster_ids = [self.row.node_id]
             self.workers.cancel_group(self, "queries-page")
-            page = explore.query_page(
+            page = query_page(
                 self.view, self.cluster_ids, order=self.order, after=after, limit=PAGE, width=400
             )
             self.show_page(page, number)
@@ -108,8 +124,8 @@ class QueriesScreen(LmsysScreen):
     def read_page(self, after: tuple[Any, ...] | None, number: int) -> None:
         worker = get_current_worker()
         if self.cluster_ids is None:
-            self.cluster_ids = explore.leaf_clusters(self.view, self.row.node_id, self.row.level)
-        page = explore.query_page(
+            self.cluster_ids = leaf_clusters(self.view, self.row.node_id, self.row.level)
+        page = query_page(
             self.view,
             self.cluster_ids,
             order=self.order,
@@ -124,23 +140,36 @@ class QueriesScreen(LmsysScreen):
     def on_queries_screen_page_read(self, message: PageRead) -> None:
         self.show_page(message.page, message.number)
 
-    def show_page(self, page: QueryPage, number: int) -> None:
-        self.page, self.number = page, number
-        del self.pages[number + 1 :]
-        self.pages.append(page.next_after)
-        table = self.query_one("#queries", DataTable)
-        table.clear()
-        first = number * PAGE
-        width = self.text_width
+    def _fill(self) -> None:
+        """(Re)build the table from the page shown, its query column as wide as there is room;
+        the cursor stays on its row."""
+        page, table = self.page, self.query_one("#queries", DataTable)
+        assert page is not None
+        cursor = table.cursor_row
+        width = self._filled_width = self.text_width
+        table.clear(columns=True)
+        for label, key, column_width in COLUMNS:
+            table.add_column(label, key=key, width=column_width)
+        table.add_column("Query", key="query", width=width)
+        first = self.number * PAGE
         for i, r in enumerate(page.rows):
             table.add_row(
                 Text(f"{first + i + 1:,}", justify="right"),
                 _distance(r["distance"]),
-                inert(r["language"] or "", 5),
-                inert(r["model"] or "", 16),
+                inert(r["language"] or "", LANGUAGE_WIDTH),
+                inert(r["model"] or "", MODEL_WIDTH),
                 inert(r["text"], width),
                 key=str(r["query_id"]),
             )
+        table.move_cursor(row=min(cursor, max(0, len(page.rows) - 1)), animate=False)
+
+    def show_page(self, page: QueryPage, number: int) -> None:
+        self.page, self.number = page, number
+        del self.pages[number + 1 :]
+        self.pages.append(page.next_after)
+        self._fill()
+        self.query_one("#queries", DataTable).move_cursor(row=0, animate=False)
+        first = number * PAGE
         if page.rows:
             last = first + len(page.rows)
             more = "" if page.next_after is None else " · ] next page"
@@ -177,6 +206,18 @@ class QueriesScreen(LmsysScreen):
             self.app.push_screen(QueryScreen(self.view, int(event.row_key.value)))
 
     def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
-        if self.row.is_cluster:
-            return "list", ["--run-id", self.view.run_id, "--cluster-id", str(self.row.node_id)]
-        return "list", ["--run-id", self.view.run_id]
+        return "list", list_args(self.view, self.row, self.order, PAGE)
+
+
+def list_args(view: View, row: NodeRow, order: str, limit: int) -> list[str]:
+    """The `list` arguments that page exactly the queries of `row` in `order`, `limit` a page:
+    a cluster by `--cluster-id`, a hierarchy node by `--node` in the view's hierarchy."""
+    if row.is_cluster:
+        args = ["--run-id", view.run_id, "--cluster-id", str(row.node_id)]
+    else:
+        assert view.hierarchy_run_id is not None  # only a hierarchy has nodes above clusters
+        args = ["--run-id", view.run_id, "--node", str(row.node_id)]
+        args += ["--hierarchy-id", view.hierarchy_run_id]
+    if order != "id":
+        args += ["--order", order]
+    return [*args, "--limit", str(limit)]

@@ -14,8 +14,8 @@ from textual.containers import Vertical, VerticalScroll
 from textual.message import Message
 from textual.widgets import Label, Static
 
-from lmsys_tui.core import explore
-from lmsys_tui.core.explore import View
+from lmsys_tui.core.read.detail import query_detail
+from lmsys_tui.core.read.runs import View
 from lmsys_tui.tui.screens.base import LmsysModal
 from lmsys_tui.tui.text import inert
 
@@ -73,9 +73,7 @@ class QueryScreen(LmsysModal):
 
     @work(thread=True, exclusive=True, group="query-read", exit_on_error=False)
     def read(self) -> None:
-        self.post_message(
-            self.Read(explore.query_detail(self.view.db, self.query_id, self.view.run_id))
-        )
+        self.post_message(self.Read(query_detail(self.view.db, self.query_id, self.view.run_id)))
 
     def on_query_screen_read(self, message: Read) -> None:
         q = self.record = message.query

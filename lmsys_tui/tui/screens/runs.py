@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Header, Label, Static
 from textual.worker import get_current_worker
 
 from lmsys_tui.actions import by_id, headless_command
-from lmsys_tui.core import explore
+from lmsys_tui.core.read import runs as read_runs
 from lmsys_tui.tui.overview import StoreOverview
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
@@ -305,7 +305,7 @@ class RunsScreen(LmsysScreen):
 
     @work(thread=True, exclusive=True, group="runs-children", exit_on_error=False)
     def read_children(self, run_id: str) -> None:
-        passes, hierarchies = explore.run_children(self.lmsys.settings.db, run_id)
+        passes, hierarchies = read_runs.run_children(self.lmsys.settings.db, run_id)
         if not get_current_worker().is_cancelled:
             self.post_message(self.RunChildren(run_id, passes, hierarchies))
 

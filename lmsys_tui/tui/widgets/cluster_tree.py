@@ -24,7 +24,7 @@ from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from lmsys_tui.core.explore import NodeRow
+from lmsys_tui.core.read.tree import NodeRow
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.bars import bar, percent
 
@@ -110,6 +110,7 @@ class ClusterTree(Tree[Item]):
         self.nodes_by_id: dict[int, TreeNode[Item]] = {}
         self.hits: dict[int, int] = {}
         self._reveal: list[int] = []
+        self._restore: tuple[set[int], int | None] | None = None
         self._adding: dict[int | None, int] = {}
         self._styles_memo: dict[str, Style] = {}
         self.inline_loader: Callable[[int | None], list[NodeRow] | None] | None = None
@@ -117,8 +118,13 @@ class ClusterTree(Tree[Item]):
 
     # -- loading ------------------------------------------------------------------------------
 
-    def reset_tree(self) -> None:
-        """Forget every node and ask for the roots again."""
+    def reset_tree(self, *, keep_open: bool = False) -> None:
+        """Forget every node and ask for the roots again; with `keep_open`, re-open what was
+        open and put the cursor back on its node as their levels arrive."""
+        self._restore = None
+        if keep_open:
+            cursor = self.cursor_row
+            self._restore = (set(self.expanded_ids()), cursor.node_id if cursor else None)
         self.generation += 1
         self.clear()
         self.nodes_by_id.clear()
@@ -210,7 +216,28 @@ class ClusterTree(Tree[Item]):
         self.post_message(self.LevelLoaded(self, parent_id))
         if parent_id is None and self.cursor_line < 0 and self.root.children:
             self.move_cursor(self.root.children[0])
+        self._continue_restore()
         self._continue_reveal()
+
+    def _continue_restore(self) -> None:
+        """Expand the remembered nodes that are in the tree now; the rest when they arrive."""
+        if self._restore is None:
+            return
+        expanded, cursor = self._restore
+        pending = False
+        for node_id in expanded:
+            node = self.nodes_by_id.get(node_id)
+            if node is None:
+                pending = True
+                continue
+            if not node.is_expanded:
+                node.expand()
+            if node.data is not None and not node.data.loaded:
+                pending = True
+        if cursor is not None:
+            self.select_id(cursor)
+        if not pending:
+            self._restore = None
 
     # -- jumping to a node -------------------------------------------------------------------
 
