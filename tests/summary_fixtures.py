@@ -62,7 +62,7 @@ def write_run(  # type: ignore[no-untyped-def]
     """clustering_runs / clusters / query_clusters rows as `cluster kmeans` writes them."""
     import numpy as np
 
-    from lmsys_tui.core.store.models import db_timestamp
+    from lmsys_tui.core.store.sql import db_timestamp
 
     centers = np.asarray(centers, dtype=np.float32)
     dist = np.linalg.norm(vecs - centers[labels], axis=1)

@@ -443,7 +443,7 @@ def save_summary(
     """
     import json
 
-    from lmsys_tui.core.store.models import db_timestamp
+    from lmsys_tui.core.store.sql import db_timestamp
 
     raw = store.engine.raw_connection()
     try:
