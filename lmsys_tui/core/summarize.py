@@ -31,7 +31,7 @@ from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.llm.clients import ModelSpec
+    from lmsys_tui.core.llm.providers import ModelSpec
     from lmsys_tui.core.store.db import Store
 
 STAGE = "summarize"
@@ -556,7 +556,7 @@ def run_summarize(
     cancelled: CancelCheck = never_cancelled,
 ) -> SummarizeResult:
     """Summarise the run's clusters into one summary pass (new, or resumed)."""
-    from lmsys_tui.core.llm.clients import resolve_model
+    from lmsys_tui.core.llm.providers import resolve_model
 
     opts = opts or SummarizeOptions()
     opts.check()
@@ -823,7 +823,6 @@ async def _llm_pass(
             session,
             progress,
             cancelled,
-            len(jobs),
             what=f"summarize cancelled; continue with --resume {srid}",
         )
     finally:

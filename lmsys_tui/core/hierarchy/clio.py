@@ -238,7 +238,6 @@ async def build_level(
             session,
             progress,
             cancelled,
-            len(hoods),
             what=f"merge cancelled at {tell} (proposals)",
         )
         if all(p is None for p in proposals):
@@ -279,7 +278,6 @@ async def build_level(
                 session,
                 progress,
                 cancelled,
-                len(chunks),
                 what=f"merge cancelled at {tell} (dedupe)",
             )
             new = _clean_names([n for m in merged for n in m], 10**6)
@@ -332,7 +330,6 @@ async def build_level(
                 session,
                 progress,
                 cancelled,
-                len(todo),
                 what=f"merge cancelled at {tell} (assignments)",
             )
         finally:  # cancelled or failed: what was answered is kept for --resume
@@ -371,7 +368,6 @@ async def build_level(
                 session,
                 progress,
                 cancelled,
-                len(missing),
                 what=f"merge cancelled at {tell} (names)",
             )
         finally:
