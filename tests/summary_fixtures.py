@@ -8,6 +8,7 @@ distances). Embedding takes a while here, so the store is built once per session
 
 `write_run` writes the same rows directly; only the benchmark uses it, for runs whose
 vectors are made more cheaply than with the model (see tests/bench/test_llm_bench.py).
+`query` reads the store back for the assertions of both test modules.
 """
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ N_QUERIES = 400
 N_CLUSTERS = 30
 RUN_ID = ""  # set when the session's store is built (the stage names its runs)
 _TEMPLATE: Path | None = None
+
+
+def query(db: Path, sql: str, *args: object) -> list[tuple]:
+    """Every row of `sql` on the store at `db`, as tuples."""
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
 
 
 def _build(path: Path) -> str:
@@ -62,7 +72,7 @@ def write_run(  # type: ignore[no-untyped-def]
     """clustering_runs / clusters / query_clusters rows as `cluster kmeans` writes them."""
     import numpy as np
 
-    from lmsys_tui.core.store.models import db_timestamp
+    from lmsys_tui.core.store.sql import db_timestamp
 
     centers = np.asarray(centers, dtype=np.float32)
     dist = np.linalg.norm(vecs - centers[labels], axis=1)

@@ -118,7 +118,7 @@ def test_run_ids_never_collide(seeded, monkeypatch) -> None:
     assert len(ids) == 40  # all within a second or two, all distinct
     taken = next(iter(ids))
     draws = iter([taken, taken, "kmeans-3-fresh"])
-    monkeypatch.setattr(runs, "new_run_id", lambda *a, **k: next(draws))
+    monkeypatch.setattr(runs, "new_id", lambda *a, **k: next(draws))
     fresh = runs.start_run(seeded, algorithm="kmeans", size=3, num_clusters=3, dataset_id=None,
                            space={}, parameters={}, description=None)  # fmt: skip
     assert fresh == "kmeans-3-fresh"

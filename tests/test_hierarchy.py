@@ -48,16 +48,8 @@ def server():
         yield srv
 
 
-def _q(db, sql: str, *args):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-
-
 def _nodes(db, hier_id: str) -> dict[int, tuple]:
-    rows = _q(
+    rows = fx.query(
         db,
         "SELECT cluster_id, parent_cluster_id, level, children_ids, title, query_count"
         " FROM cluster_hierarchies WHERE hierarchy_run_id = ?",
@@ -72,7 +64,7 @@ def _check_tree(db, hier_id: str, levels: list[int]) -> dict[int, tuple]:
     by_level = [sorted(n for n, r in nodes.items() if r[2] == lvl) for lvl in range(len(levels))]
     assert [len(b) for b in by_level] == levels
     assert by_level[0] == list(range(N_CLUSTERS))
-    sizes = dict(_q(db, "SELECT cluster_id, size FROM clusters WHERE run_id = ?", fx.RUN_ID))
+    sizes = dict(fx.query(db, "SELECT cluster_id, size FROM clusters WHERE run_id = ?", fx.RUN_ID))
     for cid in by_level[0]:
         assert nodes[cid][5] == sizes[cid] and nodes[cid][1] is not None
     for lvl in range(1, len(levels)):
@@ -136,7 +128,7 @@ def test_offline_three_level_hierarchy_on_real_data(db, cli_env) -> None:
         run_cli(["--headless", "list-clusters", fx.RUN_ID, "--alias", "off", "--json"],
                 cli_env).stdout
     )  # fmt: skip
-    off = dict(_q(db, "SELECT cluster_id, title FROM cluster_summaries WHERE alias = 'off'"))
+    off = dict(fx.query(db, "SELECT cluster_id, title FROM cluster_summaries WHERE alias = 'off'"))
     assert listed["summary_run_id"] == json.loads(summ.stdout)["summary_run_id"]
     assert {c["cluster_id"]: c["title"] for c in listed["clusters"]} == off
     out = run_cli(["--headless", "merge-clusters", fx.RUN_ID, "--alias", "off", "--json"],
@@ -214,7 +206,7 @@ def _llm(monkeypatch, server: LLMServer, provider: str = "openai") -> str:
 def test_clio_levels_with_a_wrong_parent_answer(cstore, db, server, monkeypatch) -> None:
     model = _llm(monkeypatch, server, "anthropic")
     run_summarize(cstore, fx.RUN_ID, SummarizeOptions(model=model))
-    titles = dict(_q(db, "SELECT cluster_id, title FROM cluster_summaries"))
+    titles = dict(fx.query(db, "SELECT cluster_id, title FROM cluster_summaries"))
     # cluster 5's first assignment answer names a parent nobody offered: asked again, placed
     server.fail_next("bad_parent", task="ParentChoice", match=f"<child><title>{titles[5]}<")
     # cluster 7 gets only wrong answers: it must be recorded unplaced, never put in a default
@@ -233,7 +225,7 @@ def test_clio_levels_with_a_wrong_parent_answer(cstore, db, server, monkeypatch)
     assert json.loads(lonely[3]) == [7] and lonely[4] == titles[7]  # its own parent
     asked = [h for h in server.hits if h.task == "ParentChoice"]
     # the wrong answers are in the ledger as answers, and were not accepted
-    wrong = _q(
+    wrong = fx.query(
         db,
         "SELECT COUNT(*) FROM llm_calls WHERE stage = 'merge' AND response LIKE ?",
         f"%{BAD_PARENT}%",
@@ -241,7 +233,7 @@ def test_clio_levels_with_a_wrong_parent_answer(cstore, db, server, monkeypatch)
     assert wrong == [(4,)]  # one for 5, three for 7
     # every node below the top asked once, plus one retry for 5 and two for 7
     assert len(asked) == sum(result.levels[:-1]) + 1 + 2
-    calls = _q(db, "SELECT stage, COUNT(*) FROM llm_calls GROUP BY stage")
+    calls = fx.query(db, "SELECT stage, COUNT(*) FROM llm_calls GROUP BY stage")
     assert dict(calls)["merge"] == len([h for h in server.hits if h.task != "ClusterSummaryAnswer"])
     assert all(r[4] for r in nodes.values())  # every node has a title
     tree = load_tree(db, result.hierarchy_run_id)
@@ -259,7 +251,7 @@ def test_cancelled_merge_resumes_and_pays_nothing_twice(cstore, db, server, monk
     opts = MergeOptions(model=model, neighborhood_size=12, concurrency=3)
     with pytest.raises(Cancelled):
         run_merge(cstore, fx.RUN_ID, opts, cancelled=cancel_midway)
-    [(hier_id, status, checkpoint)] = _q(
+    [(hier_id, status, checkpoint)] = fx.query(
         db, "SELECT hierarchy_run_id, status, checkpoint FROM hierarchy_runs"
     )
     step = json.loads(checkpoint)["step"]

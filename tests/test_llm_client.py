@@ -18,8 +18,9 @@ from llm_server import LLMServer
 from pydantic import BaseModel
 
 from lmsys_tui.core.llm import ledger
-from lmsys_tui.core.llm.clients import CallFailed, LLMSession, default_model, resolve_model
+from lmsys_tui.core.llm.clients import CallFailed, LLMSession
 from lmsys_tui.core.llm.limits import RetryPolicy, retry_after_seconds
+from lmsys_tui.core.llm.providers import default_model, resolve_model
 from lmsys_tui.errors import NeedsKeyError, UsageError
 
 

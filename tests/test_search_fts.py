@@ -12,7 +12,7 @@ from lmsys_tui.core.load import run_load
 from lmsys_tui.core.search import filters as flt
 from lmsys_tui.core.search import keyword
 from lmsys_tui.core.sources.base import Conversation, SourceInfo
-from lmsys_tui.core.store import schema
+from lmsys_tui.core.store import fts, schema
 from lmsys_tui.core.store.db import open_store
 from lmsys_tui.errors import UsageError
 
@@ -144,7 +144,7 @@ def test_v1_store_migrates_and_its_rows_become_searchable(home: Path) -> None:
     ],
 )
 def test_user_text_is_never_fts_syntax(text: str, expected: str) -> None:
-    assert keyword.fts_query(text) == expected
+    assert fts.fts_query(text) == expected
 
 
 def test_operators_and_quotes_in_text_search_as_words(home: Path) -> None:
@@ -162,4 +162,4 @@ def test_operators_and_quotes_in_text_search_as_words(home: Path) -> None:
     assert _matches(db, '"explained templates"') == set()  # a phrase keeps its word order
     assert _matches(db, "templ*") == {ids["b"]}
     with pytest.raises(UsageError, match="nothing to search for"):
-        keyword.fts_query("?! ...")
+        fts.fts_query("?! ...")

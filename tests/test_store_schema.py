@@ -15,11 +15,34 @@ from lmsys_tui.core.store.db import open_store
 from lmsys_tui.core.store.models import Dataset
 from lmsys_tui.errors import ExitCode, UsageError
 
+GOLDEN_SCHEMA = Path(__file__).parent / "golden" / "store_schema.sql"
 EXPECTED_TABLES = {
     "schema_info", "datasets", "queries", "clustering_runs", "clusters", "query_clusters",
     "summary_runs", "cluster_summaries", "hierarchy_runs", "cluster_hierarchies",
     "cluster_edits", "cluster_metadata", "orphaned_queries", "llm_calls",
 }  # fmt: skip
+
+
+def schema_dump(db: Path) -> str:
+    """Every table, index, trigger and virtual table of a store as SQLite recorded it."""
+    conn = sqlite3.connect(db)
+    try:
+        found = conn.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name"
+        ).fetchall()
+    finally:
+        conn.close()
+    return "\n".join(
+        f"-- {kind} {name} on {table}\n{sql or '(implicit)'};\n" for kind, name, table, sql in found
+    )
+
+
+def test_new_store_schema_is_the_golden_one(home: Path) -> None:
+    """The DDL of a fresh store never changes by accident (however the tables get created);
+    a deliberate change comes with a migration and a new golden file."""
+    db = home / "queries.db"
+    open_store(db).close()
+    assert schema_dump(db) == GOLDEN_SCHEMA.read_text(encoding="utf-8")
 
 
 def _digest(path: Path) -> str:

@@ -57,14 +57,6 @@ def server():
         yield srv
 
 
-def _q(db, sql: str, *args):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-
-
 def _llm_env(cli_env: dict[str, str], server: LLMServer) -> dict[str, str]:
     return cli_env | {
         "OPENAI_API_KEY": "test-key",
@@ -152,7 +144,7 @@ def test_offline_pass_summarises_every_cluster_deterministically(cstore, db) -> 
         assert row["description"].count(". ") >= 1
         keywords = row["parameters"]["keywords"]
         assert row["title"].startswith("Mixed:") == (row["coherence"] <= 2 and bool(keywords))
-        members = _q(
+        members = fx.query(
             db,
             "SELECT lower(q.query_text) FROM queries q JOIN query_clusters qc"
             " ON qc.query_id = q.id WHERE qc.run_id = ? AND qc.cluster_id = ?",
@@ -209,7 +201,7 @@ def test_llm_pass_saves_each_summary_and_records_a_failed_cluster(db, cli_env, s
     assert out.stderr.strip().count("\n") == 0 and "--resume" in out.stderr
     data = json.loads(out.stdout)
     assert (data["done"], data["failed"]) == (N_CLUSTERS - 1, 1)
-    rows = _q(db, "SELECT cluster_id, status, title, coherence, error FROM cluster_summaries")
+    rows = fx.query(db, "SELECT cluster_id, status, title, coherence, error FROM cluster_summaries")
     failed = [r for r in rows if r[1] == "failed"]
     assert [r[0] for r in failed] == [3] and "500" in failed[0][4]
     assert all(r[2].endswith("requests") and r[3] == 4 for r in rows if r[1] == "done")
@@ -221,9 +213,9 @@ def test_llm_pass_saves_each_summary_and_records_a_failed_cluster(db, cli_env, s
     resumed = json.loads(again.stdout)
     assert (resumed["clusters"], resumed["done"], resumed["skipped"]) == (1, 1, N_CLUSTERS - 1)
     assert len(server.hits) - before == 1
-    assert _q(db, "SELECT status, error FROM summary_runs WHERE summary_run_id = ?", srid) == [
-        ("done", None)
-    ]
+    assert fx.query(
+        db, "SELECT status, error FROM summary_runs WHERE summary_run_id = ?", srid
+    ) == [("done", None)]
 
 
 def test_killed_pass_resumes_without_paying_any_prompt_twice(db, cli_env, server) -> None:
@@ -249,14 +241,14 @@ def test_killed_pass_resumes_without_paying_any_prompt_twice(db, cli_env, server
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if _q(db, "SELECT COUNT(*) FROM cluster_summaries")[0][0] >= 8:
+        if fx.query(db, "SELECT COUNT(*) FROM cluster_summaries")[0][0] >= 8:
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     server.release()
-    assert _q(db, "SELECT COUNT(*) FROM llm_calls WHERE status = 'ok'")[0][0] == 8
-    [(srid, status)] = _q(db, "SELECT summary_run_id, status FROM summary_runs")
+    assert fx.query(db, "SELECT COUNT(*) FROM llm_calls WHERE status = 'ok'")[0][0] == 8
+    [(srid, status)] = fx.query(db, "SELECT summary_run_id, status FROM summary_runs")
     assert status == "running"  # killed: nobody could mark it
     out = run_cli(["--headless", "summarize", fx.RUN_ID, "--resume", srid, "--json"], env)
     assert out.returncode == 0, out.stderr
@@ -264,12 +256,13 @@ def test_killed_pass_resumes_without_paying_any_prompt_twice(db, cli_env, server
     assert (data["skipped"], data["done"], data["llm"]["cached"]) == (8, N_CLUSTERS - 8, 0)
     paid = server.paid()
     assert len(paid) == N_CLUSTERS and max(paid.values()) == 1  # measured at the server
-    hashes = _q(
+    hashes = fx.query(
         db, "SELECT prompt_hash, COUNT(*) FROM llm_calls WHERE status = 'ok' GROUP BY prompt_hash"
     )
     assert len(hashes) == N_CLUSTERS and {n for _, n in hashes} == {1}
     assert (
-        _q(db, "SELECT COUNT(*) FROM cluster_summaries WHERE status = 'done'")[0][0] == N_CLUSTERS
+        fx.query(db, "SELECT COUNT(*) FROM cluster_summaries WHERE status = 'done'")[0][0]
+        == N_CLUSTERS
     )
 
 
@@ -278,11 +271,11 @@ def test_cancelled_pass_keeps_its_summaries_and_a_repeat_pays_nothing(
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", "test-key")
     monkeypatch.setenv("ANTHROPIC_BASE_URL", server.anthropic_url)
-    saved = lambda: _q(db, "SELECT COUNT(*) FROM cluster_summaries")[0][0]  # noqa: E731
+    saved = lambda: fx.query(db, "SELECT COUNT(*) FROM cluster_summaries")[0][0]  # noqa: E731
     opts = SummarizeOptions(model="anthropic/claude-haiku-4-5", concurrency=2)
     with pytest.raises(Cancelled):
         run_summarize(cstore, fx.RUN_ID, opts, cancelled=lambda: saved() >= 5)
-    [(srid, status)] = _q(db, "SELECT summary_run_id, status FROM summary_runs")
+    [(srid, status)] = fx.query(db, "SELECT summary_run_id, status FROM summary_runs")
     assert status == "cancelled" and 5 <= saved() < N_CLUSTERS
     done = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(resume=srid, concurrency=4))
     assert done.done + done.skipped == N_CLUSTERS
@@ -331,7 +324,7 @@ def test_use_chroma_keeps_each_pass_apart(cstore, db, home) -> None:
     col = summaries_collection(open_chroma(chroma), space, create=False)
     assert col.count() == 2 * N_CLUSTERS  # the second pass did not overwrite the first
     got = col.get(where={"summary_run_id": a.summary_run_id}, include=["metadatas", "documents"])
-    titles = dict(_q(db, "SELECT cluster_id, title FROM cluster_summaries"
+    titles = dict(fx.query(db, "SELECT cluster_id, title FROM cluster_summaries"
                          " WHERE summary_run_id = ?", a.summary_run_id))  # fmt: skip
     assert {m["cluster_id"]: m["title"] for m in got["metadatas"]} == titles
     assert all(m["alias"] == "a" and m["run_id"] == fx.RUN_ID for m in got["metadatas"])
@@ -361,4 +354,4 @@ def test_bad_input_is_one_line_and_an_exit_code(db, cli_env) -> None:
         assert out.returncode == code, (args, out.stderr)
         assert out.stdout == "" and text in out.stderr and out.stderr.count("\n") == 1, args
     # the refused passes left no pass behind except the one that failed on its cluster id
-    assert _q(db, "SELECT status FROM summary_runs") == [("failed",)]
+    assert fx.query(db, "SELECT status FROM summary_runs") == [("failed",)]

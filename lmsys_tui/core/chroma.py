@@ -9,7 +9,6 @@ keeps what was added and the next run only adds the rest.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.embed.space import Space
 from lmsys_tui.core.embed.stage import EMPTY_HASH, select_hashes
+from lmsys_tui.core.store import sql
 from lmsys_tui.core.store import vectors as chroma_store
 from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
 from lmsys_tui.errors import Cancelled, LmsysError, UsageError
@@ -73,17 +73,15 @@ class BackfillSummary:
         return text + f" in {self.seconds:.1f}s"
 
 
-def _metadata(conn: sqlite3.Connection, qids: list[int]) -> dict[int, dict[str, Any]]:
+def _metadata(conn: Any, qids: list[int]) -> dict[int, dict[str, Any]]:
     out: dict[int, dict[str, Any]] = {}
-    for i in range(0, len(qids), 900):
-        chunk = qids[i : i + 900]
-        marks = ",".join("?" * len(chunk))
-        for row in conn.execute(
-            f"SELECT {', '.join(_META_COLUMNS)} FROM queries WHERE id IN ({marks})", chunk
-        ):
-            meta = dict(zip(_META_COLUMNS, row, strict=True))
-            meta["query_id"] = meta.pop("id")
-            out[int(row[0])] = chroma_store.chroma_metadata(meta)
+    for meta in sql.rows(
+        conn,
+        f"SELECT {', '.join(_META_COLUMNS)} FROM queries WHERE id {sql.IN_IDS}",
+        (sql.id_list(qids),),
+    ):
+        meta["query_id"] = meta.pop("id")
+        out[int(meta["query_id"])] = chroma_store.chroma_metadata(meta)
     return out
 
 
@@ -117,57 +115,56 @@ def backfill(
     except Exception:  # older servers do not say; Chroma's usual limit is above 5000
         chunk_size = min(chunk_size, DEFAULT_CHUNK)
     vectors = EmbeddingStore(embeddings_path(store.path))
-    conn = sqlite3.connect(store.path, timeout=30)
     try:
-        ids, hashes = select_hashes(conn, query_ids)
-        sid = vectors.find_space(space)
-        unreadable = vectors.excluded(sid) if sid is not None else set()
-        summary.checked = len(ids)
-        id_list = ids.tolist()
-        for start in range(0, len(id_list), chunk_size):
-            if cancelled():
-                summary.status = "cancelled"
-                raise Cancelled(
-                    f"backfill cancelled after adding {summary.added:,} queries; they are kept"
-                )
-            chunk = id_list[start : start + chunk_size]
-            chunk_hashes = hashes[start : start + chunk_size]
-            doc_ids = [chroma_store.query_doc_id(q) for q in chunk]
-            present = set(collection.get(ids=doc_ids, include=[])["ids"])
-            summary.already_present += len(present)
-            todo = [
-                (q, h)
-                for q, h, d in zip(chunk, chunk_hashes, doc_ids, strict=True)
-                if d not in present
-            ]
-            readable = [(q, h) for q, h in todo if h != EMPTY_HASH and h not in unreadable]
-            summary.empty += len(todo) - len(readable)
-            todo = readable
-            if todo and sid is not None:
-                want: dict[str, int] = {}
-                for _, h in todo:
-                    want.setdefault(h, len(want))
-                matrix = np.zeros((len(want), space.dim), dtype=np.float32)
-                filled = vectors.fill(sid, space.dim, want, matrix)
-                have = [(q, want[h]) for q, h in todo if filled[want[h]]]
-                summary.not_embedded += len(todo) - len(have)
-                if have:
-                    meta = _metadata(conn, [q for q, _ in have])
-                    _add(
-                        collection,
-                        [chroma_store.query_doc_id(q) for q, _ in have],
-                        matrix[[row for _, row in have]],
-                        [meta[q] for q, _ in have],
+        with sql.connection(store) as conn:
+            ids, hashes = select_hashes(conn, query_ids)
+            sid = vectors.find_space(space)
+            unreadable = vectors.excluded(sid) if sid is not None else set()
+            summary.checked = len(ids)
+            id_list = ids.tolist()
+            for start in range(0, len(id_list), chunk_size):
+                if cancelled():
+                    summary.status = "cancelled"
+                    raise Cancelled(
+                        f"backfill cancelled after adding {summary.added:,} queries; they are kept"
                     )
-                    summary.added += len(have)
-            elif todo:
-                summary.not_embedded += len(todo)
-            progress(
-                min(start + chunk_size, len(id_list)), len(id_list), f"{summary.added:,} added"
-            )
-        summary.collection_count = collection.count()
+                chunk = id_list[start : start + chunk_size]
+                chunk_hashes = hashes[start : start + chunk_size]
+                doc_ids = [chroma_store.query_doc_id(q) for q in chunk]
+                present = set(collection.get(ids=doc_ids, include=[])["ids"])
+                summary.already_present += len(present)
+                todo = [
+                    (q, h)
+                    for q, h, d in zip(chunk, chunk_hashes, doc_ids, strict=True)
+                    if d not in present
+                ]
+                readable = [(q, h) for q, h in todo if h != EMPTY_HASH and h not in unreadable]
+                summary.empty += len(todo) - len(readable)
+                todo = readable
+                if todo and sid is not None:
+                    want: dict[str, int] = {}
+                    for _, h in todo:
+                        want.setdefault(h, len(want))
+                    matrix = np.zeros((len(want), space.dim), dtype=np.float32)
+                    filled = vectors.fill(sid, space.dim, want, matrix)
+                    have = [(q, want[h]) for q, h in todo if filled[want[h]]]
+                    summary.not_embedded += len(todo) - len(have)
+                    if have:
+                        meta = _metadata(conn, [q for q, _ in have])
+                        _add(
+                            collection,
+                            [chroma_store.query_doc_id(q) for q, _ in have],
+                            matrix[[row for _, row in have]],
+                            [meta[q] for q, _ in have],
+                        )
+                        summary.added += len(have)
+                elif todo:
+                    summary.not_embedded += len(todo)
+                progress(
+                    min(start + chunk_size, len(id_list)), len(id_list), f"{summary.added:,} added"
+                )
+            summary.collection_count = collection.count()
     finally:
-        conn.close()
         vectors.close()
         summary.seconds = round(time.perf_counter() - started, 3)
     return summary

@@ -10,12 +10,11 @@ killed process is the reason `force` exists).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.store import schema
+from lmsys_tui.core.store import schema, sql
 from lmsys_tui.errors import NotFoundError, UsageError
 
 KINDS = ("run", "summary", "hierarchy")
@@ -52,19 +51,9 @@ class DeletePlan:
         return "".join(parts)
 
 
-def _connect(db: Path) -> sqlite3.Connection:
-    if schema.ensure_current(db) is None:
-        raise NotFoundError(f"no lmsys-tui store at {db}")
-    conn = sqlite3.connect(db, timeout=30, isolation_level=None)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA busy_timeout = 30000")
-    return conn
-
-
-def _kinds_of(conn: sqlite3.Connection, ident: str) -> list[tuple[str, sqlite3.Row]]:
+def _kinds_of(conn: Any, ident: str) -> list[tuple[str, dict[str, Any]]]:
     found = []
-    for kind, sql in (
+    for kind, query in (
         ("run", "SELECT run_id, status FROM clustering_runs WHERE run_id = ?"),
         (
             "summary",
@@ -75,28 +64,24 @@ def _kinds_of(conn: sqlite3.Connection, ident: str) -> list[tuple[str, sqlite3.R
             "SELECT run_id, status FROM hierarchy_runs WHERE hierarchy_run_id = ?",
         ),
     ):
-        row = conn.execute(sql, (ident,)).fetchone()
+        row = sql.one(conn, query, (ident,))
         if row is not None:
             found.append((kind, row))
     return found
 
 
-def _count(conn: sqlite3.Connection, table: str, column: str, values: list[str]) -> int:
+def _count(conn: Any, table: str, column: str, values: list[str]) -> int:
     if not values:
         return 0
-    marks = ",".join("?" * len(values))
-    return int(
-        conn.execute(
-            f"SELECT COUNT(*) FROM {table} WHERE {column} IN ({marks})", values
-        ).fetchone()[0]
-    )
+    query = f"SELECT COUNT(*) FROM {table} WHERE {column} {sql.IN_IDS}"
+    return int(sql.scalar(conn, query, (sql.value_list(values),), default=0))
 
 
-def _ids(conn: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[str]:
-    return [str(r[0]) for r in conn.execute(sql, args)]
+def _ids(conn: Any, query: str, args: tuple[Any, ...]) -> list[str]:
+    return [str(r[0]) for r in sql.tuples(conn, query, args)]
 
 
-def _plan(conn: sqlite3.Connection, ident: str, kind: str | None) -> DeletePlan:
+def _plan(conn: Any, ident: str, kind: str | None) -> DeletePlan:
     if kind is not None and kind not in KINDS:
         raise UsageError(f"--kind must be one of {', '.join(KINDS)}, not {kind!r}")
     found = [(k, r) for k, r in _kinds_of(conn, ident) if kind is None or k == kind]
@@ -153,56 +138,43 @@ def _plan(conn: sqlite3.Connection, ident: str, kind: str | None) -> DeletePlan:
 
 def plan_delete(db: Path, ident: str, kind: str | None = None) -> DeletePlan:
     """What `delete(db, ident, kind)` would remove; nothing is changed."""
-    conn = _connect(db)
-    try:
+    with sql.reader(db) as conn:
         return _plan(conn, ident, kind)
-    finally:
-        conn.close()
 
 
-def _delete_in(conn: sqlite3.Connection, table: str, column: str, values: list[str]) -> None:
+def _delete_in(conn: Any, table: str, column: str, values: list[str]) -> None:
     if values:
-        marks = ",".join("?" * len(values))
-        conn.execute(f"DELETE FROM {table} WHERE {column} IN ({marks})", values)
+        conn.execute(f"DELETE FROM {table} WHERE {column} {sql.IN_IDS}", (sql.value_list(values),))
 
 
 def delete(db: Path, ident: str, kind: str | None = None, *, force: bool = False) -> DeletePlan:
     """Delete the run, pass or hierarchy `ident` and what depends on it, atomically."""
-    conn = _connect(db)
-    try:
-        conn.execute("BEGIN IMMEDIATE")
-        try:
-            plan = _plan(conn, ident, kind)
-            if plan.status == "running" and not force:
-                raise UsageError(
-                    f"{ident!r} is still running (another process may be writing it); "
-                    "stop that first, or use --force if it was killed"
-                )
-            hiers = plan.hierarchies
-            _delete_in(conn, "cluster_hierarchies", "hierarchy_run_id", hiers)
-            _delete_in(conn, "hierarchy_runs", "hierarchy_run_id", hiers)
-            if plan.kind in ("run", "summary"):
-                _delete_in(conn, "cluster_summaries", "summary_run_id", plan.summary_passes)
-                _delete_in(conn, "summary_runs", "summary_run_id", plan.summary_passes)
-            if plan.kind == "run":
-                for table in (
-                    "query_clusters",
-                    "clusters",
-                    "cluster_edits",
-                    "cluster_metadata",
-                    "orphaned_queries",
-                    "cluster_summaries",
-                    "cluster_hierarchies",
-                ):
-                    _delete_in(conn, table, "run_id", [ident])
-                _delete_in(conn, "clustering_runs", "run_id", [ident])
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
-        return plan
-    finally:
-        conn.close()
+    with sql.file_transaction(db) as conn:
+        plan = _plan(conn, ident, kind)
+        if plan.status == "running" and not force:
+            raise UsageError(
+                f"{ident!r} is still running (another process may be writing it); "
+                "stop that first, or use --force if it was killed"
+            )
+        hiers = plan.hierarchies
+        _delete_in(conn, "cluster_hierarchies", "hierarchy_run_id", hiers)
+        _delete_in(conn, "hierarchy_runs", "hierarchy_run_id", hiers)
+        if plan.kind in ("run", "summary"):
+            _delete_in(conn, "cluster_summaries", "summary_run_id", plan.summary_passes)
+            _delete_in(conn, "summary_runs", "summary_run_id", plan.summary_passes)
+        if plan.kind == "run":
+            for table in (
+                "query_clusters",
+                "clusters",
+                "cluster_edits",
+                "cluster_metadata",
+                "orphaned_queries",
+                "cluster_summaries",
+                "cluster_hierarchies",
+            ):
+                _delete_in(conn, table, "run_id", [ident])
+            _delete_in(conn, "clustering_runs", "run_id", [ident])
+    return plan
 
 
 def clear_store(db: Path, chroma: Path, *, keep_embeddings: bool = False) -> list[str]:

@@ -20,7 +20,7 @@ from lmsys_tui.core.language import detect_languages
 from lmsys_tui.core.sources.base import BadRow, Conversation, Item, SourceInfo
 from lmsys_tui.core.sources.prefetch import prefetch
 from lmsys_tui.core.store.db import Store
-from lmsys_tui.core.store.models import db_timestamp, utcnow
+from lmsys_tui.core.store.sql import db_timestamp, utcnow
 from lmsys_tui.core.text import text_hash
 from lmsys_tui.errors import Cancelled
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress

@@ -3,13 +3,14 @@
 Each cluster is one "class document"; a term scores high when it is frequent in the cluster and
 rare across clusters. Memory stays bounded at 1M rows: the texts come from a random sample of at
 most `budget` queries spread over the clusters (small clusters keep all their queries), clipped
-to `clip` characters, fetched from the store in chunks.
+to `clip` characters by SQLite.
 """
 
 from __future__ import annotations
 
-import json
 from typing import TYPE_CHECKING, Any
+
+from lmsys_tui.core.store import queries, sql
 
 if TYPE_CHECKING:
     import numpy as np
@@ -36,26 +37,6 @@ def sample_per_cluster(
     starts = np.searchsorted(sorted_labels, sorted_labels, side="left")
     rank = np.arange(len(by_label)) - starts
     return np.sort(by_label[rank < per])
-
-
-def fetch_texts(store: Store, ids: list[int], clip: int = DEFAULT_CLIP) -> dict[int, str]:
-    """Texts of `ids` (clipped in SQL so long prompts never cross into Python whole)."""
-    out: dict[int, str] = {}
-    raw = store.engine.raw_connection()
-    try:
-        cur = raw.cursor()
-        for start in range(0, len(ids), 20_000):
-            chunk = json.dumps(ids[start : start + 20_000])
-            out.update(
-                cur.execute(
-                    "SELECT q.id, substr(q.query_text, 1, ?) FROM queries q"
-                    " JOIN json_each(?) j ON q.id = j.value",
-                    (clip, chunk),
-                ).fetchall()
-            )
-    finally:
-        raw.close()
-    return out
 
 
 def ctfidf(texts: list[str], labels: np.ndarray, top_n: int = 10) -> dict[int, list[str]]:
@@ -109,7 +90,11 @@ def cluster_keywords(
     import numpy as np
 
     rows = sample_per_cluster(labels, budget, random_state)
-    texts_by_id = fetch_texts(store, ids[rows].tolist(), clip)
+    with sql.connection(store) as conn:
+        texts_by_id = {
+            qid: text
+            for qid, (text, _) in queries.clipped_texts(conn, ids[rows].tolist(), clip).items()
+        }
     keep = np.array([int(i) in texts_by_id for i in ids[rows].tolist()], dtype=bool)
     rows = rows[keep]
     texts = [texts_by_id[int(i)] for i in ids[rows].tolist()]

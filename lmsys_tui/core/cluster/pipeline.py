@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.cluster import runs
 from lmsys_tui.core.cluster.runs import ClusterResult, RunSummary
+from lmsys_tui.core.store.queries import count_queries, select_query_ids
 from lmsys_tui.errors import NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -100,8 +101,8 @@ def run_clustering(
     started = time.perf_counter()
     space = resolve_space(embed_opts.provider, embed_opts.model, embed_opts.dimensions)
     dataset_id = runs.dataset_id_for(store, selection.dataset) if selection.dataset else None
-    query_ids = runs.select_query_ids(store, dataset_id, selection.limit)
-    available = len(query_ids) if query_ids is not None else runs.count_queries(store)
+    query_ids = select_query_ids(store, selection.dataset, selection.limit)
+    available = len(query_ids) if query_ids is not None else count_queries(store)
     if available == 0:
         where = f"dataset {selection.dataset!r}" if selection.dataset else "the store"
         raise NotFoundError(f"no queries to cluster in {where}; run load first")

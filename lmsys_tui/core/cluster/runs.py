@@ -1,4 +1,5 @@
-"""Clustering runs: ids that never collide, the status row, and publishing a finished run.
+"""Clustering runs: ids that never collide, the status row, publishing a finished run, and
+reading a run and its clusters back (the later stages start from them).
 
 A run row is written first with status `running`, so `runs` shows work in progress. Its
 results (one `query_clusters` row per query, one `clusters` row per cluster) and the flip to
@@ -10,21 +11,21 @@ committed by the embedding stage batch by batch and survive any of that.
 from __future__ import annotations
 
 import json
-import secrets
-import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.core.store.models import db_timestamp, utcnow
-from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
+from lmsys_tui.core.store import queries, sql
+from lmsys_tui.core.store.sql import db_timestamp, new_id, utcnow
+from lmsys_tui.core.store.sql import require_positive as require_positive  # commands/cluster.py
+from lmsys_tui.errors import Cancelled, NotFoundError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
     import numpy as np
 
+    from lmsys_tui.core.embed.space import Space
     from lmsys_tui.core.store.db import Store
 
 
@@ -60,53 +61,10 @@ class RunSummary:
         return asdict(self)
 
 
-def new_run_id(algorithm: str, size: int, now: datetime | None = None) -> str:
-    """`kmeans-200-20261127-031500-a3f2`: readable, sortable, and random in its last part."""
-    now = now or utcnow()
-    return f"{algorithm}-{size}-{now:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-def _raw(store: Store) -> Any:
-    return store.engine.raw_connection()
-
-
 def dataset_id_for(store: Store, label: str) -> int:
-    raw = _raw(store)
-    try:
-        row = raw.cursor().execute("SELECT id FROM datasets WHERE label = ?", (label,)).fetchone()
-    finally:
-        raw.close()
-    if row is None:
-        raise NotFoundError(f"no dataset labelled {label!r} in the store")
-    return int(row[0])
-
-
-def select_query_ids(store: Store, dataset_id: int | None, limit: int | None) -> list[int] | None:
-    """The queries a run covers: None means every query; else the first `limit` by id."""
-    if dataset_id is None and limit is None:
-        return None
-    sql = "SELECT id FROM queries"
-    args: list[Any] = []
-    if dataset_id is not None:
-        sql += " WHERE dataset_id = ?"
-        args.append(dataset_id)
-    sql += " ORDER BY id"
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
-    raw = _raw(store)
-    try:
-        return [int(r[0]) for r in raw.cursor().execute(sql, args)]
-    finally:
-        raw.close()
-
-
-def count_queries(store: Store) -> int:
-    raw = _raw(store)
-    try:
-        return int(raw.cursor().execute("SELECT COUNT(*) FROM queries").fetchone()[0])
-    finally:
-        raw.close()
+    """The id a run records for its `--dataset` label."""
+    with sql.connection(store) as conn:
+        return queries.dataset_id(conn, label)
 
 
 def start_run(
@@ -121,12 +79,11 @@ def start_run(
     description: str | None,
 ) -> str:
     """Insert the `running` row under a fresh id (a clash, however unlikely, draws again)."""
-    raw = _raw(store)
-    try:
+    with sql.connection(store) as conn:
         for _ in range(20):
-            run_id = new_run_id(algorithm, size)
+            run_id = new_id(f"{algorithm}-{size}")
             try:
-                raw.cursor().execute(
+                conn.cursor().execute(
                     "INSERT INTO clustering_runs (run_id, algorithm, num_clusters, dataset_id,"
                     " embedding_provider, embedding_model, embedding_dim, parameters, metrics,"
                     " description, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'running',?)",
@@ -144,13 +101,11 @@ def start_run(
                         db_timestamp(utcnow()),
                     ),
                 )
-                raw.commit()
+                conn.commit()
                 return run_id
-            except sqlite3.IntegrityError:
-                raw.rollback()
+            except sql.IntegrityError:
+                conn.rollback()
         raise RuntimeError("could not draw a free run id")  # pragma: no cover
-    finally:
-        raw.close()
 
 
 def mark_run(
@@ -162,9 +117,8 @@ def mark_run(
     metrics: dict[str, Any] | None = None,
     embedding_dim: int | None = None,
 ) -> None:
-    raw = _raw(store)
-    try:
-        raw.cursor().execute(
+    with sql.transaction(store) as conn:
+        conn.cursor().execute(
             "UPDATE clustering_runs SET status = ?, error = ?, finished_at = ?,"
             " metrics = COALESCE(?, metrics), embedding_dim = COALESCE(?, embedding_dim)"
             " WHERE run_id = ?",
@@ -177,9 +131,6 @@ def mark_run(
                 run_id,
             ),
         )
-        raw.commit()
-    finally:
-        raw.close()
 
 
 @contextmanager
@@ -216,9 +167,8 @@ def publish(
 
     n = len(result.ids)
     labels, counts = np.unique(result.labels, return_counts=True)
-    raw = _raw(store)
-    cur = raw.cursor()
-    try:
+    with sql.transaction(store) as conn:
+        cur = conn.cursor()
         cur.execute("BEGIN IMMEDIATE")
         for start in range(0, n, chunk_size):
             if cancelled():
@@ -269,16 +219,56 @@ def publish(
                 run_id,
             ),
         )
-        raw.commit()
-    except BaseException:
-        raw.rollback()
-        raise
-    finally:
-        cur.close()
-        raw.close()
 
 
-def require_positive(**values: int | float | None) -> None:
-    for name, value in values.items():
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be a positive number")
+# -- reading a run back ------------------------------------------------------------------------
+
+RUN_COLUMNS = (
+    "run_id, algorithm, num_clusters, embedding_provider, embedding_model, embedding_dim, status"
+)
+
+
+def load_run(store: Store, run_id: str) -> dict[str, Any]:
+    """The run row (its embedding space above all); NotFoundError if there is none."""
+    with sql.connection(store) as conn:
+        row = sql.one(
+            conn, f"SELECT {RUN_COLUMNS} FROM clustering_runs WHERE run_id = ?", (run_id,)
+        )
+    if row is None:
+        raise NotFoundError(f"no clustering run {run_id!r} (see `runs`)")
+    return row
+
+
+def run_space(run: Mapping[str, Any]) -> Space | None:
+    """The embedding space a run row records; None when it records none (its vectors cannot
+    be matched, so nothing can be embedded in its space)."""
+    from lmsys_tui.core.embed.space import Space
+
+    if not (run["embedding_provider"] and run["embedding_model"] and run["embedding_dim"]):
+        return None
+    return Space(
+        str(run["embedding_provider"]), str(run["embedding_model"]), int(run["embedding_dim"])
+    )
+
+
+@dataclass
+class ClusterRow:
+    cluster_id: int
+    size: int
+    centroid: bytes | None
+    keywords: list[str]
+
+
+def load_clusters(store: Store, run_id: str) -> list[ClusterRow]:
+    """The run's clusters (noise included) in id order."""
+    with sql.connection(store) as conn:
+        found = sql.tuples(
+            conn,
+            "SELECT cluster_id, size, centroid, keywords FROM clusters WHERE run_id = ?"
+            " ORDER BY cluster_id",
+            (run_id,),
+        )
+    return [
+        ClusterRow(int(cid), int(size or 0), centroid, [str(k) for k in sql.loads(keywords, [])])
+        for cid, size, centroid, keywords in found
+    ]

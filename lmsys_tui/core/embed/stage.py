@@ -11,7 +11,6 @@ finished batch; the next run continues with what is missing. Empty texts are nev
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -19,7 +18,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.embed.space import Space
+from lmsys_tui.core.store import sql
 from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path, hash_keys
+from lmsys_tui.core.store.queries import select_query_ids as select_query_ids  # core.embed's
 from lmsys_tui.core.text import text_hash
 from lmsys_tui.errors import Cancelled, NotFoundError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
@@ -97,35 +98,7 @@ class EmbedSummary:
         )
 
 
-def _connect(store: Store) -> sqlite3.Connection:
-    return sqlite3.connect(store.path, timeout=30)
-
-
-def select_query_ids(
-    store: Store, dataset: str | None = None, limit: int | None = None
-) -> list[int] | None:
-    """Ids of a dataset's queries (or all), first `limit` by id; None means every query."""
-    conn = _connect(store)
-    try:
-        where, args = "", ()
-        if dataset is not None:
-            row = conn.execute("SELECT id FROM datasets WHERE label = ?", (dataset,)).fetchone()
-            if row is None:
-                raise NotFoundError(f"no dataset {dataset!r} in the store")
-            where, args = " WHERE dataset_id = ?", (row[0],)
-        if dataset is None and limit is None:
-            return None
-        sql = f"SELECT id FROM queries{where} ORDER BY id"
-        if limit is not None:
-            sql += f" LIMIT {int(limit)}"
-        return [r[0] for r in conn.execute(sql, args)]
-    finally:
-        conn.close()
-
-
-def select_hashes(
-    conn: sqlite3.Connection, query_ids: Sequence[int] | None
-) -> tuple[np.ndarray, list[str]]:
+def select_hashes(conn: Any, query_ids: Sequence[int] | None) -> tuple[np.ndarray, list[str]]:
     """(ids, hashes) of the selection: by id, or in the given order (unknown ids: error)."""
     import numpy as np
 
@@ -147,16 +120,13 @@ def select_hashes(
         del rows
     else:
         ids = np.asarray(query_ids, dtype=np.int64)
-        found = {}
-        unique = list(dict.fromkeys(ids.tolist()))
-        for i in range(0, len(unique), 900):
-            chunk = unique[i : i + 900]
-            marks = ",".join("?" * len(chunk))
-            found.update(
-                conn.execute(
-                    f"SELECT id, text_hash FROM queries WHERE id IN ({marks})", chunk
-                ).fetchall()
+        found = dict(
+            sql.tuples(
+                conn,
+                f"SELECT id, text_hash FROM queries WHERE id {sql.IN_IDS}",
+                (sql.id_list(dict.fromkeys(ids.tolist())),),
             )
+        )
     missing = [int(q) for q in ids.tolist() if q not in found]
     if missing:
         shown = ", ".join(map(str, missing[:5])) + (" ..." if len(missing) > 5 else "")
@@ -164,7 +134,7 @@ def select_hashes(
     return ids, [found[int(q)] for q in ids.tolist()]
 
 
-def _all_keys(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray]:
+def _all_keys(conn: Any) -> tuple[np.ndarray, np.ndarray]:
     """Every query's (id, 16-byte hash key), by id, as two numpy arrays.
 
     Two group_concat aggregates over one index scan give the ids and hashes as two strings
@@ -187,22 +157,22 @@ def _all_keys(conn: sqlite3.Connection) -> tuple[np.ndarray, np.ndarray]:
     return ids[order], keys[order]
 
 
-def _texts(conn: sqlite3.Connection, qids: list[int]) -> dict[int, str]:
-    marks = ",".join("?" * len(qids))
-    return dict(conn.execute(f"SELECT id, query_text FROM queries WHERE id IN ({marks})", qids))
-
-
-def _lengths(conn: sqlite3.Connection, qids: list[int]) -> dict[int, int]:
-    out: dict[int, int] = {}
-    for i in range(0, len(qids), 900):
-        chunk = qids[i : i + 900]
-        marks = ",".join("?" * len(chunk))
-        out.update(
-            conn.execute(
-                f"SELECT id, LENGTH(query_text) FROM queries WHERE id IN ({marks})", chunk
-            ).fetchall()
+def _texts(conn: Any, qids: list[int]) -> dict[int, str]:
+    return dict(
+        sql.tuples(
+            conn, f"SELECT id, query_text FROM queries WHERE id {sql.IN_IDS}", (sql.id_list(qids),)
         )
-    return out
+    )
+
+
+def _lengths(conn: Any, qids: list[int]) -> dict[int, int]:
+    return dict(
+        sql.tuples(
+            conn,
+            f"SELECT id, LENGTH(query_text) FROM queries WHERE id {sql.IN_IDS}",
+            (sql.id_list(qids),),
+        )
+    )
 
 
 def embed_queries(
@@ -229,38 +199,37 @@ def embed_queries(
     epath = embeddings_path(store.path)
     summary = EmbedSummary(space=space, embeddings_path=str(epath))
     vectors = EmbeddingStore(epath)
-    conn = _connect(store)
     try:
-        sid = vectors.ensure_space(space)
-        ids, hashes = select_hashes(conn, query_ids)
-        summary.requested = len(ids)
-        per_text: dict[str, int] = {}
-        first_id: dict[str, int] = {}
-        for qid, h in zip(ids.tolist(), hashes, strict=True):
-            per_text[h] = per_text.get(h, 0) + 1
-            first_id.setdefault(h, qid)
-        summary.empty_excluded = per_text.pop(EMPTY_HASH, 0)
-        summary.distinct_texts = len(per_text)
-        unreadable = vectors.excluded(sid) & per_text.keys()
-        summary.empty_excluded += sum(per_text[h] for h in unreadable)
-        stored = vectors.stored(sid, per_text.keys())
-        summary.already_stored = len(stored)
-        todo = [h for h in per_text if h not in stored and h not in unreadable]
-        progress(0, len(todo), f"{len(stored):,} already stored")
-        if todo:
-            lengths = _lengths(conn, [first_id[h] for h in todo])
-            todo.sort(key=lambda h: -lengths.get(first_id[h], 0))
-            encoder, note = get_encoder(space, backend, cache_dir)
-            summary.backend = encoder.name
-            if note:
-                summary.notes.append(note)
-            _run_batches(
-                conn, vectors, sid, encoder, todo, first_id, per_text, batch_size,
-                summary, normalise, progress, cancelled, started,
-            )  # fmt: skip
-            vectors.note_backend(sid, encoder.name)
+        with sql.connection(store) as conn:
+            sid = vectors.ensure_space(space)
+            ids, hashes = select_hashes(conn, query_ids)
+            summary.requested = len(ids)
+            per_text: dict[str, int] = {}
+            first_id: dict[str, int] = {}
+            for qid, h in zip(ids.tolist(), hashes, strict=True):
+                per_text[h] = per_text.get(h, 0) + 1
+                first_id.setdefault(h, qid)
+            summary.empty_excluded = per_text.pop(EMPTY_HASH, 0)
+            summary.distinct_texts = len(per_text)
+            unreadable = vectors.excluded(sid) & per_text.keys()
+            summary.empty_excluded += sum(per_text[h] for h in unreadable)
+            stored = vectors.stored(sid, per_text.keys())
+            summary.already_stored = len(stored)
+            todo = [h for h in per_text if h not in stored and h not in unreadable]
+            progress(0, len(todo), f"{len(stored):,} already stored")
+            if todo:
+                lengths = _lengths(conn, [first_id[h] for h in todo])
+                todo.sort(key=lambda h: -lengths.get(first_id[h], 0))
+                encoder, note = get_encoder(space, backend, cache_dir)
+                summary.backend = encoder.name
+                if note:
+                    summary.notes.append(note)
+                _run_batches(
+                    conn, vectors, sid, encoder, todo, first_id, per_text, batch_size,
+                    summary, normalise, progress, cancelled, started,
+                )  # fmt: skip
+                vectors.note_backend(sid, encoder.name)
     finally:
-        conn.close()
         vectors.close()
         summary.seconds = round(time.perf_counter() - started, 3)
         if summary.embedded and summary.seconds:
@@ -269,7 +238,7 @@ def embed_queries(
 
 
 def _run_batches(
-    conn: sqlite3.Connection,
+    conn: Any,
     vectors: EmbeddingStore,
     sid: int,
     encoder: Any,
@@ -321,16 +290,15 @@ def load_vectors(
     """
     import numpy as np
 
-    epath = embeddings_path(store.path)
-    vectors = EmbeddingStore(epath)
-    conn = _connect(store)
-    try:
+    with sql.connection(store) as conn:
         if query_ids is None:
             ids, keys = _all_keys(conn)
         else:
             ids, hashes = select_hashes(conn, query_ids)
             keys = hash_keys(hashes)
             del hashes
+    vectors = EmbeddingStore(embeddings_path(store.path))
+    try:
         sid = vectors.find_space(space)
         skip = hash_keys([EMPTY_HASH, *(vectors.excluded(sid) if sid is not None else ())])
         readable = np.ones(len(ids), dtype=bool)
@@ -361,7 +329,6 @@ def load_vectors(
             )
         return ids, out
     finally:
-        conn.close()
         vectors.close()
 
 

@@ -31,7 +31,7 @@ from lmsys_tui.core.hierarchy.agglo import name_parent
 from lmsys_tui.core.hierarchy.nodes import Node
 from lmsys_tui.core.hierarchy.plan import balanced_neighbourhoods, order_parents, parent_id
 from lmsys_tui.core.llm.clients import CallFailed, run_tasks
-from lmsys_tui.core.summarize import SYSTEM_PROMPT
+from lmsys_tui.core.summarize.prompts import SYSTEM_PROMPT, clean_title
 from lmsys_tui.stage import CancelCheck, Progress
 
 if TYPE_CHECKING:
@@ -208,7 +208,10 @@ async def build_level(
 
     ratio = n_target / max(1, len(nodes))
     by_id = {n.id: n for n in nodes}
-    tell = f"level {level}"
+
+    async def run_all(coros: list[Any], step_name: str) -> None:
+        what = f"merge cancelled at level {level} ({step_name})"
+        await run_tasks(coros, session, progress, cancelled, what)
 
     # 1. proposals per balanced neighbourhood, with the nearest outside nodes as context
     if "proposals" not in step:
@@ -233,16 +236,9 @@ async def build_level(
             except CallFailed:
                 proposals[i] = None
 
-        await run_tasks(
-            [propose(i) for i in range(len(hoods))],
-            session,
-            progress,
-            cancelled,
-            len(hoods),
-            what=f"merge cancelled at {tell} (proposals)",
-        )
+        await run_all([propose(i) for i in range(len(hoods))], "proposals")
         if all(p is None for p in proposals):
-            raise CallFailed(f"no neighbourhood got parent proposals at {tell}", 0)
+            raise CallFailed(f"no neighbourhood got parent proposals at level {level}", 0)
         step["proposals"] = [p or [] for p in proposals]
         step["proposal_failures"] = sum(p is None for p in proposals)
         await save(step, True)
@@ -274,14 +270,7 @@ async def build_level(
                     failures += 1
                     merged[i] = chunks[i]  # keep the chunk's names rather than lose them
 
-            await run_tasks(
-                [dedupe(i) for i in range(len(chunks))],
-                session,
-                progress,
-                cancelled,
-                len(chunks),
-                what=f"merge cancelled at {tell} (dedupe)",
-            )
+            await run_all([dedupe(i) for i in range(len(chunks))], "dedupe")
             new = _clean_names([n for m in merged for n in m], 10**6)
             rounds += 1
             progressed = len(new) < len(current)
@@ -327,14 +316,7 @@ async def build_level(
 
     if todo:
         try:
-            await run_tasks(
-                [assign(c) for c in todo],
-                session,
-                progress,
-                cancelled,
-                len(todo),
-                what=f"merge cancelled at {tell} (assignments)",
-            )
+            await run_all([assign(c) for c in todo], "assignments")
         finally:  # cancelled or failed: what was answered is kept for --resume
             await save(step, True)
 
@@ -358,7 +340,7 @@ async def build_level(
         shown = sorted(children, key=lambda c: (-c.count, c.id))[: params.rename_children]
         try:
             answer = await session.ask(rename_prompt(key, shown, len(children)), ParentName)
-            title = " ".join(answer.title.split()).strip(" .\"'")[:200] or key
+            title = clean_title(answer.title, key)
             names[key] = {"title": title, "description": " ".join(answer.description.split())}
         except CallFailed as exc:
             titles = "; ".join(c.title for c in shown[:5])
@@ -366,14 +348,7 @@ async def build_level(
 
     if missing:
         try:
-            await run_tasks(
-                [rename(g) for g in missing],
-                session,
-                progress,
-                cancelled,
-                len(missing),
-                what=f"merge cancelled at {tell} (names)",
-            )
+            await run_all([rename(g) for g in missing], "names")
         finally:
             await save(step, True)
 

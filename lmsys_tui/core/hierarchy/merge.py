@@ -24,7 +24,7 @@ from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.llm.clients import ModelSpec
+    from lmsys_tui.core.llm.providers import ModelSpec
     from lmsys_tui.core.store.db import Store
 
 STAGE = "merge"
@@ -175,7 +175,7 @@ def run_merge(
     cancelled: CancelCheck = never_cancelled,
 ) -> MergeResult:
     """Build (or resume) a hierarchy over the run's clusters."""
-    from lmsys_tui.core.llm.clients import resolve_model
+    from lmsys_tui.core.llm.providers import resolve_model
     from lmsys_tui.core.summarize import load_run, summaries_for_pass
 
     opts = opts or MergeOptions()

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+
+from lmsys_tui.core.store import sql
 
 if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
@@ -65,29 +66,12 @@ def title_keywords(title: str) -> list[str]:
     return [w for w in dict.fromkeys(words) if w not in _STOP]
 
 
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
 def new_hierarchy_id(store: Store, run_id: str) -> str:
-    base = f"hier-{run_id}-{now():%Y%m%d-%H%M%S}"
-    raw = store.engine.raw_connection()
-    try:
-        taken = {
-            r[0]
-            for r in raw.cursor().execute(
-                "SELECT hierarchy_run_id FROM hierarchy_runs WHERE hierarchy_run_id LIKE ?",
-                (base + "%",),
-            )
-        }
-    finally:
-        raw.close()
-    if base not in taken:
-        return base
-    n = 2
-    while f"{base}-{n}" in taken:
-        n += 1
-    return f"{base}-{n}"
+    """`hier-<run>-20261127-031500`, numbered `-2`, `-3`... if a hierarchy started that second."""
+    with sql.connection(store) as conn:
+        return sql.new_id(
+            f"hier-{run_id}", numbered_in=(conn, "hierarchy_runs", "hierarchy_run_id")
+        )
 
 
 def create_run(
@@ -198,14 +182,6 @@ def write_level(
 def finish_run(
     store: Store, hier_id: str, status: str, error: str | None, result: dict[str, Any] | None
 ) -> None:
-    from lmsys_tui.core.store.models import HierarchyRun
+    from lmsys_tui.core.store.models import HierarchyRun, record_end
 
-    with store.session() as session:
-        row = session.get(HierarchyRun, hier_id)
-        if row is None:
-            return
-        row.status, row.error, row.finished_at = status, error, now()
-        if result is not None:
-            row.parameters = {**(row.parameters or {}), "last_result": result}
-        session.add(row)
-        session.commit()
+    record_end(store, HierarchyRun, hier_id, status, error, result)

@@ -1,14 +1,9 @@
-"""LLM clients: model strings, keys from the environment, and the structured call path.
+"""The structured call path: one session per pass, every answer through the ledger.
 
-Model strings follow the reference: `anthropic/<model>`, `openai/<model>`, `groq/<model>`,
-`ollama/<model>` (local server, default URL), or any `<provider>/<model>` with `--base-url` (or
-$LMSYS_TUI_LLM_BASE_URL) for OpenAI-compatible servers such as vLLM or llama.cpp. `offline`
-(or `offline/ctfidf`) names the offline summariser, which is also the default with no key set.
-
-Keys come from the environment only and are never stored. `LLMSession.ask` is the one path a
-request takes: ledger cache first, then the limiter (concurrency + rpm + shared pause), the
-instructor call with SDK retries off, the ledger row committed as the attempt completes, and
-retries with backoff / Retry-After. The SDKs are imported only when a session makes a client.
+`LLMSession.ask` is the one path a request takes: ledger cache first, then the limiter
+(concurrency + rpm + shared pause), the instructor call with SDK retries off, the ledger row
+committed as the attempt completes, and retries with backoff / Retry-After. The SDKs are
+imported only when a session makes its client (`providers.make_client`).
 """
 
 from __future__ import annotations
@@ -20,142 +15,23 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lmsys_tui.core.llm import ledger
 from lmsys_tui.core.llm.limits import Limiter, RetryPolicy, classify
-from lmsys_tui.core.llm.offline import OFFLINE_MODEL
+from lmsys_tui.core.llm.providers import make_client
 from lmsys_tui.errors import Cancelled, NeedsKeyError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
+    from lmsys_tui.core.llm.providers import ModelSpec
     from lmsys_tui.core.store.db import Store
 
 T = TypeVar("T", bound="BaseModel")
 
-BASE_URL_ENV = "LMSYS_TUI_LLM_BASE_URL"
-COMPAT_KEY_ENV = "LMSYS_TUI_LLM_API_KEY"
-MODE_ENV = "LMSYS_TUI_LLM_MODE"  # tools | json, for OpenAI-compatible servers
 TIMEOUT_ENV = "LMSYS_TUI_LLM_TIMEOUT"  # seconds per request (default 120)
-DEFAULT_MODELS = {
-    "ANTHROPIC_API_KEY": "anthropic/claude-sonnet-4-5-20250929",
-    "OPENAI_API_KEY": "openai/gpt-4o-mini",
-}
-GROQ_URL = "https://api.groq.com/openai/v1"
-OLLAMA_URL = "http://localhost:11434/v1"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    model: str  # as the user wrote it; the ledger's model column
-    provider: str  # anthropic | openai | groq | ollama | compat | offline
-    name: str  # the model name sent to the API
-    base_url: str | None = None
-    key_env: str | None = None
-    key_required: bool = True
-    mode: str = "tools"  # tools | json | anthropic_tools
-
-    @property
-    def offline(self) -> bool:
-        return self.provider == "offline"
-
-
-def default_model() -> str:
-    """The first provider with a key in the environment, else the offline summariser."""
-    for env, model in DEFAULT_MODELS.items():
-        if os.environ.get(env):
-            return model
-    return OFFLINE_MODEL
-
-
-def resolve_model(model: str | None, base_url: str | None = None) -> ModelSpec:
-    """Parse a model string; a missing key is a NeedsKeyError naming the variable."""
-    model = (model or default_model()).strip()
-    if model in {"offline", OFFLINE_MODEL} or model.startswith("offline/"):
-        return ModelSpec(OFFLINE_MODEL, "offline", "ctfidf", key_required=False, mode="offline")
-    provider, _, name = model.partition("/")
-    if not name or not provider:
-        raise UsageError(
-            f"--model must look like provider/name (anthropic/…, openai/…, groq/…, ollama/…), "
-            f"not {model!r}"
-        )
-    base_url = base_url or os.environ.get(BASE_URL_ENV) or None
-    custom = base_url is not None
-    mode = os.environ.get(MODE_ENV)
-    if mode is not None and mode not in {"tools", "json"}:
-        raise UsageError(f"${MODE_ENV} must be tools or json, not {mode!r}")
-    if provider == "anthropic":
-        spec = ModelSpec(
-            model, provider, name, base_url, "ANTHROPIC_API_KEY", True, "anthropic_tools"
-        )
-    elif provider == "openai":
-        spec = ModelSpec(
-            model, provider, name, base_url, "OPENAI_API_KEY", not custom, mode or "tools"
-        )
-    elif provider == "groq":
-        spec = ModelSpec(
-            model, provider, name, base_url or GROQ_URL, "GROQ_API_KEY", not custom, mode or "tools"
-        )
-    elif provider == "ollama":
-        url = base_url or os.environ.get("OLLAMA_BASE_URL") or OLLAMA_URL
-        spec = ModelSpec(model, provider, name, url, None, False, mode or "json")
-    elif custom:
-        spec = ModelSpec(model, "compat", name, base_url, COMPAT_KEY_ENV, False, mode or "json")
-    else:
-        raise UsageError(
-            f"unknown provider {provider!r}: use anthropic/, openai/, groq/, ollama/ "
-            f"or give --base-url (or ${BASE_URL_ENV}) for an OpenAI-compatible server"
-        )
-    api_key(spec)  # fail now, before any run row is written
-    return spec
-
-
-def api_key(spec: ModelSpec) -> str | None:
-    key = os.environ.get(spec.key_env) if spec.key_env else None
-    if spec.key_required and not key:
-        raise NeedsKeyError(f"{spec.key_env} is not set (needed for --model {spec.model})")
-    return key
-
-
-def make_client(spec: ModelSpec, timeout: float, before_send: Any = None) -> tuple[Any, Any]:
-    """(instructor async client, raw SDK client) with the SDK's own retries off.
-
-    `before_send` becomes an httpx request hook (the rate limiter waits there).
-    """
-    import logging
-
-    import instructor
-
-    # instructor logs every failed attempt at ERROR; we record them in the ledger instead,
-    # and stderr stays quiet unless -v configured logging
-    logging.getLogger("instructor").addHandler(logging.NullHandler())
-
-    key = api_key(spec)
-    hooks = {"request": [before_send]} if before_send is not None else {}
-    if spec.provider == "anthropic":
-        import anthropic
-
-        raw = anthropic.AsyncAnthropic(
-            api_key=key,
-            base_url=spec.base_url,
-            max_retries=0,
-            timeout=timeout,
-            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=hooks),
-        )
-        return instructor.from_anthropic(raw, mode=instructor.Mode.TOOLS), raw
-    import openai
-
-    raw = openai.AsyncOpenAI(
-        api_key=key or "not-needed",
-        base_url=spec.base_url,
-        max_retries=0,
-        timeout=timeout,
-        http_client=openai.DefaultAsyncHttpxClient(event_hooks=hooks),
-    )
-    mode = instructor.Mode.JSON if spec.mode == "json" else instructor.Mode.TOOLS
-    return instructor.from_openai(raw, mode=mode), raw
 
 
 class Stopped(Exception):
@@ -212,9 +88,18 @@ def _usage(completion: Any) -> tuple[int | None, int | None]:
     return tin, tout
 
 
+class CallLimits(Protocol):
+    """The options every LLM stage takes for its calls (summarize, merge-clusters)."""
+
+    concurrency: int
+    rpm: float | None
+    max_attempts: int | None
+    timeout: float | None
+
+
 @dataclass
 class LLMSession:
-    """One pass's use of one model, inside one asyncio loop (see `run`)."""
+    """One pass's use of one model, inside one asyncio loop; `async with` closes it."""
 
     store: Store
     spec: ModelSpec
@@ -235,6 +120,29 @@ class LLMSession:
         self._inflight: dict[str, asyncio.Future[Any]] = {}
         self._known_task: asyncio.Future[set[str]] | None = None
         self.stopping = False
+
+    @classmethod
+    def for_stage(
+        cls, store: Store, spec: ModelSpec, stage: str, run_id: str, limits: CallLimits
+    ) -> LLMSession:
+        """A session paced and retried as the stage's --concurrency, --rpm, --max-attempts
+        and --timeout say (environment defaults for what they leave unset)."""
+        return cls(
+            store,
+            spec,
+            stage,
+            run_id=run_id,
+            concurrency=limits.concurrency,
+            rpm=limits.rpm,
+            retry=retry_policy(limits.max_attempts),
+            timeout=request_timeout(limits.timeout),
+        )
+
+    async def __aenter__(self) -> LLMSession:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.aclose()
 
     def stop(self) -> None:
         """Start no new request; those in flight finish and are recorded (they are paid)."""
@@ -376,20 +284,17 @@ def retry_policy(max_attempts: int | None = None, base_delay: float | None = Non
 
 
 async def run_tasks(
-    coros: list[Any],
-    session: LLMSession,
-    progress: Progress,
-    cancelled: CancelCheck,
-    total: int,
-    what: str,
+    coros: list[Any], session: LLMSession, progress: Progress, cancelled: CancelCheck, what: str
 ) -> None:
-    """Run coroutines concurrently (the session's limiter paces their requests).
+    """Run coroutines concurrently (the session's limiter paces their requests); `what` is the
+    message a cancel raises.
 
     Cancellation is checked four times a second. A cancelled pass starts no new request but
     lets those in flight finish and be recorded, since they are paid for either way. A fatal
     error (a refused key, an unknown model) stops everything at once, since every other
     request would fail the same way.
     """
+    total = len(coros)
     tasks = {asyncio.ensure_future(c) for c in coros}
     finished = 0
     try:

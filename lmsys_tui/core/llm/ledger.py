@@ -14,6 +14,8 @@ import hashlib
 import json
 from typing import TYPE_CHECKING, Any
 
+from lmsys_tui.core.store import sql
+
 if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
 
@@ -72,36 +74,25 @@ PREFIX = 16  # hex chars of a prompt hash kept in memory to skip lookups that ca
 def known_prefixes(store: Store, model: str) -> set[str]:
     """Prefixes of every answered prompt hash of `model`: one query per pass instead of one
     per request (a miss, the common case, then costs no trip to the database)."""
-    raw = store.engine.raw_connection()
-    try:
-        rows = raw.cursor().execute(
+    with sql.connection(store) as conn:
+        found = sql.tuples(
+            conn,
             "SELECT DISTINCT substr(prompt_hash, 1, ?) FROM llm_calls WHERE model = ?"
             " AND status = 'ok'",
             (PREFIX, model),
         )
-        return {r[0] for r in rows}
-    finally:
-        raw.close()
+    return {r[0] for r in found}
 
 
 def lookup(store: Store, model: str, key: str) -> dict[str, Any] | None:
     """The stored answer to an identical prompt, if one was ever paid for."""
-    raw = store.engine.raw_connection()
-    try:
-        row = (
-            raw.cursor()
-            .execute(
-                "SELECT response FROM llm_calls WHERE model = ? AND prompt_hash = ?"
-                " AND status = 'ok' AND response IS NOT NULL ORDER BY id DESC LIMIT 1",
-                (model, key),
-            )
-            .fetchone()
+    with sql.connection(store) as conn:
+        value = sql.scalar(
+            conn,
+            "SELECT response FROM llm_calls WHERE model = ? AND prompt_hash = ?"
+            " AND status = 'ok' AND response IS NOT NULL ORDER BY id DESC LIMIT 1",
+            (model, key),
         )
-    finally:
-        raw.close()
-    if row is None:
-        return None
-    value = row[0]
     return json.loads(value) if isinstance(value, str) else value
 
 
@@ -126,13 +117,8 @@ def record(
     A plain INSERT on the engine's connection: the ORM's per-row cost (~2 ms) would be paid
     on every request of a pass, while the event loop waits for the GIL.
     """
-    from datetime import UTC, datetime
-
-    from lmsys_tui.core.store.models import db_timestamp
-
-    raw = store.engine.raw_connection()
-    try:
-        raw.cursor().execute(
+    with sql.transaction(store) as conn:
+        conn.cursor().execute(
             "INSERT INTO llm_calls (stage, run_id, provider, model, prompt_hash, tokens_in,"
             " tokens_out, latency_ms, cost_usd, status, response, error, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -149,12 +135,9 @@ def record(
                 status,
                 None if response is None else json.dumps(response, ensure_ascii=False),
                 error,
-                db_timestamp(datetime.now(UTC)),
+                sql.db_timestamp(sql.utcnow()),
             ),
         )
-        raw.commit()
-    finally:
-        raw.close()
 
 
 def totals(store: Store, run_id: str | None = None, stage: str | None = None) -> dict[str, Any]:
@@ -166,18 +149,15 @@ def totals(store: Store, run_id: str | None = None, stage: str | None = None) ->
     if stage is not None:
         where.append("stage = ?")
         args.append(stage)
-    sql = (
+    query = (
         "SELECT COUNT(*), SUM(status = 'ok'), SUM(status != 'ok'), COALESCE(SUM(tokens_in), 0),"
         " COALESCE(SUM(tokens_out), 0), COALESCE(SUM(cost_usd), 0),"
         " COUNT(DISTINCT prompt_hash) FROM llm_calls"
     )
     if where:
-        sql += " WHERE " + " AND ".join(where)
-    raw = store.engine.raw_connection()
-    try:
-        row = raw.cursor().execute(sql, args).fetchone()
-    finally:
-        raw.close()
+        query += " WHERE " + " AND ".join(where)
+    with sql.connection(store) as conn:
+        row = sql.tuples(conn, query, args)[0]
     return {
         "calls": row[0],
         "ok": row[1] or 0,

@@ -101,7 +101,16 @@ def summary_pass(
     if summary_run_id is not None:
         found = one(conn, base + " AND s.summary_run_id = ?", (run_id, summary_run_id))
         if found is None:
+            owner = one(
+                conn, "SELECT run_id FROM summary_runs WHERE summary_run_id = ?", (summary_run_id,)
+            )
+            if owner is not None:
+                raise UsageError(
+                    f"summary pass {summary_run_id!r} belongs to run {owner['run_id']!r}"
+                )
             raise NotFoundError(f"run {run_id!r} has no summary pass {summary_run_id!r}")
+        if alias is not None and found["alias"] != alias:
+            raise UsageError(f"summary pass {summary_run_id!r} has no alias {alias!r}")
         return found
     if alias is not None:
         found = one(

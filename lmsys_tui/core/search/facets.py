@@ -7,20 +7,22 @@ count equals what a direct `SELECT ... GROUP BY` over the same set returns.
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.read.tree import cluster_title
 from lmsys_tui.core.search.types import Bucket
+from lmsys_tui.core.store import sql
+
+if TYPE_CHECKING:
+    import sqlite3
 
 _COLUMN = {"language": "q.language", "model": "q.model"}
 
 
 def id_list_sql(ids: Sequence[int]) -> tuple[str, list[Any]]:
     """A matched set given as ids, as a subquery with an `id` column."""
-    return "SELECT value AS id FROM json_each(?)", [json.dumps([int(i) for i in ids])]
+    return sql.ID_TABLE, [sql.id_list(ids)]
 
 
 def count(
@@ -37,18 +39,18 @@ def count(
     every row, 5 s instead of milliseconds at 100k queries.
     """
     if facet == "cluster":
-        sql = (
+        query = (
             f"SELECT qc.cluster_id AS k, COUNT(*) AS n FROM ({set_sql}) m"
             " CROSS JOIN query_clusters qc ON qc.query_id = m.id AND qc.run_id = ? GROUP BY k"
         )
         args = [*set_args, run_id]
     else:
-        sql = (
+        query = (
             f"SELECT {_COLUMN[facet]} AS k, COUNT(*) AS n FROM ({set_sql}) m"
             " CROSS JOIN queries q ON q.id = m.id GROUP BY k"
         )
         args = list(set_args)
-    rows = conn.execute(sql + " ORDER BY n DESC, k IS NULL, k", args).fetchall()
+    rows = sql.tuples(conn, query + " ORDER BY n DESC, k IS NULL, k", args)
     return [(k, int(n)) for k, n in rows]
 
 
@@ -56,22 +58,19 @@ def cluster_titles(
     conn: sqlite3.Connection, run_id: str, summary_run_id: str | None, ids: Sequence[int]
 ) -> dict[int, str]:
     """Title per cluster: from the summary pass, else its keywords (as list-clusters shows)."""
-    wanted = json.dumps([int(i) for i in ids])
+    wanted = sql.id_list(ids)
     out: dict[int, str] = {}
-    for cid, keywords in conn.execute(
-        "SELECT cluster_id, keywords FROM clusters WHERE run_id = ?"
-        " AND cluster_id IN (SELECT value FROM json_each(?))",
+    for cid, keywords in sql.tuples(
+        conn,
+        f"SELECT cluster_id, keywords FROM clusters WHERE run_id = ? AND cluster_id {sql.IN_IDS}",
         (run_id, wanted),
     ):
-        try:
-            kws = json.loads(keywords) if keywords else []
-        except ValueError:
-            kws = []
-        out[int(cid)] = cluster_title(int(cid), None, list(kws))
+        out[int(cid)] = cluster_title(int(cid), None, list(sql.loads(keywords, []) or []))
     if summary_run_id is not None:
-        for cid, title in conn.execute(
+        for cid, title in sql.tuples(
+            conn,
             "SELECT cluster_id, title FROM cluster_summaries WHERE summary_run_id = ?"
-            " AND cluster_id IN (SELECT value FROM json_each(?))",
+            f" AND cluster_id {sql.IN_IDS}",
             (summary_run_id, wanted),
         ):
             if title:

@@ -8,14 +8,15 @@ Cluster membership always comes from `query_clusters` of the run (SQLite is the 
 
 from __future__ import annotations
 
-import json
-import sqlite3
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from lmsys_tui.core.store import queries, sql
 from lmsys_tui.errors import NotFoundError, UsageError
 
 if TYPE_CHECKING:
+    import sqlite3
+
     import numpy as np
 
 
@@ -46,14 +47,14 @@ class Filters:
             joins = f" JOIN query_clusters qc ON qc.query_id = {q}.id AND qc.run_id = ?"
             join_args.append(self.run_id)
             if self.cluster_ids is not None:
-                where.append("qc.cluster_id IN (SELECT value FROM json_each(?))")
-                args.append(json.dumps(list(self.cluster_ids)))
+                where.append(f"qc.cluster_id {sql.IN_IDS}")
+                args.append(sql.id_list(self.cluster_ids))
         if self.languages:
-            where.append(f"{q}.language IN (SELECT value FROM json_each(?))")
-            args.append(json.dumps(list(self.languages)))
+            where.append(f"{q}.language {sql.IN_IDS}")
+            args.append(sql.value_list(self.languages))
         if self.models:
-            where.append(f"{q}.model IN (SELECT value FROM json_each(?))")
-            args.append(json.dumps(list(self.models)))
+            where.append(f"{q}.model {sql.IN_IDS}")
+            args.append(sql.value_list(self.models))
         if self.dataset_id is not None:
             where.append(f"{q}.dataset_id = ?")
             args.append(self.dataset_id)
@@ -64,40 +65,35 @@ class Filters:
         if not self.on_queries and self.run_id is not None:
             # run membership alone: the (run_id, query_id) unique index covers it
             col = "COUNT(*)" if select == "count" else "query_id"
-            sql = f"SELECT {col} FROM query_clusters WHERE run_id = ?"
+            query = f"SELECT {col} FROM query_clusters WHERE run_id = ?"
             args: list[Any] = [self.run_id]
             if self.cluster_ids is not None:
-                sql += " AND cluster_id IN (SELECT value FROM json_each(?))"
-                args.append(json.dumps(list(self.cluster_ids)))
-            return sql, args
+                query += f" AND cluster_id {sql.IN_IDS}"
+                args.append(sql.id_list(self.cluster_ids))
+            return query, args
         joins, join_args, where, args = self.clause()
         col = "COUNT(*)" if select == "count" else "q.id"
-        sql = f"SELECT {col} FROM queries q{joins}" + (f" WHERE {where}" if where else "")
-        return sql, join_args + args
+        query = f"SELECT {col} FROM queries q{joins}" + (f" WHERE {where}" if where else "")
+        return query, join_args + args
 
 
 def count(conn: sqlite3.Connection, filters: Filters) -> int:
-    sql, args = filters.population_sql("count")
-    return int(conn.execute(sql, args).fetchone()[0])
+    query, args = filters.population_sql("count")
+    return int(sql.scalar(conn, query, args, default=0))
 
 
 def population(conn: sqlite3.Connection, filters: Filters) -> np.ndarray:
     """Sorted int64 ids of every query the filters let through."""
     import numpy as np
 
-    sql, args = filters.population_sql("id")
-    ids = np.fromiter((r[0] for r in conn.execute(sql, args)), dtype=np.int64)
+    query, args = filters.population_sql("id")
+    ids = np.fromiter((r[0] for r in conn.execute(query, args)), dtype=np.int64)
     ids.sort()
     return ids
 
 
 def dataset_id(conn: sqlite3.Connection, label: str | None) -> int | None:
-    if label is None:
-        return None
-    row = conn.execute("SELECT id FROM datasets WHERE label = ?", (label,)).fetchone()
-    if row is None:
-        raise NotFoundError(f"no dataset labelled {label!r} in the store (see `datasets`)")
-    return int(row[0])
+    return None if label is None else queries.dataset_id(conn, label)
 
 
 def check_clusters(conn: sqlite3.Connection, run_id: str | None, ids: tuple[int, ...]) -> None:
@@ -106,10 +102,10 @@ def check_clusters(conn: sqlite3.Connection, run_id: str | None, ids: tuple[int,
         raise UsageError("--cluster-ids needs --run-id (cluster ids belong to a run)")
     known = {
         r[0]
-        for r in conn.execute(
-            "SELECT cluster_id FROM clusters WHERE run_id = ?"
-            " AND cluster_id IN (SELECT value FROM json_each(?))",
-            (run_id, json.dumps(list(ids))),
+        for r in sql.tuples(
+            conn,
+            f"SELECT cluster_id FROM clusters WHERE run_id = ? AND cluster_id {sql.IN_IDS}",
+            (run_id, sql.id_list(ids)),
         )
     }
     missing = [c for c in ids if c not in known]

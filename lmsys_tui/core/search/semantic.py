@@ -19,17 +19,19 @@ A one-shot process (the headless CLI) always ranks exactly: it would pay Chroma'
 from __future__ import annotations
 
 import math
-import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.errors import Cancelled, LmsysError, UsageError
+from lmsys_tui.core.store import sql
+from lmsys_tui.errors import Cancelled, LmsysError
 from lmsys_tui.stage import CancelCheck
 
 if TYPE_CHECKING:
+    import sqlite3
+
     import numpy as np
 
     from lmsys_tui.core.embed.space import Space
@@ -87,7 +89,7 @@ def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> t
     from lmsys_tui.core.embed import MissingVectorsError, load_vectors
     from lmsys_tui.core.store.db import Store
 
-    store = Store(path=store_path, engine=None)
+    store = Store.read_only(store_path)
     wanted = None if ids is None else ids.tolist()
     try:
         got_ids, matrix = load_vectors(store, space, wanted)
@@ -101,22 +103,18 @@ def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> t
 
 def _embedded(store_path: Path, space: Space, ids: list[int] | None) -> list[int]:
     """The ids (of `ids`, or of every query) whose text has a vector in the space."""
+    from lmsys_tui.core.store.db import Store
     from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
 
-    conn = sqlite3.connect(f"file:{store_path}?mode=ro", uri=True, timeout=30)
-    try:
+    with sql.connection(Store.read_only(store_path)) as conn:
         if ids is None:
-            rows = conn.execute("SELECT id, text_hash FROM queries").fetchall()
+            rows = sql.tuples(conn, "SELECT id, text_hash FROM queries")
         else:
-            rows = []
-            for start in range(0, len(ids), 900):
-                chunk = ids[start : start + 900]
-                rows += conn.execute(
-                    f"SELECT id, text_hash FROM queries WHERE id IN ({','.join('?' * len(chunk))})",
-                    chunk,
-                ).fetchall()
-    finally:
-        conn.close()
+            rows = sql.tuples(
+                conn,
+                f"SELECT id, text_hash FROM queries WHERE id {sql.IN_IDS}",
+                (sql.id_list(ids),),
+            )
     with EmbeddingStore(embeddings_path(store_path)) as store:
         sid = store.find_space(space)
         have = store.stored(sid, {h for _, h in rows}) if sid is not None else set()
@@ -148,11 +146,11 @@ class VectorCache:
             for conn in self._conns:
                 conn.close()
             self._conns = [
-                sqlite3.connect(f"file:{p}?mode=ro", uri=True, check_same_thread=False)
+                sql.open_reader(p, any_thread=True)
                 for p in (self.db_path, self.emb_path)
                 if p.exists()
             ]
-        versions = [c.execute("PRAGMA data_version").fetchone()[0] for c in self._conns]
+        versions = [sql.data_version(c) for c in self._conns]
         return (*versions, len(self._conns))
 
     def close(self) -> None:
@@ -308,10 +306,3 @@ class ChromaRanker:
                 searched = total if allowed is None else len(allowed)
                 return Ranked(got[order], dist[order], "chroma", searched)
             fetch = min(total, fetch * 2)
-
-
-def check_dim(space: Space, qvec: np.ndarray) -> None:
-    if qvec.shape[-1] != space.dim:
-        raise UsageError(
-            f"the query vector has {qvec.shape[-1]} dimensions but {space.key} has {space.dim}"
-        )

@@ -18,7 +18,13 @@ from lmsys_tui.errors import UsageError
 @dataclass
 class Store:
     path: Path
-    engine: Any
+    engine: Any  # None for a store only read (see `read_only`)
+
+    @classmethod
+    def read_only(cls, path: Path) -> Store:
+        """The store at `path` for reading only, without an engine (and so without importing
+        SQLAlchemy): `sql.connection` gives read-only connections to it."""
+        return cls(path=path, engine=None)
 
     @contextmanager
     def session(self) -> Iterator[Any]:

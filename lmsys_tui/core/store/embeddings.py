@@ -15,6 +15,8 @@ can be copied or dropped on their own. Per space there are two tables:
 
 Writers hold an IMMEDIATE transaction and store only hashes not yet indexed, so two processes
 embedding the same space never store a text twice. WAL: readers never block the writer.
+One module (~400 lines): the segments and their index are one file format, consistent only
+when written and read together.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmsys_tui.core.store import sql
 from lmsys_tui.errors import UsageError
 
 if TYPE_CHECKING:
@@ -91,10 +93,6 @@ def _match(stored: np.ndarray, keys: np.ndarray, rows: np.ndarray) -> np.ndarray
     hit = (k_head[pos] == s_head) & (keys[idx, 1] == stored[s_order, 1])
     target[s_order[hit]] = rows[idx[hit]]
     return target
-
-
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _chunks(items: Sequence[Any], size: int = 900) -> Iterator[Sequence[Any]]:
@@ -186,7 +184,7 @@ class EmbeddingStore:
             self.conn.execute(
                 "INSERT OR IGNORE INTO spaces (key, provider, model, dim, created_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (space.key, space.provider, space.model, space.dim, _now()),
+                (space.key, space.provider, space.model, space.dim, sql.db_timestamp(sql.utcnow())),
             )
             sid = int(
                 self.conn.execute("SELECT id FROM spaces WHERE key = ?", (space.key,)).fetchone()[0]

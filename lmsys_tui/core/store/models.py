@@ -1,4 +1,10 @@
-"""The SQLModel tables of the store (DESIGN.md "Store").
+"""The SQLModel tables of the store (DESIGN.md "Store"): the one definition of its schema.
+
+`db.open_store` creates a new store from these classes (`create_all`), so each class stays even
+where no code writes its rows through the ORM (most rows are written with plain SQL, see
+`sql.py`): the classes are the database-neutral schema that PostgreSQL would be created from,
+and `cluster_edits`, `cluster_metadata` and `orphaned_queries` wait for curation. A change here
+changes the DDL, which `tests/golden/store_schema.sql` pins: it needs a migration in `schema.py`.
 
 Names follow the reference `lmsys` CLI so its users recognise them. Every timestamp is
 timezone-aware UTC (current sqlmodel refuses naive datetimes). JSON columns hold small
@@ -8,15 +14,16 @@ structured extras; anything queried by filter has its own indexed column.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
+from lmsys_tui.core.store.sql import utcnow
 
-def utcnow() -> datetime:
-    return datetime.now(UTC)
+if TYPE_CHECKING:
+    from lmsys_tui.core.store.db import Store
 
 
 class UTCDateTime(TypeDecorator):
@@ -34,11 +41,6 @@ class UTCDateTime(TypeDecorator):
         if isinstance(value, datetime) and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
-
-
-def db_timestamp(value: datetime) -> str:
-    """The text form SQLAlchemy's SQLite DateTime stores, for raw bulk inserts."""
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _json(default: Any = None) -> Any:
@@ -276,4 +278,22 @@ class LLMCall(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
-ALL_TABLES = [t.__tablename__ for t in SQLModel.__subclasses__() if hasattr(t, "__table__")]
+def record_end(
+    store: Store,
+    table: type[SummaryRun] | type[HierarchyRun],
+    key: str,
+    status: str,
+    error: str | None,
+    last_result: dict[str, Any] | None,
+) -> None:
+    """How a summary pass or a hierarchy ended (or that it runs again): status, error, the
+    time, and its last result kept in `parameters` for `runs` and --resume to show."""
+    with store.session() as session:
+        row = session.get(table, key)
+        if row is None:
+            return
+        row.status, row.error, row.finished_at = status, error, utcnow()
+        if last_result is not None:
+            row.parameters = {**(row.parameters or {}), "last_result": last_result}
+        session.add(row)
+        session.commit()

@@ -1,0 +1,51 @@
+"""The pass with no model: c-TF-IDF keywords and the most central queries, deterministic."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from lmsys_tui.errors import Cancelled
+
+if TYPE_CHECKING:
+    from lmsys_tui.core.summarize.options import SummarizeResult
+    from lmsys_tui.core.summarize.passes import SummaryPass
+    from lmsys_tui.core.summarize.sampling import Job
+    from lmsys_tui.stage import CancelCheck, Progress
+
+BATCH = 200  # clusters between two cancel checks and progress reports
+
+
+def offline_pass(
+    summary_pass: SummaryPass,
+    jobs: list[Job],
+    result: SummarizeResult,
+    progress: Progress,
+    cancelled: CancelCheck,
+) -> None:
+    """Summaries made without a model, each committed as it is made."""
+    from lmsys_tui.core.llm import offline
+
+    needs = {j.cluster_id: j.sample for j in jobs if not j.keywords}
+    computed = offline.ctfidf_keywords(needs) if needs else {}
+    for start in range(0, len(jobs), BATCH):
+        if cancelled():
+            raise Cancelled(
+                f"summarize cancelled after {result.done} clusters;"
+                f" --resume {summary_pass.summary_run_id}"
+            )
+        for job in jobs[start : start + BATCH]:
+            keywords = job.keywords or computed.get(job.cluster_id, [])
+            s = offline.summarise(keywords, job.sample[0::2][:3], job.size, job.sample)
+            summary_pass.save(
+                job,
+                title=s.title,
+                description=s.description,
+                coherence=s.coherence,
+                params={
+                    "sample": len(job.sample),
+                    "keywords": s.keywords[:10],
+                    "contrast": [c[0] for c in job.contrast],
+                },
+            )
+            result.done += 1
+        progress(result.done, len(jobs), "offline")
