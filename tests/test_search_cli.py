@@ -137,8 +137,8 @@ def test_a_one_shot_process_reuses_the_optimised_onnx_graph() -> None:
     import numpy as np
 
     from lmsys_tui.core.embed import resolve_space
-    from lmsys_tui.core.embed.encoders import OnnxEncoder
     from lmsys_tui.core.embed.onnx_export import ensure_onnx
+    from lmsys_tui.core.embed.onnx_runtime import OnnxEncoder
 
     model = ensure_onnx(resolve_space(), onnx_home() / "cache")
     texts = ["how do I reverse a list in python", "¿qué hora es?", "write a haiku about rain"]

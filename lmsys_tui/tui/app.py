@@ -133,7 +133,7 @@ class LmsysApp(App[None], inherit_bindings=False):
         searches). Created on first use, from a worker thread."""
         with self._searcher_lock:
             if self._searcher is None:
-                from lmsys_tui.core.embed.encoders import share_cpu
+                from lmsys_tui.core.embed.onnx_runtime import share_cpu
                 from lmsys_tui.core.search import Searcher
 
                 share_cpu()  # see run_in_background
