@@ -28,7 +28,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lmsys_tui.actions import Action, by_id, headless_command
 from lmsys_tui.config import Settings
-from lmsys_tui.errors import Cancelled, LmsysError
+from lmsys_tui.errors import Cancelled
 from lmsys_tui.tui.commands import ActionsProvider, NavigationProvider
 from lmsys_tui.tui.heap import freeze_after_imports
 from lmsys_tui.tui.jobs import Job, JobFn, result_fields, run_in_background
@@ -38,20 +38,11 @@ from lmsys_tui.tui.overview import StoreOverview, read_overview
 from lmsys_tui.tui.screens.help import HelpScreen
 from lmsys_tui.tui.screens.runs import RunsScreen
 from lmsys_tui.tui.styles import stylesheets
-from lmsys_tui.tui.text import plain
+from lmsys_tui.tui.text import describe_error, plain
 
 STORE_GROUP = "store-read"
 JOB_GROUP = "pipeline-job"
 PROGRESS_INTERVAL = 0.05  # seconds between progress messages of one job (the last always goes)
-
-
-def describe_error(error: BaseException | None) -> str:
-    """One line for the user: our errors carry their message, others get their type."""
-    if error is None:
-        return "unknown error"
-    if isinstance(error, LmsysError):
-        return plain(error.message, 300)
-    return plain(f"{type(error).__name__}: {error}", 300)
 
 
 class LmsysApp(App[None], inherit_bindings=False):

@@ -13,6 +13,7 @@ from typing import Any
 from rich.text import Text
 
 from lmsys_tui.core.text import safe_text
+from lmsys_tui.errors import LmsysError
 
 
 def plain(value: Any, limit: int | None = None, *, one_line: bool = True) -> str:
@@ -24,3 +25,11 @@ def inert(value: Any, limit: int | None = None, *, one_line: bool = True, style:
     """`value` as a Text that is never parsed as markup (see `plain`)."""
     return Text(plain(value, limit, one_line=one_line), style=style, no_wrap=one_line, end="")
 
+
+def describe_error(error: BaseException | None) -> str:
+    """One line for the user: our errors carry their message, others get their type."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, LmsysError):
+        return plain(error.message, 300)
+    return plain(f"{type(error).__name__}: {error}", 300)
