@@ -172,6 +172,7 @@ ACTIONS: tuple[Action, ...] = (
         "Load packaged ShareGPT, embed, k-means, summarize and merge offline; reuses what exists.",
         command="demo",
         target="lmsys_tui.commands.pipeline:demo",
+        key="b",
     ),
     Action(
         "search",

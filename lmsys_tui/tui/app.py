@@ -55,7 +55,7 @@ class LmsysApp(App[None], inherit_bindings=False):
         Binding(
             "p",
             "pipeline",
-            "jobs",
+            "pipeline",
             show=False,
             tooltip="Pipeline jobs: start stages, watch, cancel.",
         ),
