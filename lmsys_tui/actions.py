@@ -203,6 +203,14 @@ ACTIONS: tuple[Action, ...] = (
 )
 
 
+# Help lines of the command groups (the first word of a two-word `command`), for `--help`.
+GROUPS: dict[str, str] = {
+    "chroma": "Chroma, the vector store beside SQLite: its collections.",
+    "cluster": "Cluster the queries by their embeddings: kmeans, hdbscan.",
+    "verify": "Check that SQLite and Chroma agree (and repair Chroma).",
+}
+
+
 def by_id(action_id: str) -> Action:
     for action in ACTIONS:
         if action.id == action_id:
