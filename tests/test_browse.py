@@ -6,17 +6,11 @@ import json
 import sqlite3
 from pathlib import Path
 
-import pytest
-from cluster_seed import N_QUERIES, SAMPLE, clustered_home
+from cluster_seed import N_QUERIES, SAMPLE
 from conftest import run_cli
 
 from lmsys_tui.core.browse import list_queries
 from lmsys_tui.errors import ExitCode
-
-
-@pytest.fixture
-def runs(home: Path) -> dict[str, str]:
-    return clustered_home(home)
 
 
 def _json(args: list[str], env: dict[str, str]) -> dict:

@@ -44,11 +44,6 @@ from lmsys_tui.errors import ExitCode, NeedsKeyError, NotFoundError, UsageError
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="session")
-def sample(tmp_path_factory) -> embed_sample.Sample:
-    return embed_sample.get(tmp_path_factory)
-
-
 @pytest.fixture
 def filled(sample, home: Path) -> Iterator[object]:
     """The test's own copy of the embedded sample."""

@@ -12,9 +12,10 @@ import sqlite3
 import numpy as np
 import pytest
 import summary_fixtures as fx
+from conftest import db_rows as _q
 from conftest import run_cli
 from llm_server import BAD_PARENT, LLMServer
-from summary_fixtures import N_CLUSTERS, clustered_store
+from summary_fixtures import N_CLUSTERS
 
 from lmsys_tui.core.hierarchy.clio import match_option
 from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
@@ -25,35 +26,8 @@ from lmsys_tui.core.hierarchy.plan import (
     order_parents,
 )
 from lmsys_tui.core.hierarchy.show import load_tree
-from lmsys_tui.core.store.db import open_store
 from lmsys_tui.core.summarize import SummarizeOptions, run_summarize
 from lmsys_tui.errors import Cancelled, UsageError
-
-
-@pytest.fixture
-def db(home):
-    return clustered_store(home)
-
-
-@pytest.fixture
-def cstore(db):
-    s = open_store(db)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server():
-    with LLMServer() as srv:
-        yield srv
-
-
-def _q(db, sql: str, *args):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def _nodes(db, hier_id: str) -> dict[int, tuple]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from search_fixtures import Seed, onnx_home, search_seed
+from search_fixtures import Seed, onnx_home
 
 from lmsys_tui.errors import ExitCode
 
@@ -23,11 +23,6 @@ CLUSTER_TOP = {"text", "run_id", "results"}
 CLUSTER_RESULT = {"cluster_id", "distance", "title", "description", "num_queries"}
 # our one addition: what the counts cover (issue 5: "the JSON says what set that is")
 MATCHED = {"mode", "set", "size", "population", "engine", "description"}
-
-
-@pytest.fixture(scope="module")
-def seed() -> Seed:
-    return search_seed()
 
 
 @pytest.fixture

@@ -18,9 +18,10 @@ import time
 import numpy as np
 import pytest
 import summary_fixtures as fx
+from conftest import db_rows as _q
 from conftest import run_cli
 from llm_server import LLMServer
-from summary_fixtures import N_CLUSTERS, clustered_store
+from summary_fixtures import N_CLUSTERS
 
 from lmsys_tui.core.store.db import open_store
 from lmsys_tui.core.summarize import (
@@ -37,32 +38,6 @@ from lmsys_tui.core.summarize import (
     summaries_for_pass,
 )
 from lmsys_tui.errors import Cancelled
-
-
-@pytest.fixture
-def db(home):
-    return clustered_store(home)
-
-
-@pytest.fixture
-def cstore(db):
-    s = open_store(db)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server():
-    with LLMServer() as srv:
-        yield srv
-
-
-def _q(db, sql: str, *args):
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def _llm_env(cli_env: dict[str, str], server: LLMServer) -> dict[str, str]:

@@ -119,11 +119,6 @@ def test_keys_and_titles_are_unique() -> None:
                 assert not hasattr(cls, name) and not hasattr(LmsysApp, name), (cls, key)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_every_action_can_show_and_copy_its_headless_command(home: Any) -> None:
     from lmsys_tui.config import Settings

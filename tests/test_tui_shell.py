@@ -56,11 +56,6 @@ CODING = [
 ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _load(store: Any, label: str, texts: list[str], source: str = "file") -> None:
     convs = [
         Conversation(f"{label}-{i}", text, model="vicuna-13b", language="en", turn_count=1)
