@@ -429,6 +429,7 @@ class RunsScreen(LmsysScreen):
         self.app.push_screen(ConfirmScreen(f"Delete {plan.kind} {plan.id}?", question), answered)
 
     def do_clear(self) -> None:
+        from lmsys_tui.core.store.embeddings import embeddings_path
         from lmsys_tui.tui.screens.confirm import ConfirmScreen
 
         settings = self.lmsys.settings
@@ -442,8 +443,9 @@ class RunsScreen(LmsysScreen):
         self.app.push_screen(
             ConfirmScreen(
                 "Clear the store?",
-                f"Delete {settings.db} and {settings.chroma}: every dataset, run, summary and"
-                " hierarchy. This cannot be undone.",
+                f"Delete {settings.db}, {embeddings_path(settings.db)} and {settings.chroma}:"
+                " every dataset, run, summary, hierarchy and stored vector. This cannot be"
+                " undone.",
                 yes="Clear",
             ),
             answered,
