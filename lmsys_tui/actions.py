@@ -83,7 +83,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "clear",
         "Clear: store",
-        "Delete the SQLite store, its embedding store and the Chroma folder.",
+        "Delete the SQLite store, its vectors and the Chroma folder.",
         command="clear",
         target="lmsys_tui.commands.data:clear",
     ),
