@@ -6,6 +6,9 @@ passes and hierarchies of the highlighted run (read by a small worker). Enter op
 pass or a hierarchy in the explorer; `x` deletes one after a confirmation that says exactly
 what goes with it. Every value from the store is shown through `inert()`, and dates are the
 stored ones (no clock on screen).
+
+Over ~400 lines on purpose: one screen, its four tables and the actions on their rows share
+the cursor state; split, each half would need the other's.
 """
 
 from __future__ import annotations
