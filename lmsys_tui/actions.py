@@ -83,7 +83,7 @@ ACTIONS: tuple[Action, ...] = (
     Action(
         "clear",
         "Clear: store",
-        "Delete the SQLite store and the Chroma folder.",
+        "Delete the SQLite store, its vectors and the Chroma folder.",
         command="clear",
         target="lmsys_tui.commands.data:clear",
     ),
@@ -172,6 +172,7 @@ ACTIONS: tuple[Action, ...] = (
         "Load packaged ShareGPT, embed, k-means, summarize and merge offline; reuses what exists.",
         command="demo",
         target="lmsys_tui.commands.pipeline:demo",
+        key="b",
     ),
     Action(
         "search",
@@ -200,6 +201,14 @@ ACTIONS: tuple[Action, ...] = (
     Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
     Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
 )
+
+
+# Help lines of the command groups (the first word of a two-word `command`), for `--help`.
+GROUPS: dict[str, str] = {
+    "chroma": "Chroma, the vector store beside SQLite: its collections.",
+    "cluster": "Cluster the queries by their embeddings: kmeans, hdbscan.",
+    "verify": "Check that SQLite and Chroma agree (and repair Chroma).",
+}
 
 
 def by_id(action_id: str) -> Action:

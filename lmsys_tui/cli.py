@@ -14,7 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from lmsys_tui import __version__
-from lmsys_tui.actions import ACTIONS
+from lmsys_tui.actions import ACTIONS, GROUPS
 
 HEADLESS = "--headless"
 
@@ -69,7 +69,7 @@ def build_headless_app() -> typer.Typer:
         for part in group_path:
             if part not in groups:
                 groups[part] = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
-                app.add_typer(groups[part], name=part)
+                app.add_typer(groups[part], name=part, help=GROUPS[part])
             parent = groups[part]
         parent.command(name, help=action.help)(_resolve(action.target))
     return app

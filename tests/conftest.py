@@ -3,6 +3,10 @@
 Tests never touch the real home directory: LMSYS_TUI_HOME points at a temp dir for the whole
 session (so subprocesses inherit it) and at a fresh one per test. API keys are removed so no
 test can reach a paid service by accident; hubs are forced offline.
+
+The fixtures several test modules share live here, once: the stores they build come from the
+fixture modules beside this file (cluster_seed, embed_sample, search_fixtures,
+summary_fixtures, tui_store), imported inside each fixture so a test pays only for its own.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -82,3 +87,95 @@ def run_cli(args: list[str], env: dict[str, str], **kw: object):  # type: ignore
         timeout=kw.pop("timeout", 300),
         **kw,
     )
+
+
+def db_rows(db: Path, sql: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Every row of `sql` on the store file `db`, as tuples (a check on what a stage wrote)."""
+    import sqlite3
+
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(sql, args).fetchall()
+    finally:
+        conn.close()
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Textual's Pilot runs on asyncio only."""
+    return "asyncio"
+
+
+# -- stores built by the fixture modules ------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Real ShareGPT first turns embedded with the real MiniLM, once per process."""
+    import embed_sample
+
+    return embed_sample.get(tmp_path_factory)
+
+
+@pytest.fixture
+def seeded(home: Path) -> Iterator[Any]:
+    """The open store of cluster_seed's embedded sample (no run yet)."""
+    from cluster_seed import seeded_home
+
+    from lmsys_tui.core.store.db import open_store
+
+    seeded_home(home)
+    s = open_store(home / "queries.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def runs(home: Path) -> dict[str, str]:
+    """cluster_seed's clustered home: run ids by algorithm."""
+    from cluster_seed import clustered_home
+
+    return clustered_home(home)
+
+
+@pytest.fixture
+def db(home: Path) -> Path:
+    """summary_fixtures' clustered ShareGPT store (real queries and model), its path."""
+    from summary_fixtures import clustered_store
+
+    return clustered_store(home)
+
+
+@pytest.fixture
+def cstore(db: Path) -> Iterator[Any]:
+    """The `db` store, open."""
+    from lmsys_tui.core.store.db import open_store
+
+    s = open_store(db)
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def seed() -> Any:
+    """search_fixtures' searchable store (queries, vectors, Chroma), once per module."""
+    from search_fixtures import search_seed
+
+    return search_seed()
+
+
+@pytest.fixture
+def fx(store: Any) -> Any:
+    """tui_store's fixed store for the explorer: a run with passes and a hierarchy."""
+    import tui_store
+
+    return tui_store.build(store)
+
+
+@pytest.fixture
+def server() -> Iterator[Any]:
+    """The local LLM server (tests/llm_server.py) the real SDKs talk to."""
+    from llm_server import LLMServer
+
+    with LLMServer() as srv:
+        yield srv

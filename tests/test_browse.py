@@ -10,16 +10,11 @@ from typing import Any
 
 import pytest
 import tui_store
-from cluster_seed import N_QUERIES, SAMPLE, clustered_home
+from cluster_seed import N_QUERIES, SAMPLE
 from conftest import run_cli
 
 from lmsys_tui.core.read.listing import list_queries
 from lmsys_tui.errors import ExitCode
-
-
-@pytest.fixture
-def runs(home: Path) -> dict[str, str]:
-    return clustered_home(home)
 
 
 def _json(args: list[str], env: dict[str, str]) -> dict:

@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import embed_sample
 import numpy as np
 import pytest
 from conftest import run_cli
@@ -29,11 +28,6 @@ from lmsys_tui.core.store.db import open_store
 from lmsys_tui.errors import ExitCode, UsageError
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def sample(tmp_path_factory) -> embed_sample.Sample:
-    return embed_sample.get(tmp_path_factory)
 
 
 @pytest.fixture

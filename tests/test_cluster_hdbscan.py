@@ -3,45 +3,24 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
-from cluster_seed import seeded_home
-from conftest import run_cli
+from conftest import db_rows, run_cli
 
 from lmsys_tui.core.cluster.density import HdbscanParams, fit_hdbscan, reduce, run_hdbscan
 from lmsys_tui.core.embed import load_vectors, resolve_space
 from lmsys_tui.errors import ExitCode, UsageError
 
 
-@pytest.fixture
-def seeded(home: Path):  # type: ignore[no-untyped-def]
-    from lmsys_tui.core.store.db import open_store
-
-    seeded_home(home)
-    store = open_store(home / "queries.db")
-    yield store
-    store.close()
-
-
-def _rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
-
-
 def test_noise_is_cluster_minus_one_with_its_row_and_probabilities(seeded, home) -> None:
     summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10))
     assert summary.embedded["embedded"] == 0
     db = home / "queries.db"
-    assigned = _rows(
+    assigned = db_rows(
         db,
         "SELECT cluster_id, distance, confidence_score FROM query_clusters WHERE run_id = ?",
-        (summary.run_id,),
+        summary.run_id,
     )
     labels = np.array([r[0] for r in assigned])
     assert len(assigned) == summary.n_queries
@@ -49,10 +28,10 @@ def test_noise_is_cluster_minus_one_with_its_row_and_probabilities(seeded, home)
     assert 0 < noise.sum() < len(labels)
     clusters = {
         r[0]: r[1:]
-        for r in _rows(
+        for r in db_rows(
             db,
             "SELECT cluster_id, size, centroid, keywords, metrics FROM clusters WHERE run_id = ?",
-            (summary.run_id,),
+            summary.run_id,
         )
     }
     assert clusters[-1][0] == noise.sum()  # noise has its own row with its size
@@ -73,8 +52,8 @@ def test_noise_is_cluster_minus_one_with_its_row_and_probabilities(seeded, home)
     assert m["noise_fraction"] == pytest.approx(noise.mean(), abs=1e-6)
     assert m["n_clusters"] == len(clusters) - 1 == summary.num_clusters >= 2
     assert m["reduction"]["method"] == "pca" and m["reduction"]["dims"] == 50
-    run = _rows(db, "SELECT status, num_clusters FROM clustering_runs WHERE run_id = ?",
-                (summary.run_id,))  # fmt: skip
+    run = db_rows(db, "SELECT status, num_clusters FROM clustering_runs WHERE run_id = ?",
+                  summary.run_id)  # fmt: skip
     assert run == [("done", m["n_clusters"])]
 
 
@@ -114,10 +93,10 @@ def test_fit_sample_path_assigns_every_query(seeded, home) -> None:
     m = summary.metrics
     assert m["fit_rows"] == 250 and m["predicted_rows"] == summary.n_queries - 250 > 0
     assert m["reduction"]["fit_rows"] == 250 and m["reduction"]["dims"] == 20
-    rows = _rows(
+    rows = db_rows(
         home / "queries.db",
         "SELECT cluster_id, confidence_score FROM query_clusters WHERE run_id = ?",
-        (summary.run_id,),
+        summary.run_id,
     )
     assert len(rows) == summary.n_queries
     labels = np.array([r[0] for r in rows])

@@ -7,13 +7,11 @@ reads them back with `load_vectors`, and re-running a clustering embeds nothing 
 from __future__ import annotations
 
 import json
-import sqlite3
-from pathlib import Path
 
 import numpy as np
 import pytest
-from cluster_seed import N_QUERIES, SAMPLE, seeded_home
-from conftest import run_cli
+from cluster_seed import N_QUERIES, SAMPLE
+from conftest import db_rows, run_cli
 
 from lmsys_tui.core.cluster import runs
 from lmsys_tui.core.cluster.kmeans import KMeansParams, assign, fit_kmeans, run_kmeans
@@ -23,38 +21,20 @@ from lmsys_tui.errors import Cancelled, ExitCode, NotFoundError, UsageError
 
 
 @pytest.fixture
-def seeded(home: Path):  # type: ignore[no-untyped-def]
-    from lmsys_tui.core.store.db import open_store
-
-    seeded_home(home)
-    store = open_store(home / "queries.db")
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def vectors(seeded):  # type: ignore[no-untyped-def]
     ids, X = load_vectors(seeded, resolve_space())
     return ids, X
-
-
-def _rows(db: Path, sql: str, args: tuple = ()) -> list[tuple]:
-    conn = sqlite3.connect(db)
-    try:
-        return conn.execute(sql, args).fetchall()
-    finally:
-        conn.close()
 
 
 def test_a_run_stores_assignments_centroids_keywords_and_metrics(seeded, home) -> None:
     summary = run_kmeans(seeded, KMeansParams(n_clusters=12, mb_batch_size=256))
     assert summary.embedded["embedded"] == 0  # the seed embedded everything; nothing again
     db = home / "queries.db"
-    run = _rows(
+    run = db_rows(
         db,
         "SELECT status, num_clusters, embedding_provider, embedding_model, embedding_dim,"
         " metrics, parameters FROM clustering_runs WHERE run_id = ?",
-        (summary.run_id,),
+        summary.run_id,
     )[0]
     assert run[:5] == ("done", 12, "sentence-transformers", "all-MiniLM-L6-v2", 384)
     metrics, params = json.loads(run[5]), json.loads(run[6])
@@ -62,18 +42,18 @@ def test_a_run_stores_assignments_centroids_keywords_and_metrics(seeded, home) -
     assert metrics["converged"] and metrics["epochs"] >= 2
     assert -1.0 <= metrics["silhouette"] <= 1.0 and metrics["silhouette_sample"] > 0
     ids, X = load_vectors(seeded, resolve_space())
-    assigned = _rows(
+    assigned = db_rows(
         db,
         "SELECT query_id, cluster_id, distance, confidence_score FROM query_clusters"
         " WHERE run_id = ? ORDER BY query_id",
-        (summary.run_id,),
+        summary.run_id,
     )
     assert [r[0] for r in assigned] == sorted(ids.tolist())
-    clusters = _rows(
+    clusters = db_rows(
         db,
         "SELECT cluster_id, size, centroid, keywords FROM clusters WHERE run_id = ?"
         " ORDER BY cluster_id",
-        (summary.run_id,),
+        summary.run_id,
     )
     assert [c[0] for c in clusters] == list(range(12))
     assert [c[1] for c in clusters] == sorted((c[1] for c in clusters), reverse=True)
@@ -93,7 +73,7 @@ def test_a_run_stores_assignments_centroids_keywords_and_metrics(seeded, home) -
     assert ((conf >= 0) & (conf <= 1)).all() and conf.std() > 0
     assert metrics["inertia"] == pytest.approx(float((dist**2).sum()), rel=1e-3)
     # keywords are words of the cluster's own texts
-    texts = dict(_rows(db, "SELECT id, lower(query_text) FROM queries"))
+    texts = dict(db_rows(db, "SELECT id, lower(query_text) FROM queries"))
     for cid, _, _, kw in clusters:
         words = json.loads(kw)
         assert words, cid
@@ -166,22 +146,22 @@ def test_n_clusters_limit_dataset_and_description_shape_the_run(seeded, home) ->
     limited = run_kmeans(seeded, KMeansParams(n_clusters=4), selection=Selection(limit=150))
     assert limited.n_queries <= 150
     db = home / "queries.db"
-    first_ids = [r[0] for r in _rows(db, "SELECT id FROM queries ORDER BY id LIMIT 150")]
-    got = [r[0] for r in _rows(db, "SELECT query_id FROM query_clusters WHERE run_id = ?",
-                               (limited.run_id,))]  # fmt: skip
+    first_ids = [r[0] for r in db_rows(db, "SELECT id FROM queries ORDER BY id LIMIT 150")]
+    got = [r[0] for r in db_rows(db, "SELECT query_id FROM query_clusters WHERE run_id = ?",
+                                 limited.run_id)]  # fmt: skip
     assert set(got) <= set(first_ids)
     sample = run_kmeans(seeded, KMeansParams(n_clusters=3), selection=Selection(dataset="sample"))
     assert sample.n_queries <= SAMPLE < N_QUERIES
-    datasets = _rows(
+    datasets = db_rows(
         db,
         "SELECT DISTINCT d.label FROM query_clusters qc JOIN queries q ON q.id = qc.query_id"
         " JOIN datasets d ON d.id = q.dataset_id WHERE qc.run_id = ?",
-        (sample.run_id,),
+        sample.run_id,
     )
     assert datasets == [("sample",)]
     assert sample.embedded["embedded"] == 0  # same texts as in `sharegpt`: embedded once
-    assert _rows(db, "SELECT description FROM clustering_runs WHERE run_id = ?",
-                 (few.run_id,)) == [("four",)]  # fmt: skip
+    assert db_rows(db, "SELECT description FROM clustering_runs WHERE run_id = ?",
+                   few.run_id) == [("four",)]  # fmt: skip
     with pytest.raises(NotFoundError):
         run_kmeans(seeded, KMeansParams(n_clusters=3), selection=Selection(dataset="nope"))
     with pytest.raises(UsageError):
@@ -201,11 +181,11 @@ def test_cancelled_or_failed_runs_are_marked_and_show_no_rows(seeded, home) -> N
                        progress=progress, cancelled=lambda: seen["on"])  # noqa: B023  # fmt: skip
     with pytest.raises(UsageError):
         run_kmeans(seeded, KMeansParams(n_clusters=5000))
-    rows = _rows(db, "SELECT run_id, status, error FROM clustering_runs ORDER BY created_at")
+    rows = db_rows(db, "SELECT run_id, status, error FROM clustering_runs ORDER BY created_at")
     assert [r[1] for r in rows] == ["cancelled", "cancelled", "failed"]
     assert "5000" in rows[2][2]
-    assert _rows(db, "SELECT COUNT(*) FROM query_clusters") == [(0,)]
-    assert _rows(db, "SELECT COUNT(*) FROM clusters") == [(0,)]
+    assert db_rows(db, "SELECT COUNT(*) FROM query_clusters") == [(0,)]
+    assert db_rows(db, "SELECT COUNT(*) FROM clusters") == [(0,)]
 
 
 def test_cli_kmeans_json_and_errors(seeded, cli_env) -> None:

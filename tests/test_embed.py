@@ -32,7 +32,8 @@ from lmsys_tui.core.embed import (
     select_query_ids,
 )
 from lmsys_tui.core.embed import stage as embed_stage
-from lmsys_tui.core.embed.onnx_export import AGREEMENT, export_dir
+from lmsys_tui.core.embed.onnx_export import export_dir
+from lmsys_tui.core.embed.onnx_runtime import AGREEMENT
 from lmsys_tui.core.load import run_load
 from lmsys_tui.core.sources.base import Conversation, SourceInfo
 from lmsys_tui.core.store.db import open_store
@@ -41,11 +42,6 @@ from lmsys_tui.core.text import text_hash
 from lmsys_tui.errors import ExitCode, NeedsKeyError, NotFoundError, UsageError
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="session")
-def sample(tmp_path_factory) -> embed_sample.Sample:
-    return embed_sample.get(tmp_path_factory)
 
 
 @pytest.fixture

@@ -9,16 +9,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
-from cluster_seed import clustered_home
 from conftest import run_cli
 
 from lmsys_tui.core.export import COLUMNS, export_run
 from lmsys_tui.errors import Cancelled, ExitCode, NotFoundError, UsageError
-
-
-@pytest.fixture
-def runs(home: Path) -> dict[str, str]:
-    return clustered_home(home)
 
 
 def _store_rows(home: Path, run_id: str) -> list[dict]:

@@ -14,7 +14,7 @@ import pytest
 import summary_fixtures as fx
 from conftest import run_cli
 from llm_server import BAD_PARENT, LLMServer
-from summary_fixtures import N_CLUSTERS, clustered_store
+from summary_fixtures import N_CLUSTERS
 
 from lmsys_tui.core.hierarchy.clio import match_option
 from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
@@ -25,27 +25,8 @@ from lmsys_tui.core.hierarchy.plan import (
     order_parents,
 )
 from lmsys_tui.core.hierarchy.show import load_tree
-from lmsys_tui.core.store.db import open_store
 from lmsys_tui.core.summarize import SummarizeOptions, run_summarize
 from lmsys_tui.errors import Cancelled, UsageError
-
-
-@pytest.fixture
-def db(home):
-    return clustered_store(home)
-
-
-@pytest.fixture
-def cstore(db):
-    s = open_store(db)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server():
-    with LLMServer() as srv:
-        yield srv
 
 
 def _nodes(db, hier_id: str) -> dict[int, tuple]:

@@ -138,3 +138,5 @@ def test_import_linter_contracts_hold() -> None:
     )
     assert res.returncode == 0, res.stdout + res.stderr
     assert "0 broken" in res.stdout
+    for contract in ("Inside core", "Inside tui", "No import circles"):
+        assert contract in res.stdout, contract  # the layers inside each package are checked

@@ -41,12 +41,6 @@ PROVIDERS = {
 }
 
 
-@pytest.fixture
-def server():
-    with LLMServer() as srv:
-        yield srv
-
-
 def _use(monkeypatch, server: LLMServer, provider: str) -> str:
     model, url_env, url_attr, key_env = PROVIDERS[provider]
     monkeypatch.setenv(url_env, getattr(server, url_attr))

@@ -22,11 +22,6 @@ from lmsys_tui.core.read import detail, members, runs, tree
 from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
 
 
-@pytest.fixture
-def fx(store: Any) -> tui_store.FixtureStore:
-    return tui_store.build(store)
-
-
 def _count(db: Path, sql: str, args: tuple[Any, ...] = ()) -> int:
     with sqlite3.connect(db) as conn:
         return int(conn.execute(sql, args).fetchone()[0])

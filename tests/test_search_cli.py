@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_cli
-from search_fixtures import Seed, onnx_home, search_seed
+from search_fixtures import Seed, onnx_home
 
 from lmsys_tui.errors import ExitCode
 
@@ -23,11 +23,6 @@ CLUSTER_TOP = {"text", "run_id", "results"}
 CLUSTER_RESULT = {"cluster_id", "distance", "title", "description", "num_queries"}
 # our one addition: what the counts cover (issue 5: "the JSON says what set that is")
 MATCHED = {"mode", "set", "size", "population", "engine", "description"}
-
-
-@pytest.fixture(scope="module")
-def seed() -> Seed:
-    return search_seed()
 
 
 @pytest.fixture
@@ -137,8 +132,8 @@ def test_a_one_shot_process_reuses_the_optimised_onnx_graph() -> None:
     import numpy as np
 
     from lmsys_tui.core.embed import resolve_space
-    from lmsys_tui.core.embed.encoders import OnnxEncoder
     from lmsys_tui.core.embed.onnx_export import ensure_onnx
+    from lmsys_tui.core.embed.onnx_runtime import OnnxEncoder
 
     model = ensure_onnx(resolve_space(), onnx_home() / "cache")
     texts = ["how do I reverse a list in python", "¿qué hora es?", "write a haiku about rain"]

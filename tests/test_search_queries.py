@@ -16,17 +16,12 @@ from collections.abc import Iterator
 
 import numpy as np
 import pytest
-from search_fixtures import BACKEND, Seed, search_seed
+from search_fixtures import BACKEND, Seed
 
 from lmsys_tui.core.embed import embed_texts, load_vectors, resolve_space
 from lmsys_tui.core.search import QuerySearch, Searcher
 from lmsys_tui.core.store.db import Store
 from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
-
-
-@pytest.fixture(scope="module")
-def seed() -> Seed:
-    return search_seed()
 
 
 @pytest.fixture(scope="module")

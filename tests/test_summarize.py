@@ -20,7 +20,7 @@ import pytest
 import summary_fixtures as fx
 from conftest import run_cli
 from llm_server import LLMServer
-from summary_fixtures import N_CLUSTERS, clustered_store
+from summary_fixtures import N_CLUSTERS
 
 from lmsys_tui.core.store.db import open_store
 from lmsys_tui.core.summarize import (
@@ -37,24 +37,6 @@ from lmsys_tui.core.summarize import (
     summaries_for_pass,
 )
 from lmsys_tui.errors import Cancelled
-
-
-@pytest.fixture
-def db(home):
-    return clustered_store(home)
-
-
-@pytest.fixture
-def cstore(db):
-    s = open_store(db)
-    yield s
-    s.close()
-
-
-@pytest.fixture
-def server():
-    with LLMServer() as srv:
-        yield srv
 
 
 def _llm_env(cli_env: dict[str, str], server: LLMServer) -> dict[str, str]:

@@ -10,7 +10,7 @@ import types
 
 import pytest
 
-from lmsys_tui.core.embed import encoders
+from lmsys_tui.core.embed import onnx_runtime
 from lmsys_tui.tui import heap
 from lmsys_tui.tui.jobs import JOB_NICENESS, run_in_background
 
@@ -49,8 +49,8 @@ def test_a_job_thread_runs_at_lower_priority_and_its_threads_inherit_it() -> Non
     t = threading.Thread(target=job)
     t.start()
     t.join()
-    assert encoders._share_cpu  # ONNX sessions made by jobs let idle threads sleep
-    encoders.share_cpu(False)
+    assert onnx_runtime._share_cpu  # ONNX sessions made by jobs let idle threads sleep
+    onnx_runtime.share_cpu(False)
     assert seen["job"] == min(19, main + JOB_NICENESS)
     assert seen["child"] == seen["job"]
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main  # UI untouched

@@ -25,11 +25,6 @@ pytestmark = pytest.mark.anyio
 LIMIT = 300
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def test_demo_shows_the_pipeline_then_opens_the_tree(
     home: Path, cli_env: dict[str, str]
 ) -> None:

@@ -37,16 +37,6 @@ from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def fx(store: Any) -> tui_store.FixtureStore:
-    return tui_store.build(store)
-
-
 def _tree(app: Any) -> ClusterTree:
     return app.screen.query_one("#tree", ClusterTree)
 

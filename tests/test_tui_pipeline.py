@@ -8,13 +8,13 @@ is cancelled; it says so where it is used. Jobs run on the App, so they outlive 
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tui_store
+from conftest import db_rows
 from textual.message import Message
 from textual.widgets import DataTable, Input, ProgressBar, Select, Static
 from tui_pilot import SIZE, FixedClock, cells, make_app, settle, static_text, wait_for
@@ -27,16 +27,6 @@ from lmsys_tui.tui.screens.pipeline import PipelineScreen
 from lmsys_tui.tui.screens.runs import RunsScreen
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def _rows(db: Path, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(db) as conn:
-        return conn.execute(sql, args).fetchall()
 
 
 def _hooked() -> tuple[list[Message], Any]:
@@ -94,7 +84,7 @@ async def test_load_form_runs_the_real_stage_and_refreshes_the_runs_screen(home:
         assert cells(table, 1) == ["Load sharegpt"] and cells(table, 2) == ["done"]
         assert cells(table, 3) == ["100%"]
         assert screen.query_one("#job-bar", ProgressBar).percentage == 1.0
-        assert _rows(db, "SELECT COUNT(*) FROM queries")[0][0] == 300
+        assert db_rows(db, "SELECT COUNT(*) FROM queries")[0][0] == 300
         # the finished job made the runs screen re-read the store
         await pilot.press("escape")
         await settle(app, pilot)
@@ -147,11 +137,11 @@ async def test_cancelling_a_real_load_keeps_the_store_consistent(home: Path) -> 
         status = static_text(app.screen.query_one("#job-status", Static))
         assert status.startswith("cancelled")
         assert app.is_running
-    ((status, counted),) = _rows(db, "SELECT status, query_count FROM datasets")
-    stored = _rows(db, "SELECT COUNT(*), COUNT(DISTINCT conversation_id) FROM queries")[0]
+    ((status, counted),) = db_rows(db, "SELECT status, query_count FROM datasets")
+    stored = db_rows(db, "SELECT COUNT(*), COUNT(DISTINCT conversation_id) FROM queries")[0]
     assert status == "cancelled"
     assert stored[0] == stored[1] == counted > 0  # whole batches, no duplicates, count agrees
-    fts = _rows(db, "SELECT COUNT(*) FROM queries_fts")[0][0]
+    fts = db_rows(db, "SELECT COUNT(*) FROM queries_fts")[0][0]
     assert fts == stored[0]  # the keyword index followed the committed rows exactly
     assert 0 < stored[0] < 9000  # it stopped early
     progress = [m for m in seen if isinstance(m, JobProgress)]

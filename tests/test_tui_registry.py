@@ -75,6 +75,16 @@ def test_every_headless_command_is_in_the_registry() -> None:
     assert len(declared) == len([a for a in ACTIONS if a.command])  # each command once
 
 
+def test_every_command_group_has_a_help_line() -> None:
+    from lmsys_tui.actions import GROUPS
+
+    used = {a.command.split()[0] for a in ACTIONS if a.command and " " in a.command}
+    assert set(GROUPS) == used
+    group = typer.main.get_command(build_headless_app())
+    for name in used:
+        assert group.commands[name].help == GROUPS[name]  # type: ignore[attr-defined]
+
+
 def test_every_command_function_is_the_target_of_an_action() -> None:
     """A command written in lmsys_tui/commands but never registered would be unreachable."""
     targets = {a.target for a in ACTIONS if a.target}
@@ -107,11 +117,6 @@ def test_keys_and_titles_are_unique() -> None:
                     continue
                 name = "do_" + action.id.replace("-", "_")
                 assert not hasattr(cls, name) and not hasattr(LmsysApp, name), (cls, key)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.anyio

@@ -26,16 +26,6 @@ from lmsys_tui.tui.widgets.search_panel import SearchPanel
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def fx(store: Any) -> tui_store.FixtureStore:
-    return tui_store.build(store)
-
-
 def _done(seen: list[Message]) -> list[SearchPanel.SearchDone]:
     return [m for m in seen if isinstance(m, SearchPanel.SearchDone)]
 

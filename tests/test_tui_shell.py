@@ -56,11 +56,6 @@ CODING = [
 ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _load(store: Any, label: str, texts: list[str], source: str = "file") -> None:
     convs = [
         Conversation(f"{label}-{i}", text, model="vicuna-13b", language="en", turn_count=1)
@@ -167,18 +162,30 @@ async def test_runs_screen_lists_datasets_and_runs_from_the_store(filled: Path) 
         assert not screen.query_one("#runs-empty").display
 
 
-async def test_empty_home_shows_how_to_load_data() -> None:
+async def test_empty_home_offers_the_demo_and_the_pipeline_from_a_key() -> None:
+    from lmsys_tui.tui.screens.pipeline import PipelineScreen
+
     app = _app(Settings().db)
     async with app.run_test(size=SIZE) as pilot:
         await _settle(app, pilot)
         screen = app.screen
         assert not screen.query_one("#datasets").display
-        hint = screen.query_one("#datasets-empty", Static)
-        assert hint.display
-        load = next(a for a in ACTIONS if a.id == "load")
-        assert headless_command(load) in _static_text(hint)
+        hint = _static_text(screen.query_one("#datasets-empty", Static))
+        assert screen.query_one("#datasets-empty").display
+        assert "Press b to build the demo store" in hint and "or p for the pipeline" in hint
+        assert "--headless" not in hint  # no shell needed
         assert screen.query_one("#runs-empty").display
         assert "No store yet" in _static_text(screen.query_one("#store-line", Static))
+        shown = {key for key, b in screen.active_bindings.items() if b.binding.show}
+        assert "p" in shown  # the footer shows the pipeline key
+        await pilot.press("b")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, PipelineScreen) and app.screen.active_form == "demo"
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("p")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, PipelineScreen)
 
 
 async def test_refresh_key_rereads_the_store(store: Any) -> None:
@@ -487,6 +494,21 @@ def test_runs_screen_snapshot(
     """Runs screen at 120x40: two datasets, one run, fixed dates, relative store path."""
     monkeypatch.chdir(home)
     app = _app(Path(filled.name))
+    app.theme = "textual-dark"
+
+    async def settle(pilot: Any) -> None:
+        await pilot.app.workers.wait_for_complete()
+        await pilot.pause()
+
+    assert snap_compare(app, terminal_size=SIZE, run_before=settle)
+
+
+def test_empty_home_snapshot(
+    home: Path, monkeypatch: pytest.MonkeyPatch, snap_compare: Any
+) -> None:
+    """What a new user sees first: no store yet, the demo and pipeline keys, the footer."""
+    monkeypatch.chdir(home.parent)
+    app = _app(Path(home.name) / "queries.db")
     app.theme = "textual-dark"
 
     async def settle(pilot: Any) -> None:

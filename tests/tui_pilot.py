@@ -11,7 +11,8 @@ from textual.widgets import DataTable, Static
 from textual.worker import WorkerCancelled, WorkerFailed, WorkerState
 
 from lmsys_tui.config import Settings
-from lmsys_tui.tui.app import JOB_GROUP, LmsysApp
+from lmsys_tui.tui.app import LmsysApp
+from lmsys_tui.tui.jobhost import JOB_GROUP
 
 SIZE = (120, 40)
 

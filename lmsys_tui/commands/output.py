@@ -1,8 +1,9 @@
 """How headless commands print: data on stdout, narration on stderr, one-line errors.
 
 `--json` output is identical with or without a TTY and nothing else is ever written to stdout,
-so `lmsys-tui --headless X --json | jq` always works. Tables escape untrusted text: a query
-containing `[bold red]` or escape sequences is shown as written, never interpreted.
+so `lmsys-tui --headless X --json | jq` always works. Tables escape untrusted text with the
+escaper the TUI uses too (`core.text.safe_text`, kept multi-line here): a query containing
+`[bold red]` or escape sequences is shown as written, never interpreted.
 """
 
 from __future__ import annotations
@@ -14,19 +15,10 @@ import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
+from lmsys_tui.core.text import safe_text
 from lmsys_tui.errors import ExitCode, LmsysError
 
 F = TypeVar("F", bound=Callable[..., Any])
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def safe_text(text: Any, limit: int | None = None) -> str:
-    """Untrusted text made inert for a terminal: control chars shown as escapes, clipped."""
-    s = "" if text is None else str(text)
-    s = _CONTROL.sub(lambda m: repr(m.group())[1:-1], s)
-    if limit is not None and len(s) > limit:
-        s = s[: max(0, limit - 1)] + "…"
-    return s
 
 
 def stderr_console() -> Any:

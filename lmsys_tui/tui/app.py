@@ -3,9 +3,9 @@
 Shape: workers call core code and post messages (`tui.messages`); handlers turn them into state
 that screens watch (`overview`, `store_error`, `data_version`). Every worker failure, from the
 App or from a screen (screens forward theirs), reaches `worker_changed`: a notification, never a
-crash. Pipeline jobs run on the App, so they outlive the screen that started them; their
-progress arrives as coalescing `JobProgress` messages, and a job that ends bumps `data_version`
-so every screen showing the store re-reads it.
+crash. Pipeline jobs run on the App, so they outlive the screen that started them: the App
+is a `JobHost` (tui/jobhost.py), which runs them and bumps `data_version` when one ends, so
+every screen showing the store re-reads it.
 
 Keys, palette entries and help rows all come from `lmsys_tui.actions.ACTIONS` and all end in
 `invoke(action_id)`, which runs the first `do_<id>` found on the active screen, then the App.
@@ -28,25 +28,22 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from lmsys_tui.actions import Action, by_id, headless_command
 from lmsys_tui.config import Settings
-from lmsys_tui.errors import Cancelled
 from lmsys_tui.tui.commands import ActionsProvider, NavigationProvider
-from lmsys_tui.tui.errors import describe_error
 from lmsys_tui.tui.heap import freeze_after_imports
-from lmsys_tui.tui.jobs import Job, JobFn, result_fields, run_in_background
+from lmsys_tui.tui.jobhost import JobHost
+from lmsys_tui.tui.jobs import Job
 from lmsys_tui.tui.keys import action_bindings
-from lmsys_tui.tui.messages import JobEnded, JobProgress, StoreRead
+from lmsys_tui.tui.messages import StoreRead
 from lmsys_tui.tui.overview import StoreOverview, read_overview
 from lmsys_tui.tui.screens.help import HelpScreen
 from lmsys_tui.tui.screens.runs import RunsScreen
 from lmsys_tui.tui.styles import stylesheets
-from lmsys_tui.tui.text import plain
+from lmsys_tui.tui.text import describe_error, plain
 
 STORE_GROUP = "store-read"
-JOB_GROUP = "pipeline-job"
-PROGRESS_INTERVAL = 0.05  # seconds between progress messages of one job (the last always goes)
 
 
-class LmsysApp(App[None], inherit_bindings=False):
+class LmsysApp(JobHost, inherit_bindings=False):
     TITLE = "lmsys-tui"
     CSS_PATH = stylesheets()
     # Not inherited: Textual's own ctrl+q would sort first in the footer; the registry's
@@ -56,7 +53,7 @@ class LmsysApp(App[None], inherit_bindings=False):
         Binding(
             "p",
             "pipeline",
-            "jobs",
+            "pipeline",
             show=False,
             tooltip="Pipeline jobs: start stages, watch, cancel.",
         ),
@@ -77,10 +74,6 @@ class LmsysApp(App[None], inherit_bindings=False):
     even an unchanged one, so a screen that showed an error in between redraws."""
     store_error: reactive[str | None] = reactive(None, init=False)
     """Why the store could not be read, as one line; None once a read succeeds."""
-    data_version: reactive[int] = reactive(0, init=False)
-    """Bumped when a job ends: screens that show store data re-read it."""
-    jobs_version: reactive[int] = reactive(0, init=False, always_update=True)
-    """Bumped on every job change: the pipeline screen redraws its list."""
 
     def __init__(
         self,
@@ -90,13 +83,11 @@ class LmsysApp(App[None], inherit_bindings=False):
         demo_limit: int | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        super().__init__()
+        super().__init__(clock)
         self.settings = settings
         self.run_id = run_id
         self.demo_limit = demo_limit
-        self.clock = clock
-        self.jobs: dict[int, Job] = {}
-        self._job_workers: dict[Worker[Any], int] = {}
+        self.demo_job: int | None = None
         self._searcher: Any = None
         self._searcher_lock = threading.Lock()
         self.theme = "textual-dark"
@@ -125,7 +116,7 @@ class LmsysApp(App[None], inherit_bindings=False):
         searches). Created on first use, from a worker thread."""
         with self._searcher_lock:
             if self._searcher is None:
-                from lmsys_tui.core.embed.encoders import share_cpu
+                from lmsys_tui.core.embed.onnx_runtime import share_cpu
                 from lmsys_tui.core.search import Searcher
 
                 share_cpu()  # see run_in_background
@@ -173,106 +164,19 @@ class LmsysApp(App[None], inherit_bindings=False):
         if event.state != WorkerState.ERROR:
             return
         text = describe_error(event.worker.error)
-        job_id = self._job_workers.pop(event.worker, None)
-        if job_id is not None:
-            self._end_job(job_id, "failed", text)
+        if self.job_failed(event.worker, text):
             return
         if event.worker.group == STORE_GROUP:
             self.store_error = text
         self.notify(text, title="Error", severity="error", timeout=10, markup=False)
 
-    # -- pipeline jobs ----------------------------------------------------------------------
-
-    def start_job(self, spec: Any) -> Job:
-        """Run `spec.fn(progress, cancelled)` in a worker thread on the App; returns the job."""
-        job = Job(
-            id=max(self.jobs, default=0) + 1,
-            kind=spec.kind,
-            title=spec.title,
-            command=spec.command,
-            started=self.clock(),
-        )
-        job.add_log(job.started, f"started: {job.command}")
-        self.jobs[job.id] = job
-        worker = self._run_job(job, spec.fn)
-        self._job_workers[worker] = job.id
-        self.jobs_version += 1
-        return job
-
-    @work(thread=True, group=JOB_GROUP, exit_on_error=False)
-    def _run_job(self, job: Job, fn: JobFn) -> None:
-        last, last_phase = 0.0, None
-
-        def progress(done: int, total: int | None, note: str = "") -> None:
-            """Called by the stage (worker thread): at most one message per interval, but
-            always the first report of a new phase and the one that completes a phase."""
-            nonlocal last, last_phase
-            now = time.monotonic()
-            message = JobProgress(job.id, done, total, note)
-            finished = total is not None and done >= total
-            if now - last >= PROGRESS_INTERVAL or finished or message.phase != last_phase:
-                last, last_phase = now, message.phase
-                self.post_message(message)
-
-        run_in_background()
-        try:
-            value = fn(progress, job.cancelled)
-        except Cancelled as exc:
-            self.post_message(JobEnded(job.id, "cancelled", exc.message))
-            return
-        message, data = result_fields(value)
-        self.post_message(JobEnded(job.id, "done", message, data))
-
-    def on_job_progress(self, message: JobProgress) -> None:
-        freeze_after_imports()  # the stage may have imported its model (see tui/heap.py)
-        job = self.jobs.get(message.job_id)
-        if job is not None and job.active:
-            job.update(self.clock(), message.done, message.total, message.note)
-            self.jobs_version += 1
-
-    def on_job_ended(self, message: JobEnded) -> None:
-        for worker, job_id in list(self._job_workers.items()):
-            if job_id == message.job_id:
-                del self._job_workers[worker]
-        self._end_job(message.job_id, message.status, message.message, message.result)
-
-    def _end_job(
-        self, job_id: int, status: str, text: str, result: dict[str, Any] | None = None
-    ) -> None:
-        job = self.jobs.get(job_id)
-        if job is None:
-            return
-        now = self.clock()
-        job.status, job.message, job.finished = status, text, now
-        job.result = result or {}
-        if status == "done" and job.total:
-            job.done = job.total
-        job.add_log(now, f"{status}: {text}")
-        self.jobs_version += 1
-        self.data_version += 1
+    def job_ended(self, job: Job) -> None:
+        """Re-read the store overview; the demo started by `lmsys-tui demo` opens its run."""
         self.refresh_store()
-        severity = {"done": "information", "cancelled": "warning"}.get(status, "error")
-        self.notify(
-            plain(text, 300),
-            title=f"{job.title}: {status}",
-            severity=severity,  # type: ignore[arg-type]
-            timeout=8 if status == "done" else 12,
-            markup=False,
-        )
-        if status == "done" and job.kind == "demo" and getattr(self, "demo_job", None) == job_id:
+        if job.status == "done" and job.kind == "demo" and self.demo_job == job.id:
             run_id = job.result.get("run_id")
             if run_id:
                 self.open_run(run_id)
-
-    def cancel_job(self, job_id: int) -> bool:
-        """Ask a running job to stop at its next check; the stage keeps what it committed."""
-        job = self.jobs.get(job_id)
-        if job is None or not job.active or job.cancelled():
-            return False
-        job.cancel_event.set()
-        job.add_log(self.clock(), "cancel requested")
-        self.jobs_version += 1
-        return True
 
     # -- navigation -------------------------------------------------------------------------
 

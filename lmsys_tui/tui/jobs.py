@@ -128,9 +128,9 @@ def run_in_background() -> None:
     needs a few ms per frame, waited behind them. At nice +10 the loop is scheduled first and
     the job still gets every cycle the loop leaves. Linux sets niceness per thread; elsewhere
     (or if refused) the priority stays. ONNX sessions made from here on also stop spin-waiting
-    between batches (`encoders.share_cpu`).
+    between batches (`onnx_runtime.share_cpu`).
     """
-    from lmsys_tui.core.embed.encoders import share_cpu
+    from lmsys_tui.core.embed.onnx_runtime import share_cpu
 
     share_cpu()  # model threads sleep between batches instead of spinning
     if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):

@@ -23,13 +23,6 @@ def styles_dir() -> Path:
     raise FileNotFoundError(f"lmsys-tui styles not found beside {_PACKAGE}")
 
 
-def css_path(name: str) -> Path:
-    path = styles_dir() / name
-    if not path.is_file():
-        raise FileNotFoundError(f"missing stylesheet {path}")
-    return path
-
-
 def stylesheets() -> list[Path]:
     """Every `.tcss` file, `app.tcss` first (later files may refine its rules)."""
     return sorted(styles_dir().glob("*.tcss"), key=lambda p: (p.name != "app.tcss", p.name))

@@ -3,34 +3,33 @@
 Strings handed to most Textual widgets are parsed as markup, and Rich keeps ESC and other
 control characters, which a terminal would obey. Everything from the store is shown through
 `inert()`: a `Text` (never parsed as markup) whose control characters are printed as escapes.
+The escaping itself is the one the headless door uses (`core.text.safe_text`).
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from rich.text import Text
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_LINE_BREAKS = re.compile(r"[\r\n\t]+")
-
-
-def _visible(match: re.Match[str]) -> str:
-    return repr(match.group())[1:-1]
+from lmsys_tui.core.text import safe_text
+from lmsys_tui.errors import LmsysError
 
 
 def plain(value: Any, limit: int | None = None, *, one_line: bool = True) -> str:
-    """`value` as a string with control characters shown as escapes (`\\x1b`), clipped."""
-    s = "" if value is None else str(value)
-    if one_line:
-        s = _LINE_BREAKS.sub(" ", s)
-    s = _CONTROL.sub(_visible, s)
-    if limit is not None and len(s) > limit:
-        s = s[: max(0, limit - 1)] + "…"
-    return s
+    """`safe_text`, on one line unless asked: a list row or a label never breaks."""
+    return safe_text(value, limit, one_line=one_line)
 
 
 def inert(value: Any, limit: int | None = None, *, one_line: bool = True, style: str = "") -> Text:
     """`value` as a Text that is never parsed as markup (see `plain`)."""
     return Text(plain(value, limit, one_line=one_line), style=style, no_wrap=one_line, end="")
+
+
+def describe_error(error: BaseException | None) -> str:
+    """One line for the user: our errors carry their message, others get their type."""
+    if error is None:
+        return "unknown error"
+    if isinstance(error, LmsysError):
+        return plain(error.message, 300)
+    return plain(f"{type(error).__name__}: {error}", 300)

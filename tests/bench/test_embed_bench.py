@@ -26,7 +26,8 @@ import numpy as np
 import pytest
 
 from lmsys_tui.core.embed import embed_queries, load_vectors, resolve_space
-from lmsys_tui.core.embed.encoders import get_encoder, load_sentence_transformer
+from lmsys_tui.core.embed.encoders import get_encoder
+from lmsys_tui.core.embed.model import load_sentence_transformer
 from lmsys_tui.core.embed.space import model_source
 from lmsys_tui.core.load import run_load
 from lmsys_tui.core.sources import sharegpt

@@ -11,7 +11,7 @@ committed by the embedding stage batch by batch and survive any of that.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,6 @@ from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.embed.space import Space
     from lmsys_tui.core.store.db import Store
 
 
@@ -237,18 +236,6 @@ def load_run(store: Store, run_id: str) -> dict[str, Any]:
     if row is None:
         raise NotFoundError(f"no clustering run {run_id!r} (see `runs`)")
     return row
-
-
-def run_space(run: Mapping[str, Any]) -> Space | None:
-    """The embedding space a run row records; None when it records none (its vectors cannot
-    be matched, so nothing can be embedded in its space)."""
-    from lmsys_tui.core.embed.space import Space
-
-    if not (run["embedding_provider"] and run["embedding_model"] and run["embedding_dim"]):
-        return None
-    return Space(
-        str(run["embedding_provider"]), str(run["embedding_model"]), int(run["embedding_dim"])
-    )
 
 
 @dataclass

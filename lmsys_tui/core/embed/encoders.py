@@ -1,4 +1,4 @@
-"""The encoders that turn texts into vectors: torch, ONNX Runtime (fp32 / int8) and OpenAI.
+"""The encoder protocol, the torch and OpenAI encoders, and choosing a backend per space.
 
 Each encoder takes already-normalised texts and returns L2-normalised float32 rows plus a
 mask of the texts it could embed at all (a text made only of characters the tokenizer drops
@@ -6,32 +6,35 @@ has nothing to embed: it is excluded, never given a meaningless vector). Texts a
 the model's token limit (256 for MiniLM), so one long prompt never fails a batch.
 
 Encoders are loaded once per process and cached (the TUI's search and a pipeline worker share
-one model). `auto` picks torch when torch sees a GPU, else the ONNX export when it agrees with
-torch on the probe texts, else torch.
+one model). `auto` picks torch when torch sees a GPU, else the ONNX export (`onnx_export`, run by
+`onnx_runtime`, fp32 or int8) when it agrees with torch on the probe texts, else torch.
 """
 
 from __future__ import annotations
 
-import glob
 import logging
 import os
-import sys
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from lmsys_tui.core.embed.model import (
+    clip_text,
+    embedding_dim,
+    gpu_device,
+    load_sentence_transformer,
+)
+from lmsys_tui.core.embed.onnx_export import ExportError, ensure_onnx
+from lmsys_tui.core.embed.onnx_runtime import AGREEMENT, OnnxEncoder
 from lmsys_tui.core.embed.space import OPENAI, OPENAI_SHORTENABLE, Space, model_source
 from lmsys_tui.errors import LmsysError, NeedsKeyError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.embed.onnx_export import OnnxModel
-
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
-CHARS_PER_TOKEN = 32  # clip before tokenising: no 256-token prefix is longer than this
 OPENAI_MAX_CHARS = 8000  # ~8191-token input limit; halved on a context-length refusal
 
 
@@ -43,51 +46,10 @@ class Encoder(Protocol):
         ...
 
 
-def clip_text(text: str, max_tokens: int) -> str:
-    return text[: max_tokens * CHARS_PER_TOKEN]
-
-
-def gpu_device() -> str | None:
-    """ "cuda"/"mps" when torch sees an accelerator; None without importing torch on plain CPUs."""
-    if sys.platform == "darwin":
-        import torch
-
-        return "mps" if torch.backends.mps.is_available() else None
-    if not (glob.glob("/dev/nvidia[0-9]*") or os.path.exists("/dev/kfd")):
-        return None
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else None
-
-
-def load_sentence_transformer(source: str, device: str, eager_attention: bool = False) -> Any:
-    """A SentenceTransformer from a local folder (offline) or the local hub cache."""
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()
-    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
-        pass
-    from sentence_transformers import SentenceTransformer
-
-    kwargs: dict[str, Any] = {"device": device}
-    if eager_attention:
-        kwargs["model_kwargs"] = {"attn_implementation": "eager"}
-    try:
-        return SentenceTransformer(source, **kwargs)
-    except OSError as exc:
-        raise NeedsKeyError(
-            f"embedding model {source!r} is not available locally and cannot be fetched"
-            f" ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-        ) from exc
-
-
-def embedding_dim(st: Any) -> int:
-    getter = getattr(st, "get_embedding_dimension", None) or st.get_sentence_embedding_dimension
-    return int(getter())
-
-
 class TorchEncoder:
+    """sentence-transformers on torch: the reference the ONNX export is checked against, and
+    the backend that uses a GPU when there is one."""
+
     def __init__(self, space: Space, device: str) -> None:
         self.st = load_sentence_transformer(model_source(space), device)
         self.max_tokens = int(self.st.max_seq_length or 512)
@@ -116,89 +78,6 @@ class TorchEncoder:
                 )
                 out[ok] = np.asarray(vecs, dtype=np.float32)
         return out, ok
-
-
-class OnnxEncoder:
-    """ONNX Runtime on the exported graph; tokenises with `tokenizers` (no torch import)."""
-
-    def __init__(self, model: OnnxModel, name: str) -> None:
-        from tokenizers import Tokenizer
-
-        self.model = model
-        self.name = name
-        self.max_tokens = model.max_seq_length
-        self.session = _onnx_session(model.path)
-        self.tokenizer = Tokenizer.from_file(str(model.tokenizer))
-        self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=model.max_seq_length)
-        self.tokenizer.enable_padding(pad_id=model.pad_id, pad_token=model.pad_token)
-
-    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        import numpy as np
-
-        encs = self.tokenizer.encode_batch([clip_text(t, self.max_tokens) for t in texts])
-        ids = np.array([e.ids for e in encs], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encs], dtype=np.int64)
-        special = np.array([e.special_tokens_mask for e in encs], dtype=np.int64)
-        ok = ((mask == 1) & (special == 0)).any(axis=1)
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in self.model.inputs:
-            feed["token_type_ids"] = np.array([e.type_ids for e in encs], dtype=np.int64)
-        out = self.session.run(None, feed)[0]
-        return np.ascontiguousarray(out, dtype=np.float32), ok
-
-
-_share_cpu = False
-
-
-def share_cpu(on: bool = True) -> None:
-    """ONNX sessions made from now on let idle threads sleep instead of spin-waiting.
-
-    Spinning keeps every core busy between batches: ~15% more texts/s here (measured: 72.6 vs
-    61.9 texts/s), which a headless run keeps, but it starves an interactive UI's event loop on
-    the same cores, so the TUI turns it off.
-    """
-    global _share_cpu
-    _share_cpu = on
-
-
-def _session_options(ort: Any) -> Any:
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    if _share_cpu:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
-    return options
-
-
-def _onnx_session(path: Path) -> Any:
-    """An ONNX Runtime session; the optimised graph is kept beside the model and reused.
-
-    Optimising the graph is most of a session's start (0.55 of 0.6 s here), and a one-shot
-    process (a headless `search`) pays it every time. Extended optimisations are portable
-    across CPUs (unlike the layout ones), so the saved graph is loaded with none; a saved graph
-    that does not load is simply made again.
-    """
-    import onnxruntime as ort
-
-    saved = path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx")
-    if saved.is_file():
-        options = _session_options(ort)
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
-        try:
-            return ort.InferenceSession(str(saved), options, providers=["CPUExecutionProvider"])
-        except Exception:  # damaged or foreign: optimise again below
-            saved.unlink(missing_ok=True)
-    options = _session_options(ort)
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-    tmp = saved.with_name(f".{saved.name}.{os.getpid()}")
-    options.optimized_model_filepath = str(tmp)
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    try:
-        os.replace(tmp, saved)
-    except OSError:  # a read-only cache: fine, optimise next time too
-        tmp.unlink(missing_ok=True)
-    return session
 
 
 class OpenAIEncoder:
@@ -272,8 +151,6 @@ _NOTES: dict[tuple[str, str], str] = {}
 
 def _onnx_or_torch(space: Space, backend: str, cache_dir: Path) -> tuple[Encoder, str | None]:
     """The ONNX encoder, or torch with the reason it could not be used."""
-    from lmsys_tui.core.embed.onnx_export import AGREEMENT, ExportError, ensure_onnx
-
     quantized = backend == "onnx-int8"
     try:
         model = ensure_onnx(space, cache_dir, quantized=quantized)

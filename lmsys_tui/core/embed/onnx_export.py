@@ -5,7 +5,8 @@ whole sentence-transformers pipeline (transformer, pooling, normalise) so the gr
 is the final embedding and any Transformer+Pooling model exports the same way. The export is
 kept in the cache dir and reused; beside it, `meta.json` records how closely ONNX matches torch
 on fixed probe texts (mixed lengths, padding, one text past the token limit). The fast path is
-used by default only where that agreement holds (min cosine >= AGREEMENT).
+used by default only where that agreement holds (min cosine >= `onnx_runtime.AGREEMENT`).
+Running the export is `onnx_runtime`'s job; the agreement check uses the same encoder.
 
 We depend on `onnx` (the exporter and the quantiser need it) but not on
 `sentence-transformers[onnx]`/optimum, which would downgrade transformers and break datasets.
@@ -19,15 +20,15 @@ import os
 import shutil
 import tempfile
 import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmsys_tui.core.embed.model import clip_text, load_sentence_transformer
+from lmsys_tui.core.embed.onnx_runtime import OnnxEncoder, OnnxModel
 from lmsys_tui.core.embed.space import Space, model_source
 from lmsys_tui.core.store.names import slug
 
 EXPORT_FORMAT = 1
-AGREEMENT = 0.99
 OPSET = 17
 
 PROBE_TEXTS = (
@@ -48,22 +49,6 @@ PROBE_TEXTS = (
 
 class ExportError(Exception):
     """The model could not be exported or checked; the caller falls back to torch."""
-
-
-@dataclass(frozen=True)
-class OnnxModel:
-    path: Path
-    tokenizer: Path
-    max_seq_length: int
-    inputs: tuple[str, ...]
-    pad_id: int
-    pad_token: str
-    min_cosine: float
-    mean_cosine: float
-
-    @property
-    def agrees(self) -> bool:
-        return self.min_cosine >= AGREEMENT
 
 
 def export_dir(cache_dir: Path, space: Space) -> Path:
@@ -92,7 +77,6 @@ def _model_from(folder: Path, meta: dict[str, Any], variant: str) -> OnnxModel |
         pad_id=int(meta["pad_id"]),
         pad_token=str(meta["pad_token"]),
         min_cosine=float(info["min_cosine"]),
-        mean_cosine=float(info["mean_cosine"]),
     )
 
 
@@ -151,8 +135,6 @@ def _probe_reference(st: Any) -> Any:
 
 def _agreement(model_path: Path, meta: dict[str, Any], tokenizer: Path, ref: Any) -> dict:
     """Cosine between this ONNX file and torch on the probe texts, run as one padded batch."""
-    from lmsys_tui.core.embed.encoders import OnnxEncoder
-
     model = OnnxModel(
         path=model_path,
         tokenizer=tokenizer,
@@ -161,7 +143,6 @@ def _agreement(model_path: Path, meta: dict[str, Any], tokenizer: Path, ref: Any
         pad_id=int(meta["pad_id"]),
         pad_token=str(meta["pad_token"]),
         min_cosine=0.0,
-        mean_cosine=0.0,
     )
     got, _ = OnnxEncoder(model, name="probe").encode(list(PROBE_TEXTS))
     cos = (got * ref).sum(axis=1)
@@ -174,8 +155,6 @@ def _agreement(model_path: Path, meta: dict[str, Any], tokenizer: Path, ref: Any
 
 def _export(space: Space, folder: Path) -> dict[str, Any]:
     import torch
-
-    from lmsys_tui.core.embed.encoders import clip_text, load_sentence_transformer
 
     st = load_sentence_transformer(model_source(space), device="cpu", eager_attention=True)
     hf_tok = st.tokenizer

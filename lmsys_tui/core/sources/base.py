@@ -6,7 +6,6 @@ one bad row never costs a good one, and nothing in a row can crash the load.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -181,12 +180,3 @@ def moderation_flagged(value: Any) -> bool | None:
     if not isinstance(value, list | tuple):
         raise RowError(BadReason.WRONG_TYPE)
     return any(isinstance(v, dict) and bool(v.get("flagged")) for v in value)
-
-
-def guarded(rows: Iterable[tuple[str, Any]], convert: Any) -> Iterator[Item]:
-    """Apply `convert(row)` to (where, row) pairs; a RowError becomes a BadRow."""
-    for where, row in rows:
-        try:
-            yield convert(row)
-        except RowError as err:
-            yield BadRow(err.reason, where)

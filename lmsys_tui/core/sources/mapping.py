@@ -31,16 +31,8 @@ from lmsys_tui.errors import UsageError
 MESSAGE_COLUMNS = ("conversation", "conversations", "messages")
 PLAIN_COLUMNS = ("text", "prompt", "query", "question", "instruction")
 ID_COLUMNS = ("conversation_id", "id")
-# the columns of lmsys/lmsys-chat-1m; the first two make a source "LMSYS-shaped"
-LMSYS_COLUMNS = (
-    "conversation_id",
-    "conversation",
-    "model",
-    "language",
-    "openai_moderation",
-    "redacted",
-    "turn",
-)
+# lmsys/lmsys-chat-1m's id and message list, and its per-row flags: with the first and one of
+# the second, a source is "LMSYS-shaped"
 LMSYS_REQUIRED = ("conversation_id", "conversation")
 _LMSYS_MARKERS = ("turn", "redacted", "openai_moderation")
 

@@ -28,7 +28,8 @@ def index_summaries(
     """
     import numpy as np
 
-    from lmsys_tui.core.cluster.runs import load_clusters, load_run, run_space
+    from lmsys_tui.core.cluster.runs import load_clusters, load_run
+    from lmsys_tui.core.embed.space import run_space
     from lmsys_tui.core.search.clusters import doc_vectors
     from lmsys_tui.core.store import vectors
     from lmsys_tui.core.summarize.passes import summaries_for_pass

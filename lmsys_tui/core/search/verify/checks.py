@@ -72,7 +72,7 @@ class ChromaAccess:
 
 
 def _run_space(conn: sqlite3.Connection, run_id: str) -> Space:
-    from lmsys_tui.core.cluster.runs import run_space
+    from lmsys_tui.core.embed.space import run_space
     from lmsys_tui.core.read.runs import get_run
 
     space = run_space(get_run(conn, run_id))
