@@ -26,7 +26,7 @@ _TEMPLATE: Path | None = None
 
 def _build(path: Path) -> str:
     from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions
+    from lmsys_tui.core.cluster.stage import EmbedOptions
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources import sharegpt
     from lmsys_tui.core.store.db import open_store

@@ -1,7 +1,7 @@
 """`lmsys-tui demo`: the pipeline screen while the demo store is built, then the tree.
 
 The one TUI test that runs the real chain end to end (load → k-means → offline summarize →
-offline merge, all through `core.pipeline.run_pipeline`). It starts from the session's embedded
+offline merge, all through `core.demo.run_demo`). It starts from the session's embedded
 ShareGPT store (tests/cluster_seed.py: the real load stage and the real bundled model, run once
 per session), so no text is embedded here and the test takes seconds.
 """

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Input, ProgressBar, Select, Static
 from tui_pilot import SIZE, FixedClock, cells, make_app, settle, static_text, wait_for
 
 from lmsys_tui.errors import Cancelled
-from lmsys_tui.tui import stages
+from lmsys_tui.tui import jobspecs
 from lmsys_tui.tui.jobs import Job, fmt_seconds
 from lmsys_tui.tui.messages import JobEnded, JobProgress
 from lmsys_tui.tui.screens.pipeline import PipelineScreen
@@ -104,7 +104,7 @@ async def test_load_form_runs_the_real_stage_and_refreshes_the_runs_screen(home:
         assert cells(runs.query_one("#datasets", DataTable), 2) == ["300"]
 
 
-def _real_load(db: Path) -> stages.JobSpec:
+def _real_load(db: Path) -> jobspecs.JobSpec:
     """The real load stage over all ~9,600 packaged ShareGPT conversations, committed in
     batches of 100 (the form's default of 5,000 would finish before a cancel lands)."""
 
@@ -126,7 +126,7 @@ def _real_load(db: Path) -> stages.JobSpec:
         finally:
             store.close()
 
-    return stages.JobSpec("load", "Load sharegpt", "lmsys-tui --headless load", fn)
+    return jobspecs.JobSpec("load", "Load sharegpt", "lmsys-tui --headless load", fn)
 
 
 async def test_cancelling_a_real_load_keeps_the_store_consistent(home: Path) -> None:
@@ -161,7 +161,7 @@ async def test_cancelling_a_real_load_keeps_the_store_consistent(home: Path) -> 
 # -- a fake stage (deterministic progress, ETA and cancel) ----------------------------------------
 
 
-def _blocking_stage(gate: threading.Event) -> stages.JobSpec:
+def _blocking_stage(gate: threading.Event) -> jobspecs.JobSpec:
     """Fake stage (a real one cannot hold still at 10% and 40%): reports 10/100, waits for the
     test, reports 40/100, then blocks until the job is cancelled, as real stages stop: by
     checking `cancelled()` between batches and raising `Cancelled`."""
@@ -174,7 +174,7 @@ def _blocking_stage(gate: threading.Event) -> stages.JobSpec:
             threading.Event().wait(0.01)
         raise Cancelled("stopped after 40 of 100; the 40 are kept")
 
-    return stages.JobSpec("fake", "Fake stage", "lmsys-tui --headless status", fn)
+    return jobspecs.JobSpec("fake", "Fake stage", "lmsys-tui --headless status", fn)
 
 
 async def test_progress_eta_log_and_cancel_with_a_fixed_clock(home: Path) -> None:
@@ -235,13 +235,13 @@ async def test_failing_jobs_show_an_error_and_the_app_stays_up(store: Any) -> No
     app = make_app(fx.db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        missing = app.start_job(stages.summarize(app.settings, run_id="no-such-run"))
+        missing = app.start_job(jobspecs.summarize(app.settings, run_id="no-such-run"))
 
         def boom(progress: Any, cancelled: Any) -> None:
             raise RuntimeError("disk on fire")
 
         crash = app.start_job(
-            stages.JobSpec("fake", "Crashing stage", "lmsys-tui --headless x", boom)
+            jobspecs.JobSpec("fake", "Crashing stage", "lmsys-tui --headless x", boom)
         )
         await wait_for(app, pilot, lambda: not missing.active and not crash.active)
         await settle(app, pilot)
@@ -259,7 +259,7 @@ async def test_failing_jobs_show_an_error_and_the_app_stays_up(store: Any) -> No
         assert app.screen.query_one("#jobs-side").has_class("-failed")
         # the App still runs jobs after failures
         ok = app.start_job(
-            stages.JobSpec("fake", "Fine", "lmsys-tui --headless runs", lambda p, c: "fine")
+            jobspecs.JobSpec("fake", "Fine", "lmsys-tui --headless runs", lambda p, c: "fine")
         )
         await wait_for(app, pilot, lambda: not ok.active)
         assert ok.status == "done" and ok.message == "fine"

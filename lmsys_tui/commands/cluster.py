@@ -53,8 +53,8 @@ def _embed_opts(
     chroma_host: str | None,
     chroma_port: int | None,
 ) -> Any:
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions
     from lmsys_tui.core.cluster.runs import require_positive
+    from lmsys_tui.core.cluster.stage import EmbedOptions
 
     require_positive(embed_batch_size=batch, dimensions=dimensions)
     return EmbedOptions(
@@ -154,8 +154,8 @@ def kmeans(
 ) -> None:
     """Run MiniBatchKMeans clustering (shuffled epochs until it converges)."""
     from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-    from lmsys_tui.core.cluster.pipeline import Selection
     from lmsys_tui.core.cluster.runs import require_positive
+    from lmsys_tui.core.cluster.stage import Selection
 
     require_positive(limit=limit)
     params = KMeansParams(
@@ -238,8 +238,8 @@ def hdbscan(
 ) -> None:
     """Run HDBSCAN clustering after dimension reduction (noise kept as cluster -1)."""
     from lmsys_tui.core.cluster.density import HdbscanParams, run_hdbscan
-    from lmsys_tui.core.cluster.pipeline import Selection
     from lmsys_tui.core.cluster.runs import require_positive
+    from lmsys_tui.core.cluster.stage import Selection
 
     require_positive(limit=limit)
     params = HdbscanParams(

@@ -25,8 +25,8 @@ from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection
     from lmsys_tui.core.cluster.runs import ClusterResult, RunSummary
+    from lmsys_tui.core.cluster.stage import EmbedOptions, Selection
     from lmsys_tui.core.store.db import Store
 
 METRICS = ("euclidean", "cosine", "manhattan", "chebyshev")
@@ -363,7 +363,7 @@ def run_hdbscan(
     cancelled: CancelCheck = never_cancelled,
 ) -> RunSummary:
     """`cluster hdbscan`: embed what is missing, reduce, cluster, keep noise as -1."""
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection, run_clustering
+    from lmsys_tui.core.cluster.stage import EmbedOptions, Selection, run_clustering
 
     params.check()
     return run_clustering(

@@ -23,8 +23,8 @@ from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection
     from lmsys_tui.core.cluster.runs import ClusterResult, RunSummary
+    from lmsys_tui.core.cluster.stage import EmbedOptions, Selection
     from lmsys_tui.core.store.db import Store
 
 
@@ -305,7 +305,7 @@ def run_kmeans(
     cancelled: CancelCheck = never_cancelled,
 ) -> RunSummary:
     """`cluster kmeans`: embed what is missing, fit on the stored vectors, publish the run."""
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection, run_clustering
+    from lmsys_tui.core.cluster.stage import EmbedOptions, Selection, run_clustering
 
     params.check()
     selection = selection or Selection()

@@ -31,7 +31,7 @@ from textual.widgets import (
 )
 
 from lmsys_tui.errors import LmsysError
-from lmsys_tui.tui import stages
+from lmsys_tui.tui import jobspecs
 from lmsys_tui.tui.jobs import Job, fmt_seconds
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
@@ -128,7 +128,7 @@ FORMS: tuple[Form, ...] = (
         "Check a run's Chroma documents against SQLite (and repair them), add missing queries "
         "from stored vectors, or list the collections.",
         (
-            FormField("task", "Task", "select", stages.CHROMA_TASKS, "verify"),
+            FormField("task", "Task", "select", jobspecs.CHROMA_TASKS, "verify"),
             FormField("run_id", "Run (verify)", "run"),
             FormField("dataset", "Dataset (backfill)", "dataset"),
         ),
@@ -141,14 +141,14 @@ FORMS: tuple[Form, ...] = (
     ),
 )
 BUILDERS = {
-    "load": stages.load,
-    "embed": stages.embed,
-    "cluster": stages.cluster,
-    "summarize": stages.summarize,
-    "merge": stages.merge,
-    "export": stages.export,
-    "chroma": stages.chroma,
-    "demo": stages.demo,
+    "load": jobspecs.load,
+    "embed": jobspecs.embed,
+    "cluster": jobspecs.cluster,
+    "summarize": jobspecs.summarize,
+    "merge": jobspecs.merge,
+    "export": jobspecs.export,
+    "chroma": jobspecs.chroma,
+    "demo": jobspecs.demo,
 }
 NO_DATASET = "(all datasets)"
 COLUMNS = ("id", "job", "status", "progress", "eta")
@@ -356,11 +356,11 @@ class PipelineScreen(LmsysScreen):
             out[f.name] = None if value is Select.BLANK else value
         return out
 
-    def build(self, form_id: str | None = None) -> stages.JobSpec:
+    def build(self, form_id: str | None = None) -> jobspecs.JobSpec:
         form_id = form_id or self.active_form
         values = self.values(form_id)
         if form_id == "demo":
-            return stages.demo(self.lmsys.settings, values.get("limit"))
+            return jobspecs.demo(self.lmsys.settings, values.get("limit"))
         return BUILDERS[form_id](self.lmsys.settings, **values)
 
     def _preview(self) -> None:

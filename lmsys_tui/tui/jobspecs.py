@@ -159,7 +159,7 @@ def cluster(
         args += ["--limit", str(n)]
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.cluster.pipeline import Selection
+        from lmsys_tui.core.cluster.stage import Selection
 
         selection = Selection(dataset=label, limit=n)
         if algorithm == "kmeans":
@@ -312,15 +312,15 @@ def export(
 
 
 def demo(settings: Settings, limit: Any = None) -> JobSpec:
-    from lmsys_tui.core.pipeline import DEMO_LIMIT
+    from lmsys_tui.core.demo import DEMO_LIMIT
 
     n = _int(limit if _text(limit) else DEMO_LIMIT, "limit")
     args = [] if n == DEMO_LIMIT else ["--limit", str(n)]
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.pipeline import PipelineOptions, run_pipeline
+        from lmsys_tui.core.demo import DemoOptions, run_demo
 
-        return run_pipeline(store, PipelineOptions(limit=n), progress=progress, cancelled=cancelled)
+        return run_demo(store, DemoOptions(limit=n), progress=progress, cancelled=cancelled)
 
     return JobSpec(
         "demo", "Demo pipeline", command_line(settings, "demo", args), _with_store(settings, call)

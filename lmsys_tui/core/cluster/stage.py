@@ -1,4 +1,4 @@
-"""The steps every clustering run shares, around the algorithm-specific fit.
+"""What every clustering run shares, around the algorithm-specific fit (the run template).
 
 select queries -> `running` run row -> embed what is missing (the embedding stage; nothing is
 embedded twice) -> read vectors from the embedding store -> fit + assign (algorithm) ->

@@ -1,7 +1,7 @@
-"""The whole pipeline in one call: load → embed + cluster → summarize → merge.
+"""The demo in one call: load → embed + cluster → summarize → merge, reusing what exists.
 
 `lmsys-tui demo` (the TUI, on its pipeline screen) and `lmsys-tui --headless demo` both call
-`run_pipeline`, so the demo is the same code either way. Each stage is the real one (the same
+`run_demo`, so the demo is the same code either way. Each stage is the real one (the same
 functions the single-stage commands call), and a stage whose result is already in the store is
 reused instead of redone: running the demo again opens what the first run built, and a demo
 that was cancelled half-way continues from the last finished stage (the embedding stage itself
@@ -33,7 +33,7 @@ def default_clusters(n_queries: int) -> int:
 
 
 @dataclass
-class PipelineOptions:
+class DemoOptions:
     source: str = "sharegpt"
     limit: int | None = DEMO_LIMIT
     label: str | None = None  # dataset label (default: the source's)
@@ -53,7 +53,7 @@ class PipelineOptions:
 
 
 @dataclass
-class PipelineResult:
+class DemoResult:
     dataset: str
     run_id: str | None = None
     summary_run_id: str | None = None
@@ -132,28 +132,28 @@ def _finished_hierarchy(store: Store, run_id: str, summary_run_id: str) -> str |
     return str(rows[0][0]) if rows else None
 
 
-def run_pipeline(
+def run_demo(
     store: Store,
-    opts: PipelineOptions | None = None,
+    opts: DemoOptions | None = None,
     *,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
-) -> PipelineResult:
+) -> DemoResult:
     """Load, cluster, summarize and merge; each stage reused when the store already has it."""
     from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection
+    from lmsys_tui.core.cluster.stage import EmbedOptions, Selection
     from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources.registry import open_source
     from lmsys_tui.core.sources.spec import SourceSpec
     from lmsys_tui.core.summarize import SummarizeOptions, run_summarize
 
-    opts = opts or PipelineOptions()
+    opts = opts or DemoOptions()
     opts.check()
     started = time.perf_counter()
     info, items = open_source(SourceSpec(source=opts.source))
     label = opts.label or info.default_label
-    result = PipelineResult(dataset=label)
+    result = DemoResult(dataset=label)
 
     have = _loaded(store, label) if opts.reuse else None
     if have is not None and (opts.limit is None or have >= opts.limit):
