@@ -38,7 +38,7 @@ def _build(path: Path) -> str:
         run = run_kmeans(
             store,
             KMeansParams(n_clusters=N_CLUSTERS, n_init=3),
-            embed_opts=EmbedOptions(backend="torch"),
+            embed_opts=EmbedOptions(embed_backend="torch"),
         )
     finally:
         store.close()

@@ -278,7 +278,7 @@ async def test_forms_validate_and_show_their_headless_command(store: Any) -> Non
         screen.query_one("#cluster-size", Input).value = "ten"
         await settle(app, pilot)
         preview = screen.query_one("#command-preview", Static)
-        assert static_text(preview) == "! min-cluster-size must be a whole number, not 'ten'"
+        assert static_text(preview) == "! --min-cluster-size must be a whole number, not 'ten'"
         assert preview.has_class("-invalid")
         await pilot.press("ctrl+s")
         await settle(app, pilot)

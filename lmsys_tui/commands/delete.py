@@ -9,7 +9,10 @@ import typer
 from lmsys_tui.commands.options import DbPath, Json
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
-from lmsys_tui.errors import NotFoundError, UsageError
+from lmsys_tui.core.delete import DeleteOptions as D
+from lmsys_tui.errors import UsageError
+
+Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
 
 
 @handled
@@ -18,26 +21,26 @@ def delete(
     kind: Annotated[
         str | None, typer.Option(help="run | summary | hierarchy (when the id is ambiguous).")
     ] = None,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Yes = D.yes,
     force: Annotated[
         bool, typer.Option("--force", help="Also delete something marked running.")
-    ] = False,
+    ] = D.force,
     db_path: DbPath = None,
     json_out: Json = False,
 ) -> None:
     """Delete a clustering run, summary pass or hierarchy, and what depends on it."""
+    command = locals()
     from lmsys_tui.core.delete import delete as delete_item
     from lmsys_tui.core.delete import plan_delete
 
+    opts = D.from_params(command)
     db = load_settings(db_path).db
-    if not db.exists():
-        raise NotFoundError(f"no lmsys-tui store at {db}")
-    plan = plan_delete(db, ident, kind)
-    if not yes:
+    plan = plan_delete(db, opts.ident, opts.kind)
+    if not opts.yes:
         if json_out:
             raise UsageError("delete --json needs --yes (no prompt when output is for a program)")
         typer.confirm(plan.describe() + " Continue?", abort=True, err=True)
-    done = delete_item(db, ident, plan.kind, force=force)
+    done = delete_item(db, opts.ident, plan.kind, force=opts.force)
     if not json_out:
         note(done.describe().replace("Delete ", "Deleted ", 1))
     emit(

@@ -9,21 +9,24 @@ import typer
 from lmsys_tui.commands.options import DbPath, Json
 from lmsys_tui.commands.output import emit, handled, note
 from lmsys_tui.config import load_settings
+from lmsys_tui.core.demo import DemoOptions as D
 
 
 @handled
 def demo(
-    limit: Annotated[int, typer.Option(help="Conversations to load and cluster.")] = 3000,
+    limit: Annotated[int, typer.Option(help="Conversations to load and cluster.")] = D.limit,
     n_clusters: Annotated[
         int | None, typer.Option(help="Clusters (default about sqrt(limit / 2)).")
     ] = None,
     model: Annotated[
         str, typer.Option(help="Model for summaries and the hierarchy (default offline).")
-    ] = "offline",
-    target_levels: Annotated[int, typer.Option(help="Hierarchy levels, leaves included.")] = 3,
+    ] = D.model,
+    target_levels: Annotated[int, typer.Option(help="Hierarchy levels, leaves included.")] = (
+        D.target_levels
+    ),
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Redo every stage even if the store has it.")
-    ] = False,
+    ] = D.fresh,
     db_path: DbPath = None,
     json_out: Json = False,
 ) -> None:
@@ -31,24 +34,16 @@ def demo(
 
     Stages the store already has are reused, so a second run only reports where things are.
     """
-    from lmsys_tui.commands.progress import stderr_progress
-    from lmsys_tui.core.demo import DemoOptions, run_demo
-    from lmsys_tui.core.store.db import open_store
+    command = locals()
+    from lmsys_tui.commands.progress import run_on_store
+    from lmsys_tui.core.demo import run_demo
 
-    opts = DemoOptions(
-        limit=limit,
-        n_clusters=n_clusters,
-        model=model,
-        target_levels=target_levels,
-        reuse=not fresh,
+    opts = D.from_params(command)
+    result = run_on_store(
+        load_settings(db_path).db,
+        "demo",
+        lambda store, progress: run_demo(store, opts, progress=progress),
     )
-    opts.check()
-    store = open_store(load_settings(db_path).db)
-    try:
-        with stderr_progress("demo") as progress:
-            result = run_demo(store, opts, progress=progress)
-    finally:
-        store.close()
     if not json_out:
         note(result.message)
     emit(result.to_dict(), as_json=json_out, table=lambda: None)

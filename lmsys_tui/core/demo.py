@@ -16,14 +16,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.errors import UsageError
+from lmsys_tui.core.hierarchy.merge import MergeOptions
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
 
 STAGES = ("load", "cluster", "summarize", "merge")
-DEMO_LIMIT = 3000
 OFFLINE = "offline"
 
 
@@ -33,23 +33,15 @@ def default_clusters(n_queries: int) -> int:
 
 
 @dataclass
-class DemoOptions:
+class DemoOptions(Options):
     source: str = "sharegpt"
-    limit: int | None = DEMO_LIMIT
+    limit: int | None = option(3000, minimum=1)
     label: str | None = None  # dataset label (default: the source's)
-    n_clusters: int | None = None  # default: default_clusters(limit)
-    model: str = OFFLINE  # summaries and hierarchy; offline needs no key and no network
-    target_levels: int = 3
+    n_clusters: int | None = option(minimum=2)  # default: default_clusters(limit)
+    model: str = option(OFFLINE)  # summaries and hierarchy; offline needs no key, no network
+    target_levels: int = option(MergeOptions.target_levels, minimum=2)
     embed_backend: str = "auto"
-    reuse: bool = True
-
-    def check(self) -> None:
-        if self.limit is not None and self.limit <= 0:
-            raise UsageError("--limit must be a positive number")
-        if self.n_clusters is not None and self.n_clusters < 2:
-            raise UsageError("--n-clusters must be at least 2")
-        if self.target_levels < 2:
-            raise UsageError("--target-levels must be at least 2")
+    fresh: bool = option(False)  # redo every stage instead of reusing what the store has
 
 
 @dataclass
@@ -141,21 +133,21 @@ def run_demo(
 ) -> DemoResult:
     """Load, cluster, summarize and merge; each stage reused when the store already has it."""
     from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-    from lmsys_tui.core.cluster.stage import EmbedOptions, Selection
-    from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
+    from lmsys_tui.core.cluster.options import EmbedOptions, Selection
+    from lmsys_tui.core.hierarchy.merge import run_merge
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources.registry import open_source
     from lmsys_tui.core.sources.spec import SourceSpec
     from lmsys_tui.core.summarize import SummarizeOptions, run_summarize
 
     opts = opts or DemoOptions()
-    opts.check()
+    reuse = not opts.fresh
     started = time.perf_counter()
     info, items = open_source(SourceSpec(source=opts.source))
     label = opts.label or info.default_label
     result = DemoResult(dataset=label)
 
-    have = _loaded(store, label) if opts.reuse else None
+    have = _loaded(store, label) if reuse else None
     if have is not None and (opts.limit is None or have >= opts.limit):
         result.reused.append("load")
         _stage(progress, 1, "load")(have, have, f"{have:,} queries already loaded")
@@ -173,7 +165,7 @@ def run_demo(
     result.queries = min(n, opts.limit) if opts.limit else n
     k = opts.n_clusters or default_clusters(result.queries)
 
-    found = _finished_run(store, label, opts.limit, k) if opts.reuse else None
+    found = _finished_run(store, label, opts.limit, k) if reuse else None
     if found is not None:
         result.run_id, result.clusters = found
         result.reused.append("cluster")
@@ -182,7 +174,7 @@ def run_demo(
             store,
             KMeansParams(n_clusters=min(k, max(2, result.queries))),
             selection=Selection(dataset=label, limit=opts.limit),
-            embed_opts=EmbedOptions(backend=opts.embed_backend),
+            embed_opts=EmbedOptions(embed_backend=opts.embed_backend),
             description="demo" if opts.source == "sharegpt" else None,
             progress=_stage(progress, 2, "cluster"),
             cancelled=cancelled,
@@ -190,7 +182,7 @@ def run_demo(
         result.run_id, result.clusters = summary.run_id, summary.num_clusters
     assert result.run_id is not None
 
-    srid = _finished_pass(store, result.run_id, opts.model) if opts.reuse else None
+    srid = _finished_pass(store, result.run_id, opts.model) if reuse else None
     if srid is not None:
         result.reused.append("summarize")
     else:
@@ -203,7 +195,7 @@ def run_demo(
         ).summary_run_id
     result.summary_run_id = srid
 
-    hier = _finished_hierarchy(store, result.run_id, srid) if opts.reuse else None
+    hier = _finished_hierarchy(store, result.run_id, srid) if reuse else None
     if hier is not None:
         result.reused.append("merge")
     elif result.clusters >= 2:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from lmsys_tui.core.browse import get_run
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.core.store.reader import connect
 from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
@@ -40,6 +41,13 @@ _SQL = (
     " FROM query_clusters qc JOIN queries q ON q.id = qc.query_id"
     " WHERE qc.run_id = ? ORDER BY qc.query_id"
 )
+
+
+@dataclass(frozen=True)
+class ExportOptions(Options):
+    output: Path = option(Path("export.csv"))
+    format: str = option("csv", choices=FORMATS, lower=True)
+    batch_size: int = option(10_000, minimum=1)  # rows read and written per batch
 
 
 @dataclass
@@ -134,19 +142,13 @@ class _Writer:
 def export_run(
     db: Path,
     run_id: str,
-    fmt: str,
-    output: Path,
+    opts: ExportOptions,
     *,
-    batch_size: int = 10_000,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
 ) -> ExportSummary:
-    """Write every query of `run_id` with its cluster to `output` in format `fmt`."""
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if batch_size <= 0:
-        raise UsageError("--batch-size must be a positive number")
-    output = output.expanduser()
+    """Write every query of `run_id` with its cluster to `opts.output` in `opts.format`."""
+    output = opts.output.expanduser()
     if output.is_dir():
         raise UsageError(f"--output {output} is a folder; give a file path")
     if not output.parent.is_dir():
@@ -163,10 +165,10 @@ def export_run(
                 "SELECT COALESCE(SUM(size), 0) FROM clusters WHERE run_id = ?", (run_id,)
             ).fetchone()[0]
         )
-        writer = _Writer(fmt, tmp)
+        writer = _Writer(opts.format, tmp)
         try:
             cursor = conn.execute(_SQL, (run["run_id"],))
-            for batch in _batches(cursor, batch_size):
+            for batch in _batches(cursor, opts.batch_size):
                 if cancelled():
                     raise Cancelled("export cancelled; nothing was written to " + str(output))
                 writer.write(batch)
@@ -180,7 +182,7 @@ def export_run(
             raise
     return ExportSummary(
         run_id=run_id,
-        format=fmt,
+        format=opts.format,
         output=str(output),
         rows=rows,
         bytes=output.stat().st_size,

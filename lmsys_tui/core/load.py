@@ -19,13 +19,13 @@ from typing import Any
 from lmsys_tui.core.language import detect_languages
 from lmsys_tui.core.sources.base import BadRow, Conversation, Item, SourceInfo
 from lmsys_tui.core.sources.prefetch import prefetch
+from lmsys_tui.core.sources.spec import LoadOptions
 from lmsys_tui.core.store.db import Store
 from lmsys_tui.core.store.models import db_timestamp, utcnow
 from lmsys_tui.core.text import text_hash
 from lmsys_tui.errors import Cancelled
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
-DEFAULT_BATCH = 5000
 LOAD_CACHE_KIB = 64 * 1024  # SQLite page cache while loading (fixed: memory stays flat)
 LOAD_CHECKPOINT_PAGES = 10_000  # WAL pages between automatic checkpoints while loading
 
@@ -136,7 +136,7 @@ def run_load(
     label: str | None = None,
     limit: int | None = None,
     force_reload: bool = False,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int = LoadOptions.batch_size,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
 ) -> LoadSummary:

@@ -1,76 +1,65 @@
-"""Pipeline jobs the TUI can start: each one a core stage call plus its headless twin.
+"""Job specs: what the pipeline screen's forms (and the demo, delete and clear actions) start.
 
-A builder validates its fields the way the headless command does (so a bad value is a one-line
-error before any thread starts), and returns a `JobSpec`: a title, the equivalent
-`lmsys-tui --headless …` line (shown on the form as it is filled in, and copyable), and
-`fn(progress, cancelled)` that opens the store inside the worker thread and calls the same core
-function the command calls. Nothing here re-implements a stage.
+A builder turns a form's values into the stage's options objects with `Options.from_form`, so
+the defaults, checks and flags are those of the headless command: a bad value is the same
+one-line error, before any thread starts. It returns a `JobSpec`: a title, the equivalent
+`lmsys-tui --headless …` line (the options' `to_argv()`, plus --db-path when the session has
+one; shown on the form as it is filled in), and `fn(progress, cancelled)`, which opens the
+store in the worker thread and calls the core function the command calls. Nothing here
+re-implements, re-checks or restates a stage. Options classes are imported when a form is
+first used, so opening the pipeline screen stays cheap.
 """
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from lmsys_tui.actions import by_id, headless_command
 from lmsys_tui.config import Settings
+from lmsys_tui.core.options import Options, RunArg, argv
 from lmsys_tui.errors import UsageError
 from lmsys_tui.stage import CancelCheck, Progress
 from lmsys_tui.tui.jobs import JobFn
+
+StoreCall = Callable[[Any, Progress, CancelCheck], Any]
+CHROMA_TASKS = ("verify", "verify + fix", "backfill", "info")
 
 
 @dataclass(frozen=True)
 class JobSpec:
     kind: str
     title: str
-    command: str
+    command: str  # the equivalent headless command line, quoted for a shell
     fn: JobFn
+    action: str = ""  # the action whose headless command `argv` is the arguments of
+    argv: tuple[str, ...] = ()
+    options: tuple[Options, ...] = ()  # what the form built; `argv` is their to_argv()
 
 
-def command_line(settings: Settings, action_id: str, args: list[str]) -> str:
-    extra = list(args)
+def _spec(
+    settings: Settings,
+    action: str,
+    kind: str,
+    title: str,
+    options: tuple[Options, ...],
+    fn: JobFn,
+    *,
+    chroma: bool = False,
+) -> JobSpec:
+    """A spec whose command line is the options' arguments plus the session's store paths."""
+    args = argv(*options)
+    if chroma and settings.chroma_path is not None:
+        args += ["--chroma-path", str(settings.chroma_path)]
     if settings.db_path is not None:
-        extra += ["--db-path", str(settings.db_path)]
-    return headless_command(by_id(action_id), *(shlex.quote(a) for a in extra)) or ""
+        args += ["--db-path", str(settings.db_path)]
+    command = headless_command(by_id(action), *(shlex.quote(a) for a in args)) or ""
+    return JobSpec(kind, title, command, fn, action, tuple(args), options)
 
 
-def _int(value: Any, name: str, *, minimum: int = 1, optional: bool = False) -> int | None:
-    text = "" if value is None else str(value).strip()
-    if not text:
-        if optional:
-            return None
-        raise UsageError(f"{name} is required")
-    try:
-        number = int(text.replace(",", "").replace("_", ""))
-    except ValueError:
-        raise UsageError(f"{name} must be a whole number, not {text!r}") from None
-    if number < minimum:
-        raise UsageError(f"{name} must be at least {minimum}")
-    return number
-
-
-def _float(value: Any, name: str) -> float:
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        raise UsageError(f"{name} must be a number, not {value!r}") from None
-
-
-def _text(value: Any) -> str | None:
-    text = "" if value is None else str(value).strip()
-    return text or None
-
-
-def _need_run(run_id: Any) -> str:
-    run = _text(run_id)
-    if run is None:
-        raise UsageError("choose a clustering run")
-    return run
-
-
-def _with_store(settings: Settings, call: Any) -> JobFn:
+def _with_store(settings: Settings, call: StoreCall) -> JobFn:
     def fn(progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.store.db import open_store
 
@@ -81,6 +70,32 @@ def _with_store(settings: Settings, call: Any) -> JobFn:
             store.close()
 
     return fn
+
+
+def placeholders(form_id: str) -> dict[str, str]:
+    """What an empty field of a form means, where that is an option's default."""
+    if form_id == "cluster":
+        from lmsys_tui.core.cluster.density import HdbscanParams
+        from lmsys_tui.core.cluster.kmeans import KMeansParams
+
+        k, m = KMeansParams.n_clusters, HdbscanParams.min_cluster_size
+        return {"size": f"{k} (k-means) / {m} (HDBSCAN)"}
+    if form_id == "summarize":
+        from lmsys_tui.core.summarize import SummarizeOptions
+
+        return {"max_queries": str(SummarizeOptions.max_queries)}
+    if form_id == "merge":
+        from lmsys_tui.core.hierarchy.merge import MergeOptions
+
+        return {
+            "target_levels": str(MergeOptions.target_levels),
+            "merge_ratio": f"{MergeOptions.merge_ratio:g}",
+        }
+    if form_id == "demo":
+        from lmsys_tui.core.demo import DemoOptions
+
+        return {"limit": str(DemoOptions.limit)}
+    return {}
 
 
 # -- the stages ---------------------------------------------------------------------------------
@@ -94,45 +109,49 @@ def load(
     label: Any = None,
     ref: Any = None,
 ) -> JobSpec:
-    from lmsys_tui.core.sources.spec import SOURCES
+    """`ref` is the Hugging Face id (hf, lmsys) or the file (file, sharegpt) to read."""
+    from lmsys_tui.core.sources.spec import LoadOptions, SourceSpec
 
-    if source not in SOURCES:
-        raise UsageError(f"unknown source {source!r}; choose one of {', '.join(SOURCES)}")
-    n = _int(limit, "limit", optional=True)
-    name = _text(label)
-    where = _text(ref)
-    if source in ("hf",) and where is None:
-        raise UsageError("a Hugging Face dataset id is needed for source hf")
-    if source == "file" and where is None:
-        raise UsageError("a file path is needed for source file")
-    args = ["--source", source]
-    if source in ("hf", "lmsys") and where:
-        args += ["--hf", where]
-    if source in ("file", "sharegpt") and where:
-        args += ["--file", where]
-    if n is not None:
-        args += ["--limit", str(n)]
-    if name:
-        args += ["--dataset-label", name]
+    where = "hf" if source in ("hf", "lmsys") else "file"
+    spec = SourceSpec.from_form({"source": source, where: ref})
+    opts = LoadOptions.from_form({"limit": limit, "label": label})
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.load import run_load
         from lmsys_tui.core.sources.registry import open_source
-        from lmsys_tui.core.sources.spec import SourceSpec
 
-        spec = SourceSpec(
-            source=source,
-            hf=where if source in ("hf", "lmsys") else None,
-            file=Path(where).expanduser() if where and source in ("file", "sharegpt") else None,
-        )
         info, items = open_source(spec)
         return run_load(
-            store, items, info, label=name, limit=n, progress=progress, cancelled=cancelled
+            store, items, info, **opts.to_dict(), progress=progress, cancelled=cancelled
         )
 
-    return JobSpec(
-        "load", f"Load {source}", command_line(settings, "load", args), _with_store(settings, call)
-    )
+    fn = _with_store(settings, call)
+    return _spec(settings, "load", "load", f"Load {spec.source}", (spec, opts), fn)
+
+
+def embed(settings: Settings, *, dataset: Any = None, limit: Any = None) -> JobSpec:
+    from lmsys_tui.core.cluster.options import EmbedOptions, Selection
+
+    selection = Selection.from_form({"dataset": dataset, "limit": limit})
+    opts = EmbedOptions()
+
+    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
+        from lmsys_tui.core.cluster.stage import embed_selection, selected_ids
+
+        ids = selected_ids(store, selection)
+        embedded, _ = embed_selection(
+            store,
+            opts.space(),
+            ids,
+            opts,
+            cache_dir=settings.cache_dir,
+            progress=progress,
+            cancelled=cancelled,
+        )
+        return embedded
+
+    fn = _with_store(settings, call)
+    return _spec(settings, "embed", "embed", "Embed queries", (selection, opts), fn)
 
 
 def cluster(
@@ -143,79 +162,29 @@ def cluster(
     dataset: Any = None,
     limit: Any = None,
 ) -> JobSpec:
-    if algorithm not in ("kmeans", "hdbscan"):
-        raise UsageError(f"algorithm must be kmeans or hdbscan, not {algorithm!r}")
-    label = _text(dataset)
-    n = _int(limit, "limit", optional=True)
+    """`size` is k for k-means, the minimum cluster size for HDBSCAN."""
+    from lmsys_tui.core.cluster.options import EmbedOptions, Selection
+
+    run: Callable[..., Any]
+    params: Options
     if algorithm == "kmeans":
-        k = _int(size if _text(size) else 200, "n-clusters", minimum=2)
-        args = ["--n-clusters", str(k)]
-    else:
-        k = _int(size if _text(size) else 25, "min-cluster-size", minimum=2)
-        args = ["--min-cluster-size", str(k)]
-    if label:
-        args += ["--dataset", label]
-    if n is not None:
-        args += ["--limit", str(n)]
+        from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
 
-    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.cluster.stage import Selection
-
-        selection = Selection(dataset=label, limit=n)
-        if algorithm == "kmeans":
-            from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-
-            return run_kmeans(
-                store,
-                KMeansParams(n_clusters=int(k or 200)),
-                selection=selection,
-                progress=progress,
-                cancelled=cancelled,
-            )
+        run, params = run_kmeans, KMeansParams.from_form({"n_clusters": size})
+    elif algorithm == "hdbscan":
         from lmsys_tui.core.cluster.density import HdbscanParams, run_hdbscan
 
-        return run_hdbscan(
-            store,
-            HdbscanParams(min_cluster_size=int(k or 25)),
-            selection=selection,
-            progress=progress,
-            cancelled=cancelled,
-        )
-
-    action = f"cluster-{algorithm}"
-    return JobSpec(
-        "cluster",
-        f"Cluster {algorithm}",
-        command_line(settings, action, args),
-        _with_store(settings, call),
-    )
-
-
-def embed(settings: Settings, *, dataset: Any = None, limit: Any = None) -> JobSpec:
-    label = _text(dataset)
-    n = _int(limit, "limit", optional=True)
-    args: list[str] = []
-    if label:
-        args += ["--dataset", label]
-    if n is not None:
-        args += ["--limit", str(n)]
+        run, params = run_hdbscan, HdbscanParams.from_form({"min_cluster_size": size})
+    else:
+        raise UsageError(f"algorithm must be kmeans or hdbscan, not {algorithm!r}")
+    selection = Selection.from_form({"dataset": dataset, "limit": limit})
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.embed import embed_queries, resolve_space, select_query_ids
+        return run(store, params, selection=selection, progress=progress, cancelled=cancelled)
 
-        ids = select_query_ids(store, label, n)
-        return embed_queries(
-            store,
-            resolve_space(),
-            ids,
-            progress=progress,
-            cancelled=cancelled,
-            cache_dir=settings.cache_dir,
-        )
-
-    return JobSpec(
-        "embed", "Embed queries", command_line(settings, "embed", args), _with_store(settings, call)
-    )
+    options = (params, selection, EmbedOptions())
+    fn = _with_store(settings, call)
+    return _spec(settings, f"cluster-{algorithm}", "cluster", f"Cluster {algorithm}", options, fn)
 
 
 def summarize(
@@ -226,30 +195,18 @@ def summarize(
     alias: Any = None,
     max_queries: Any = None,
 ) -> JobSpec:
-    run = _need_run(run_id)
-    name = _text(model)
-    tag = _text(alias)
-    m = _int(max_queries if _text(max_queries) else 100, "max-queries")
-    args = [run]
-    if name:
-        args += ["--model", name]
-    if tag:
-        args += ["--alias", tag]
-    if m != 100:
-        args += ["--max-queries", str(m)]
+    from lmsys_tui.core.summarize import SummarizeOptions
+
+    run = RunArg.from_form({"run_id": run_id})
+    opts = SummarizeOptions.from_form({"model": model, "alias": alias, "max_queries": max_queries})
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.summarize import SummarizeOptions, run_summarize
+        from lmsys_tui.core.summarize import run_summarize
 
-        opts = SummarizeOptions(model=name, alias=tag, max_queries=int(m or 100))
-        return run_summarize(store, run, opts, progress=progress, cancelled=cancelled)
+        return run_summarize(store, run.run_id, opts, progress=progress, cancelled=cancelled)
 
-    return JobSpec(
-        "summarize",
-        f"Summarize {run}",
-        command_line(settings, "summarize", args),
-        _with_store(settings, call),
-    )
+    fn = _with_store(settings, call)
+    return _spec(settings, "summarize", "summarize", f"Summarize {run.run_id}", (run, opts), fn)
 
 
 def merge(
@@ -261,94 +218,87 @@ def merge(
     target_levels: Any = None,
     merge_ratio: Any = None,
 ) -> JobSpec:
-    run = _need_run(run_id)
-    srid = _text(summary_run_id)
-    name = _text(model)
-    levels = _int(target_levels if _text(target_levels) else 3, "target-levels", minimum=2)
-    ratio = _float(merge_ratio if _text(merge_ratio) else 0.35, "merge-ratio")
-    if not 0 < ratio < 1:
-        raise UsageError("merge-ratio must be between 0 and 1")
-    args = [run]
-    if srid:
-        args += ["--summary-run-id", srid]
-    if name:
-        args += ["--model", name]
-    args += ["--target-levels", str(levels), "--merge-ratio", f"{ratio:g}"]
+    from lmsys_tui.core.hierarchy.merge import MergeOptions
+
+    run = RunArg.from_form({"run_id": run_id})
+    opts = MergeOptions.from_form(
+        {
+            "summary_run_id": summary_run_id,
+            "model": model,
+            "target_levels": target_levels,
+            "merge_ratio": merge_ratio,
+        }
+    )
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
+        from lmsys_tui.core.hierarchy.merge import run_merge
 
-        opts = MergeOptions(
-            summary_run_id=srid, model=name, target_levels=int(levels or 3), merge_ratio=ratio
-        )
-        return run_merge(store, run, opts, progress=progress, cancelled=cancelled)
+        return run_merge(store, run.run_id, opts, progress=progress, cancelled=cancelled)
 
-    return JobSpec(
-        "merge",
-        f"Merge {run}",
-        command_line(settings, "merge-clusters", args),
-        _with_store(settings, call),
-    )
+    fn = _with_store(settings, call)
+    return _spec(settings, "merge-clusters", "merge", f"Merge {run.run_id}", (run, opts), fn)
 
 
 def export(
-    settings: Settings, *, run_id: Any = None, fmt: str = "csv", output: Any = None
+    settings: Settings, *, run_id: Any = None, format: str = "csv", output: Any = None
 ) -> JobSpec:
-    from lmsys_tui.core.export import FORMATS
+    """An empty `output` is `<run>.<format>` in the working folder."""
+    from lmsys_tui.core.export import ExportOptions
 
-    run = _need_run(run_id)
-    if fmt not in FORMATS:
-        raise UsageError(f"format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    path = Path(_text(output) or f"{run}.{fmt}").expanduser()
-    args = [run, "--format", fmt, "--output", str(path)]
+    run = RunArg.from_form({"run_id": run_id})
+    named = str(output or "").strip() or f"{run.run_id}.{format}"
+    opts = ExportOptions.from_form({"format": format, "output": named})
 
     def fn(progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.export import export_run
 
-        summary = export_run(settings.db, run, fmt, path, progress=progress, cancelled=cancelled)
+        summary = export_run(settings.db, run.run_id, opts, progress=progress, cancelled=cancelled)
         return f"exported {summary.rows:,} rows to {summary.output}"
 
-    return JobSpec("export", f"Export {run}", command_line(settings, "export", args), fn)
+    return _spec(settings, "export", "export", f"Export {run.run_id}", (run, opts), fn)
 
 
 def demo(settings: Settings, limit: Any = None) -> JobSpec:
-    from lmsys_tui.core.demo import DEMO_LIMIT
+    from lmsys_tui.core.demo import DemoOptions
 
-    n = _int(limit if _text(limit) else DEMO_LIMIT, "limit")
-    args = [] if n == DEMO_LIMIT else ["--limit", str(n)]
+    opts = DemoOptions.from_form({"limit": limit})
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.demo import DemoOptions, run_demo
+        from lmsys_tui.core.demo import run_demo
 
-        return run_demo(store, DemoOptions(limit=n), progress=progress, cancelled=cancelled)
+        return run_demo(store, opts, progress=progress, cancelled=cancelled)
 
-    return JobSpec(
-        "demo", "Demo pipeline", command_line(settings, "demo", args), _with_store(settings, call)
-    )
+    return _spec(settings, "demo", "demo", "Demo pipeline", (opts,), _with_store(settings, call))
 
 
 def delete(settings: Settings, ident: str, kind: str) -> JobSpec:
+    """After the TUI's own confirmation: the command line says --yes."""
+    from lmsys_tui.core.delete import DeleteOptions
+
+    opts = DeleteOptions(ident=ident, kind=kind, yes=True)
+
     def fn(progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.delete import delete as delete_item
 
-        plan = delete_item(settings.db, ident, kind)
+        plan = delete_item(settings.db, opts.ident, opts.kind, force=opts.force)
         return plan.describe().replace("Delete ", "Deleted ", 1)
 
-    args = [ident, "--kind", kind, "--yes"]
-    return JobSpec("delete", f"Delete {kind}", command_line(settings, "delete", args), fn)
+    return _spec(settings, "delete", "delete", f"Delete {kind}", (opts,), fn)
 
 
 def clear(settings: Settings) -> JobSpec:
+    """After the TUI's own confirmation: the command line says --yes."""
+    from lmsys_tui.core.delete import ClearOptions
+
+    opts = ClearOptions(yes=True)
+
     def fn(progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.delete import clear_store
 
-        removed = clear_store(settings.db, settings.chroma)
+        removed = clear_store(settings.db, settings.chroma, keep_embeddings=opts.keep_embeddings)
         return f"removed {len(removed)} path(s)" if removed else "nothing to remove"
 
-    return JobSpec("clear", "Clear store", command_line(settings, "clear", ["--yes"]), fn)
-
-
-CHROMA_TASKS = ("verify", "verify + fix", "backfill", "info")
+    return _spec(settings, "clear", "clear", "Clear store", (opts,), fn)
 
 
 def chroma(
@@ -357,61 +307,67 @@ def chroma(
     """The Chroma side: `verify sync RUN [--fix]`, `backfill-chroma`, `chroma info`."""
     if task not in CHROMA_TASKS:
         raise UsageError(f"task must be one of {', '.join(CHROMA_TASKS)}, not {task!r}")
-    where = ["--chroma-path", str(settings.chroma_path)] if settings.chroma_path else []
     if task == "info":
-
-        def info(progress: Progress, cancelled: CancelCheck) -> Any:
-            from lmsys_tui.core import chroma as core_chroma
-
-            found = core_chroma.info(settings.chroma)["collections"]
-            if not found:
-                return f"no Chroma collections in {settings.chroma}"
-            names = ", ".join(f"{c['name']} ({c['count']:,})" for c in found)
-            return f"{len(found)} collection(s): {names}"
-
-        return JobSpec("chroma", "Chroma info", command_line(settings, "chroma-info", where), info)
+        return _spec(settings, "chroma-info", "chroma", "Chroma info", (), _chroma_info(settings))
     if task == "backfill":
-        label = _text(dataset)
-        args = (["--dataset", label] if label else []) + where
+        return _backfill(settings, dataset)
+    from lmsys_tui.core.search.verify import VerifyOptions
 
-        def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-            from lmsys_tui.core import chroma as core_chroma
-            from lmsys_tui.core.embed import resolve_space, select_query_ids
-
-            ids = select_query_ids(store, label, None)
-            return core_chroma.backfill(
-                store,
-                resolve_space(),
-                ids,
-                path=settings.chroma,
-                progress=progress,
-                cancelled=cancelled,
-            )
-
-        return JobSpec(
-            "chroma",
-            "Backfill Chroma",
-            command_line(settings, "backfill-chroma", args),
-            _with_store(settings, call),
-        )
-    run = _need_run(run_id)
-    fix = task == "verify + fix"
-    args = [run, *(["--fix"] if fix else []), *where]
+    run = RunArg.from_form({"run_id": run_id})
+    opts = VerifyOptions(fix=task == "verify + fix")
 
     def verify(progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.search.verify import verify_sync
 
         report = verify_sync(
             settings.db,
-            run,
+            run.run_id,
             chroma_path=settings.chroma,
-            fix=fix,
+            fix=opts.fix,
             progress=progress,
             cancelled=cancelled,
         )
         issues = report.get("issues") or []
         if not issues:
-            return f"{run}: SQLite and Chroma agree"
-        return f"{run}: {report['status']}, {len(issues)} issue(s): {issues[0]}"
+            return f"{run.run_id}: SQLite and Chroma agree"
+        return f"{run.run_id}: {report['status']}, {len(issues)} issue(s): {issues[0]}"
 
-    return JobSpec("chroma", f"Verify {run}", command_line(settings, "verify-sync", args), verify)
+    title = f"Verify {run.run_id}"
+    return _spec(settings, "verify-sync", "chroma", title, (run, opts), verify, chroma=True)
+
+
+def _chroma_info(settings: Settings) -> JobFn:
+    def info(progress: Progress, cancelled: CancelCheck) -> Any:
+        from lmsys_tui.core import chroma as core_chroma
+
+        found = core_chroma.info(settings.chroma)["collections"]
+        if not found:
+            return f"no Chroma collections in {settings.chroma}"
+        names = ", ".join(f"{c['name']} ({c['count']:,})" for c in found)
+        return f"{len(found)} collection(s): {names}"
+
+    return info
+
+
+def _backfill(settings: Settings, dataset: Any) -> JobSpec:
+    from lmsys_tui.core.cluster.options import EmbedOptions, Selection
+
+    selection = Selection.from_form({"dataset": dataset})
+    opts = EmbedOptions()
+
+    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
+        from lmsys_tui.core import chroma as core_chroma
+        from lmsys_tui.core.cluster.stage import selected_ids
+
+        return core_chroma.backfill(
+            store,
+            opts.space(),
+            selected_ids(store, selection),
+            path=settings.chroma,
+            progress=progress,
+            cancelled=cancelled,
+        )
+
+    fn = _with_store(settings, call)
+    options = (selection, opts)
+    return _spec(settings, "backfill-chroma", "chroma", "Backfill Chroma", options, fn, chroma=True)

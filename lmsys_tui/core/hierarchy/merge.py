@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from lmsys_tui.core.hierarchy import nodes as rows
 from lmsys_tui.core.hierarchy.nodes import Node, title_keywords
 from lmsys_tui.core.hierarchy.plan import level_sizes, unit_rows
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.errors import Cancelled, LmsysError, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -31,29 +32,20 @@ STAGE = "merge"
 
 
 @dataclass
-class MergeOptions:
-    summary_run_id: str | None = None
-    alias: str | None = None
-    target_levels: int = 3
-    merge_ratio: float = 0.35
-    neighborhood_size: int = 40
-    model: str | None = None
-    base_url: str | None = None
-    concurrency: int = 8
-    rpm: float | None = None
-    resume: str | None = None
+class MergeOptions(Options):
+    summary_run_id: str | None = option()
+    alias: str | None = option()
+    target_levels: int = option(3, minimum=2)  # leaves plus at least one merged level
+    merge_ratio: float = option(0.35, above=0, below=1)
+    neighborhood_size: int = option(40, minimum=2)
+    model: str | None = option()
+    base_url: str | None = option()
+    concurrency: int = option(8, minimum=1)
+    rpm: float | None = option(above=0)
+    resume: str | None = option()
     seed: int = 42
     timeout: float | None = None
     max_attempts: int | None = None
-
-    def check(self) -> None:
-        if self.neighborhood_size < 2:
-            raise UsageError("--neighborhood-size must be at least 2")
-        if self.concurrency <= 0:
-            raise UsageError("--concurrency must be a positive number")
-        if self.rpm is not None and self.rpm <= 0:
-            raise UsageError("--rpm must be a positive number")
-        level_sizes(10, self.target_levels, self.merge_ratio)  # validates both
 
     def content_params(self) -> dict[str, Any]:
         return {
@@ -179,7 +171,6 @@ def run_merge(
     from lmsys_tui.core.summarize import load_run, summaries_for_pass
 
     opts = opts or MergeOptions()
-    opts.check()
     started = time.perf_counter()
     run = load_run(store, run_id)
     existing: dict[str, Any] | None = None

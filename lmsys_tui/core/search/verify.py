@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.errors import Cancelled, LmsysError, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -440,6 +441,16 @@ def _repair(
         )
         fixed["summaries_written"] += len(ids)
     return fixed
+
+
+@dataclass(frozen=True)
+class VerifyOptions(Options):
+    """`verify sync`'s options (its run is the command's argument)."""
+
+    fix: bool = option(False)
+    chroma_host: str | None = option()
+    chroma_port: int | None = option()
+    embed_backend: str = option("auto")  # for the summary texts --fix must embed
 
 
 def verify_sync(

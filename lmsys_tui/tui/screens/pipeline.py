@@ -1,13 +1,15 @@
 """Pipeline jobs: a form per stage to start one, and every job with its progress, ETA and log.
 
-Forms are declared as data (`FORMS`), and each one shows, as it is filled in, the headless
-command that does the same (`stages.*` builds both from the same values). Start hands the job to
-the App (jobs outlive this screen); the job list and the selected job's bar, ETA and log redraw
-from the App's `jobs_version`. `x` cancels the selected job through the stage protocol.
+Forms are declared as data (`FORMS`); each builds its stage's options through `jobspecs`
+(the dataclasses the headless command builds) and shows, as it is filled in, the command line
+derived from them. Start hands the job to the App (jobs outlive this screen); the job list and
+the selected job's bar, ETA and log redraw from the App's `jobs_version`. `x` cancels the
+selected job through the stage protocol.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,6 +32,8 @@ from textual.widgets import (
     TabPane,
 )
 
+from lmsys_tui.core.export import FORMATS
+from lmsys_tui.core.sources.spec import SOURCES
 from lmsys_tui.errors import LmsysError
 from lmsys_tui.tui import jobspecs
 from lmsys_tui.tui.jobs import Job, fmt_seconds
@@ -39,12 +43,12 @@ from lmsys_tui.tui.text import inert, plain
 
 @dataclass(frozen=True)
 class FormField:
-    name: str
+    name: str  # the builder's keyword: an option's name, or what the builder maps
     label: str
     kind: str = "input"  # input | select | run | dataset
     options: tuple[str, ...] = ()
     default: str = ""
-    placeholder: str = ""
+    placeholder: str = ""  # else the option's default (jobspecs.placeholders)
 
 
 @dataclass(frozen=True)
@@ -52,18 +56,22 @@ class Form:
     id: str
     tab: str
     about: str
+    build: Callable[..., jobspecs.JobSpec]
     fields: tuple[FormField, ...] = field(default_factory=tuple)
 
 
+RUN = FormField("run_id", "Run", "run")
+DATASET = FormField("dataset", "Dataset", "dataset")
+LIMIT = FormField("limit", "Limit", placeholder="all queries")
+LLM = FormField("model", "Model", placeholder="first provider with a key, else offline")
 FORMS: tuple[Form, ...] = (
     Form(
         "load",
         "Load",
         "Load conversations (first user turn and metadata) into the store.",
+        jobspecs.load,
         (
-            FormField(
-                "source", "Source", "select", ("sharegpt", "lmsys", "hf", "file"), "sharegpt"
-            ),
+            FormField("source", "Source", "select", SOURCES, "sharegpt"),
             FormField("limit", "Limit", placeholder="all conversations"),
             FormField("label", "Dataset label", placeholder="from the source"),
             FormField("ref", "HF id or file", placeholder="packaged ShareGPT"),
@@ -73,52 +81,54 @@ FORMS: tuple[Form, ...] = (
         "embed",
         "Embed",
         "Embed the query texts not stored yet (each distinct text once; resumable).",
-        (
-            FormField("dataset", "Dataset", "dataset"),
-            FormField("limit", "Limit", placeholder="all queries"),
-        ),
+        jobspecs.embed,
+        (DATASET, LIMIT),
     ),
     Form(
         "cluster",
         "Cluster",
         "Embed what is missing, then cluster the stored vectors.",
+        jobspecs.cluster,
         (
             FormField("algorithm", "Algorithm", "select", ("kmeans", "hdbscan"), "kmeans"),
-            FormField("size", "Clusters / min size", placeholder="200 (k-means) / 25 (HDBSCAN)"),
-            FormField("dataset", "Dataset", "dataset"),
-            FormField("limit", "Limit", placeholder="all queries"),
+            FormField("size", "Clusters / min size"),
+            DATASET,
+            LIMIT,
         ),
     ),
     Form(
         "summarize",
         "Summary",
         "A title, description and coherence per cluster (offline without an API key).",
+        jobspecs.summarize,
         (
-            FormField("run_id", "Run", "run"),
-            FormField("model", "Model", placeholder="first provider with a key, else offline"),
+            RUN,
+            LLM,
             FormField("alias", "Alias", placeholder="none"),
-            FormField("max_queries", "Queries per cluster", placeholder="100"),
+            FormField("max_queries", "Queries per cluster"),
         ),
     ),
     Form(
         "merge",
         "Merge",
         "Merge a run's clusters into a hierarchy (Clio levels; offline without a key).",
+        jobspecs.merge,
         (
-            FormField("run_id", "Run", "run"),
+            RUN,
             FormField("summary_run_id", "Summary pass", placeholder="newest pass"),
-            FormField("model", "Model", placeholder="first provider with a key, else offline"),
-            FormField("target_levels", "Levels", placeholder="3"),
-            FormField("merge_ratio", "Merge ratio", placeholder="0.35"),
+            LLM,
+            FormField("target_levels", "Levels"),
+            FormField("merge_ratio", "Merge ratio"),
         ),
     ),
     Form(
         "export",
         "Export",
         "Write a run's queries with their clusters to a file (streamed).",
+        jobspecs.export,
         (
-            FormField("run_id", "Run", "run"),
-            FormField("fmt", "Format", "select", ("csv", "json", "jsonl", "parquet"), "csv"),
+            RUN,
+            FormField("format", "Format", "select", FORMATS, FORMATS[0]),
             FormField("output", "Output file", placeholder="<run>.<format>"),
         ),
     ),
@@ -127,6 +137,7 @@ FORMS: tuple[Form, ...] = (
         "Chroma",
         "Check a run's Chroma documents against SQLite (and repair them), add missing queries "
         "from stored vectors, or list the collections.",
+        jobspecs.chroma,
         (
             FormField("task", "Task", "select", jobspecs.CHROMA_TASKS, "verify"),
             FormField("run_id", "Run (verify)", "run"),
@@ -137,19 +148,10 @@ FORMS: tuple[Form, ...] = (
         "demo",
         "Demo",
         "Load the packaged ShareGPT sample, embed, k-means, summarize and merge (all offline).",
-        (FormField("limit", "Conversations", placeholder="3000"),),
+        jobspecs.demo,
+        (FormField("limit", "Conversations"),),
     ),
 )
-BUILDERS = {
-    "load": jobspecs.load,
-    "embed": jobspecs.embed,
-    "cluster": jobspecs.cluster,
-    "summarize": jobspecs.summarize,
-    "merge": jobspecs.merge,
-    "export": jobspecs.export,
-    "chroma": jobspecs.chroma,
-    "demo": jobspecs.demo,
-}
 NO_DATASET = "(all datasets)"
 COLUMNS = ("id", "job", "status", "progress", "eta")
 
@@ -226,7 +228,8 @@ class PipelineScreen(LmsysScreen):
         the screen, the others when first shown (building all seven took ~0.5 s of opening)."""
         self._built.add(form.id)
         given = values or {}
-        fields = [self._field(form, f, given.get(f.name)) for f in form.fields]
+        hints = jobspecs.placeholders(form.id)
+        fields = [self._field(form, f, given.get(f.name), hints) for f in form.fields]
         self._initial[form.id] = {
             f.name: None if w.value is Select.BLANK else w.value
             for f, w in zip(form.fields, fields, strict=True)
@@ -236,7 +239,9 @@ class PipelineScreen(LmsysScreen):
             for f, w in zip(form.fields, fields, strict=True)
         ]
 
-    def _field(self, form: Form, f: FormField, value: Any = None) -> Input | Select[str]:
+    def _field(
+        self, form: Form, f: FormField, value: Any, hints: dict[str, str]
+    ) -> Input | Select[str]:
         wid = f"{form.id}-{f.name}"
         if f.kind in ("select", "run", "dataset"):
             choices = (
@@ -252,7 +257,7 @@ class PipelineScreen(LmsysScreen):
                 return Select(choices, prompt="(none yet)", id=wid)
             return Select(choices, value=start, allow_blank=f.kind != "select", id=wid)
         text = f.default if value is None else str(value)
-        return Input(value=text, placeholder=f.placeholder, id=wid)
+        return Input(value=text, placeholder=f.placeholder or hints.get(f.name, ""), id=wid)
 
     def _default_values(self, form: Form) -> dict[str, Any]:
         """What an unbuilt form's fields would hold (its widgets do not exist yet)."""
@@ -358,10 +363,7 @@ class PipelineScreen(LmsysScreen):
 
     def build(self, form_id: str | None = None) -> jobspecs.JobSpec:
         form_id = form_id or self.active_form
-        values = self.values(form_id)
-        if form_id == "demo":
-            return jobspecs.demo(self.lmsys.settings, values.get("limit"))
-        return BUILDERS[form_id](self.lmsys.settings, **values)
+        return self._form(form_id).build(self.lmsys.settings, **self.values(form_id))
 
     def _preview(self) -> None:
         preview = self.query_one("#command-preview", Static)
