@@ -10,7 +10,6 @@ also keeps every vector it computed).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.hierarchy.merge import MergeOptions
 from lmsys_tui.core.options import Options, option
+from lmsys_tui.core.store.sql import connection, loads, one, scalar, tuples
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
@@ -69,59 +69,55 @@ def _stage(progress: Progress, index: int, name: str) -> Progress:
     return report
 
 
-def _rows(store: Store, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    raw = store.engine.raw_connection()
-    try:
-        return list(raw.cursor().execute(sql, args))
-    finally:
-        raw.close()
-
-
 def _loaded(store: Store, label: str) -> int | None:
     """Queries of a finished dataset `label`, None when there is none."""
-    rows = _rows(
-        store,
-        "SELECT (SELECT COUNT(*) FROM queries q WHERE q.dataset_id = d.id) FROM datasets d"
-        " WHERE d.label = ? AND d.status = 'done'",
-        (label,),
-    )
-    return int(rows[0][0]) if rows else None
+    with connection(store) as conn:
+        row = one(
+            conn,
+            "SELECT (SELECT COUNT(*) FROM queries q WHERE q.dataset_id = d.id) AS n"
+            " FROM datasets d WHERE d.label = ? AND d.status = 'done'",
+            (label,),
+        )
+    return int(row["n"]) if row else None
 
 
 def _finished_run(store: Store, label: str, limit: int | None, k: int) -> tuple[str, int] | None:
     """The newest finished k-means run over the same selection with the same k."""
-    for run_id, params, n in _rows(
-        store,
-        "SELECT run_id, parameters, num_clusters FROM clustering_runs"
-        " WHERE algorithm = 'kmeans' AND status = 'done' ORDER BY created_at DESC, rowid DESC",
-    ):
-        p = json.loads(params or "{}")
+    with connection(store) as conn:
+        found = tuples(
+            conn,
+            "SELECT run_id, parameters, num_clusters FROM clustering_runs"
+            " WHERE algorithm = 'kmeans' AND status = 'done' ORDER BY created_at DESC, rowid DESC",
+        )
+    for run_id, params, n in found:
+        p = loads(params, {})
         if p.get("dataset") == label and p.get("limit") == limit and p.get("n_clusters") == k:
             return str(run_id), int(n or 0)
     return None
 
 
 def _finished_pass(store: Store, run_id: str, model: str) -> str | None:
-    rows = _rows(
-        store,
-        "SELECT summary_run_id, model FROM summary_runs WHERE run_id = ? AND status = 'done'"
-        " AND error IS NULL ORDER BY created_at DESC, rowid DESC",
-        (run_id,),
-    )
-    for srid, used in rows:
+    with connection(store) as conn:
+        passes = tuples(
+            conn,
+            "SELECT summary_run_id, model FROM summary_runs WHERE run_id = ? AND status = 'done'"
+            " AND error IS NULL ORDER BY created_at DESC, rowid DESC",
+            (run_id,),
+        )
+    for srid, used in passes:
         if used == model or (model == OFFLINE and str(used).startswith(OFFLINE)):
             return str(srid)
     return None
 
 
 def _finished_hierarchy(store: Store, run_id: str, summary_run_id: str) -> str | None:
-    rows = _rows(
-        store,
-        "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND summary_run_id = ?"
-        " AND status = 'done' ORDER BY created_at DESC, rowid DESC LIMIT 1",
-        (run_id, summary_run_id),
-    )
-    return str(rows[0][0]) if rows else None
+    with connection(store) as conn:
+        return scalar(
+            conn,
+            "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND summary_run_id = ?"
+            " AND status = 'done' ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (run_id, summary_run_id),
+        )
 
 
 def run_demo(

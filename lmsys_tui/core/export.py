@@ -19,8 +19,8 @@ from typing import Any
 
 from lmsys_tui.core.browse import get_run
 from lmsys_tui.core.options import Options, option
-from lmsys_tui.core.store.reader import connect
-from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
+from lmsys_tui.core.store.sql import reader, scalar
+from lmsys_tui.errors import Cancelled, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
@@ -156,15 +156,9 @@ def export_run(
     started = time.perf_counter()
     tmp = output.with_name(f".{output.name}.part-{os.getpid()}")
     rows = 0
-    with connect(db) as conn:
-        if conn is None:
-            raise NotFoundError(f"no lmsys-tui store at {db}")
+    with reader(db) as conn:
         run = get_run(conn, run_id)
-        total = int(
-            conn.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM clusters WHERE run_id = ?", (run_id,)
-            ).fetchone()[0]
-        )
+        total = int(scalar(conn, "SELECT SUM(size) FROM clusters WHERE run_id = ?", (run_id,), 0))
         writer = _Writer(opts.format, tmp)
         try:
             cursor = conn.execute(_SQL, (run["run_id"],))
