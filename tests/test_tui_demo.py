@@ -19,6 +19,7 @@ from tui_pilot import SIZE, make_app, settle, wait_for
 
 from lmsys_tui.tui.messages import JobProgress
 from lmsys_tui.tui.screens.explorer import ExplorerScreen
+from lmsys_tui.tui.screens.pipeline import PipelineScreen
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
 pytestmark = pytest.mark.anyio
@@ -48,6 +49,11 @@ async def test_demo_shows_the_pipeline_then_opens_the_tree(
         (job,) = app.jobs.values()
         assert job.kind == "demo"
         assert job.command == f"lmsys-tui --headless demo --limit {LIMIT} --db-path {db}"
+        await pilot.pause()
+        watching = app.screen
+        assert isinstance(watching, PipelineScreen) and watching.selected_job == job.id
+        assert watching.job_in_front  # the running demo is in front, not the Load form
+        assert not watching.query_one("#forms").display
         await wait_for(app, pilot, lambda: not job.active, rounds=2400)
         await settle(app, pilot)
         assert job.status == "done", job.log

@@ -218,6 +218,40 @@ async def test_progress_eta_log_and_cancel_with_a_fixed_clock(home: Path) -> Non
         assert cells(table, 2) == ["cancelled"] and cells(table, 4) == [""]
 
 
+async def test_opened_on_a_running_job_the_job_fills_the_screen_until_f(home: Path) -> None:
+    """The demo opens the pipeline screen on its job: the job, not an empty Load form, is in
+    front; `f` (or any form key) brings the forms back beside it."""
+    gate = threading.Event()
+    app = make_app(home / "queries.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        job = app.start_job(_blocking_stage(gate))
+        app.action_pipeline(job.id)
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, PipelineScreen) and screen.job_in_front
+        assert not screen.query_one("#forms").display
+        assert not screen.query("#load-source")  # no form is built behind the job
+        assert app.focused is screen.query_one("#jobs", DataTable)
+        assert screen.query_one("#job-log").display and screen.selected_job == job.id
+        keys = {k for k, b in screen.active_bindings.items() if b.enabled}
+        assert "f" in keys and "ctrl+s" not in keys
+        await pilot.press("f")
+        await settle(app, pilot)
+        assert not screen.job_in_front and screen.query_one("#forms").display
+        assert screen.active_form == "load" and screen.query("#load-source")
+        keys = {k for k, b in screen.active_bindings.items() if b.enabled}
+        assert "f" not in keys and "ctrl+s" in keys
+        await pilot.press("x")
+        gate.set()
+        await wait_for(app, pilot, lambda: not job.active)
+        # opened on a finished job, or from a form key, the forms are in front as before
+        app.pop_screen()
+        app.action_pipeline(job.id)
+        await settle(app, pilot)
+        assert not app.screen.job_in_front and app.screen.query_one("#forms").display
+
+
 async def test_progress_messages_coalesce() -> None:
     a, b, c = (
         JobProgress(1, 1, 10, "embed: 1"),

@@ -4,7 +4,8 @@ Forms are declared as data (`FORMS`); each builds its stage's options through `j
 (the dataclasses the headless command builds) and shows, as it is filled in, the command line
 derived from them. Start hands the job to the App (jobs outlive this screen); the job list and
 the selected job's bar, ETA and log redraw from the App's `jobs_version`. `x` cancels the
-selected job through the stage protocol.
+selected job through the stage protocol. Opened on a running job (the demo, a job's
+notification), the job takes the whole screen until `f` or a form key brings the forms back.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
 )
 
 from lmsys_tui.core.export import FORMATS
@@ -176,6 +178,7 @@ class PipelineScreen(LmsysScreen):
             "x", "cancel_job", "cancel job", tooltip="Stop the selected job (work so far is kept)."
         ),
         Binding("ctrl+s", "start", "start", tooltip="Start the job of the form in front."),
+        Binding("f", "forms", "forms", tooltip="Show the stage forms beside the jobs."),
     ]
 
     def __init__(
@@ -195,12 +198,17 @@ class PipelineScreen(LmsysScreen):
         self._built: set[str] = set()  # forms whose fields exist (or are being mounted)
         self._initial: dict[str, dict[str, Any]] = {}  # the values a form's fields start with
         self._choices: dict[str, list[tuple[str, str]]] = {}  # run / dataset select options
+        self._watching = form is None and select_job is not None  # opened to watch a job
+        # the selected job fills the screen: opened on it while it ran, with no form asked for
+        self.job_in_front = False
 
     # -- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        job = self.lmsys.jobs.get(self.selected_job) if self._watching else None
+        self.job_in_front = in_front = job is not None and job.active
         yield Header()
-        with Horizontal(id="pipeline-body"):
+        with Horizontal(id="pipeline-body", classes="-job-in-front" if in_front else ""):
             with Vertical(id="forms"):
                 with TabbedContent(initial=f"form-{self.initial_form}", id="form-tabs"):
                     for form in FORMS:
@@ -209,7 +217,7 @@ class PipelineScreen(LmsysScreen):
                             VerticalScroll(classes="form", id=f"{form.id}-fields"),
                         ):
                             yield Static(Text(form.about), classes="form-about")
-                            if form.id == self.initial_form:
+                            if form.id == self.initial_form and not in_front:
                                 yield from self._rows(form)
                 yield Static(id="command-preview")
                 with Horizontal(id="form-buttons"):
@@ -280,7 +288,10 @@ class PipelineScreen(LmsysScreen):
         self.watch(self.app, "overview", self._fill_choices, init=True)
         self.watch(self.app, "jobs_version", self._show_jobs, init=True)
         self.set_interval(1.0, self._tick)
-        self.show_form(self.initial_form, **self.initial_values)
+        if self.job_in_front:
+            table.focus()  # not the hidden tabs: x, the arrows and f work at once
+        else:
+            self.show_form(self.initial_form, **self.initial_values)
 
     # -- forms --------------------------------------------------------------------------------
 
@@ -294,6 +305,11 @@ class PipelineScreen(LmsysScreen):
 
     def show_form(self, form_id: str, **values: Any) -> None:
         form = self._form(form_id)
+        if self.job_in_front:  # the forms come back beside the job
+            self.job_in_front = False
+            self.query_one("#pipeline-body").remove_class("-job-in-front")
+            self.query_one("#form-tabs").query_one(Tabs).focus()
+            self.refresh_bindings()
         if form_id not in self._built:
             rows = self._rows(form, values)
             self.query_one(f"#{form.id}-fields", VerticalScroll).mount_all(rows)
@@ -383,9 +399,20 @@ class PipelineScreen(LmsysScreen):
         self._preview()
 
     def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        if self.job_in_front:
+            return  # the hidden tabs' first activation; the form is built when shown
         if self.active_form not in self._built:
             self.show_form(self.active_form)
         self._preview()
+
+    def action_forms(self) -> None:
+        self.show_form(self.active_form)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`f` only while the job fills the screen; Start only while a form shows."""
+        if action in ("forms", "start"):
+            return self.job_in_front == (action == "forms")
+        return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":
