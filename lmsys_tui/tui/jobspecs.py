@@ -187,18 +187,12 @@ def cluster(
     return _spec(settings, f"cluster-{algorithm}", "cluster", f"Cluster {algorithm}", options, fn)
 
 
-def summarize(
-    settings: Settings,
-    *,
-    run_id: Any = None,
-    model: Any = None,
-    alias: Any = None,
-    max_queries: Any = None,
-) -> JobSpec:
+def summarize(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
+    """`values`: SummarizeOptions fields, as the form holds them (model, alias, max_queries)."""
     from lmsys_tui.core.summarize import SummarizeOptions
 
     run = RunArg.from_form({"run_id": run_id})
-    opts = SummarizeOptions.from_form({"model": model, "alias": alias, "max_queries": max_queries})
+    opts = SummarizeOptions.from_form(values)
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.summarize import run_summarize
@@ -209,26 +203,12 @@ def summarize(
     return _spec(settings, "summarize", "summarize", f"Summarize {run.run_id}", (run, opts), fn)
 
 
-def merge(
-    settings: Settings,
-    *,
-    run_id: Any = None,
-    summary_run_id: Any = None,
-    model: Any = None,
-    target_levels: Any = None,
-    merge_ratio: Any = None,
-) -> JobSpec:
+def merge(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
+    """`values`: MergeOptions fields, as the form holds them (summary pass, model, levels...)."""
     from lmsys_tui.core.hierarchy.merge import MergeOptions
 
     run = RunArg.from_form({"run_id": run_id})
-    opts = MergeOptions.from_form(
-        {
-            "summary_run_id": summary_run_id,
-            "model": model,
-            "target_levels": target_levels,
-            "merge_ratio": merge_ratio,
-        }
-    )
+    opts = MergeOptions.from_form(values)
 
     def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
         from lmsys_tui.core.hierarchy.merge import run_merge
