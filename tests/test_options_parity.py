@@ -36,7 +36,7 @@ from lmsys_tui.core.sources.spec import SOURCES, ColumnMap, LoadOptions, SourceS
 from lmsys_tui.core.summarize import SummarizeOptions
 from lmsys_tui.errors import UsageError
 from lmsys_tui.tui import jobspecs
-from lmsys_tui.tui.screens.pipeline import FORMS
+from lmsys_tui.tui.forms import FORMS
 
 RUN = "kmeans-20260101-000000-ab12"
 DATASETS = ("", "sharegpt", "support chats")
