@@ -29,11 +29,11 @@ from lmsys_tui.core.cluster.options import EmbedOptions, Selection
 from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
-from lmsys_tui.core.hierarchy.merge import MergeOptions
+from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.options import Options, RunArg, argv
 from lmsys_tui.core.search.verify import VerifyOptions
 from lmsys_tui.core.sources.spec import SOURCES, ColumnMap, LoadOptions, SourceSpec
-from lmsys_tui.core.summarize import SummarizeOptions
+from lmsys_tui.core.summarize_options import SummarizeOptions
 from lmsys_tui.errors import UsageError
 from lmsys_tui.tui import jobspecs
 from lmsys_tui.tui.forms import FORMS

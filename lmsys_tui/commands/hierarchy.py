@@ -9,7 +9,7 @@ import typer
 from lmsys_tui.commands.options import BaseUrl, Concurrency, DbPath, Json, LlmModel, Rpm, Xml
 from lmsys_tui.commands.output import emit, handled, note, safe_text
 from lmsys_tui.config import load_settings
-from lmsys_tui.core.hierarchy.merge import MergeOptions as M
+from lmsys_tui.core.hierarchy.options import MergeOptions as M
 from lmsys_tui.core.options import RunArg
 from lmsys_tui.errors import NotFoundError, UsageError
 

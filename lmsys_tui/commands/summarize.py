@@ -25,7 +25,7 @@ from lmsys_tui.commands.options import (
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.options import RunArg
-from lmsys_tui.core.summarize import SummarizeOptions as S
+from lmsys_tui.core.summarize_options import SummarizeOptions as S
 from lmsys_tui.errors import LmsysError
 
 

@@ -15,9 +15,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.core.hierarchy.merge import MergeOptions
+from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.options import Options, option
-from lmsys_tui.core.store.sql import connection, loads, one, scalar, tuples
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
@@ -71,8 +70,10 @@ def _stage(progress: Progress, index: int, name: str) -> Progress:
 
 def _loaded(store: Store, label: str) -> int | None:
     """Queries of a finished dataset `label`, None when there is none."""
-    with connection(store) as conn:
-        row = one(
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        row = sql.one(
             conn,
             "SELECT (SELECT COUNT(*) FROM queries q WHERE q.dataset_id = d.id) AS n"
             " FROM datasets d WHERE d.label = ? AND d.status = 'done'",
@@ -83,22 +84,26 @@ def _loaded(store: Store, label: str) -> int | None:
 
 def _finished_run(store: Store, label: str, limit: int | None, k: int) -> tuple[str, int] | None:
     """The newest finished k-means run over the same selection with the same k."""
-    with connection(store) as conn:
-        found = tuples(
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        found = sql.tuples(
             conn,
             "SELECT run_id, parameters, num_clusters FROM clustering_runs"
             " WHERE algorithm = 'kmeans' AND status = 'done' ORDER BY created_at DESC, rowid DESC",
         )
     for run_id, params, n in found:
-        p = loads(params, {})
+        p = sql.loads(params, {})
         if p.get("dataset") == label and p.get("limit") == limit and p.get("n_clusters") == k:
             return str(run_id), int(n or 0)
     return None
 
 
 def _finished_pass(store: Store, run_id: str, model: str) -> str | None:
-    with connection(store) as conn:
-        passes = tuples(
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        passes = sql.tuples(
             conn,
             "SELECT summary_run_id, model FROM summary_runs WHERE run_id = ? AND status = 'done'"
             " AND error IS NULL ORDER BY created_at DESC, rowid DESC",
@@ -111,8 +116,10 @@ def _finished_pass(store: Store, run_id: str, model: str) -> str | None:
 
 
 def _finished_hierarchy(store: Store, run_id: str, summary_run_id: str) -> str | None:
-    with connection(store) as conn:
-        return scalar(
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        return sql.scalar(
             conn,
             "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND summary_run_id = ?"
             " AND status = 'done' ORDER BY created_at DESC, rowid DESC LIMIT 1",

@@ -19,7 +19,6 @@ from typing import Any
 
 from lmsys_tui.core.browse import get_run
 from lmsys_tui.core.options import Options, option
-from lmsys_tui.core.store.sql import reader, scalar
 from lmsys_tui.errors import Cancelled, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -148,6 +147,8 @@ def export_run(
     cancelled: CancelCheck = never_cancelled,
 ) -> ExportSummary:
     """Write every query of `run_id` with its cluster to `opts.output` in `opts.format`."""
+    from lmsys_tui.core.store.sql import reader, scalar
+
     output = opts.output.expanduser()
     if output.is_dir():
         raise UsageError(f"--output {output} is a folder; give a file path")

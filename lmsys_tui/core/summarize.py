@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
-from lmsys_tui.core.options import Options, option
+from lmsys_tui.core.summarize_options import SummarizeOptions
 from lmsys_tui.errors import Cancelled, LmsysError, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -52,48 +52,6 @@ class ClusterSummaryAnswer(BaseModel):
     title: str = Field(description="At most 10 words naming what the requests have in common.")
     description: str = Field(description="Exactly two sentences.")
     coherence: int = Field(ge=1, le=5, description="1 = unrelated requests, 5 = one clear task.")
-
-
-@dataclass
-class SummarizeOptions(Options):
-    model: str | None = option()
-    base_url: str | None = option()
-    max_queries: int = option(100, minimum=1)
-    concurrency: int = option(8, minimum=1)
-    rpm: float | None = option(above=0)
-    cluster_ids: list[int] | None = option(flag="--cluster-id")
-    summary_run_id: str | None = option()
-    alias: str | None = option()
-    contrast_neighbors: int = option(2, minimum=0)
-    contrast_examples: int = option(2, minimum=0)
-    use_chroma: bool = option(False)
-    chroma_path: str | None = None  # set by the door from its settings (--chroma-path)
-    chroma_host: str | None = option()
-    chroma_port: int | None = option()
-    embed_backend: str = option("auto")  # how --use-chroma embeds summaries (local models)
-    resume: str | None = option()
-    token_budget: int = option(6000, minimum=1)  # tokens of query text per prompt
-    max_query_chars: int = 1500  # each query is cut to this first
-    seed: int = 42
-    timeout: float | None = None
-    max_attempts: int | None = None
-
-    def check(self) -> None:
-        if self.max_query_chars <= 0:
-            raise UsageError("max_query_chars must be a positive number")
-
-    def content_params(self) -> dict[str, Any]:
-        """What decides the prompts; stored on the pass so --resume asks the same questions."""
-        return {
-            "max_queries": self.max_queries,
-            "contrast_neighbors": self.contrast_neighbors,
-            "contrast_examples": self.contrast_examples,
-            "token_budget": self.token_budget,
-            "max_query_chars": self.max_query_chars,
-            "seed": self.seed,
-            "cluster_ids": self.cluster_ids,
-            "base_url": self.base_url,
-        }
 
 
 @dataclass

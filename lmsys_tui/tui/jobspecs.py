@@ -81,11 +81,11 @@ def placeholders(form_id: str) -> dict[str, str]:
         k, m = KMeansParams.n_clusters, HdbscanParams.min_cluster_size
         return {"size": f"{k} (k-means) / {m} (HDBSCAN)"}
     if form_id == "summarize":
-        from lmsys_tui.core.summarize import SummarizeOptions
+        from lmsys_tui.core.summarize_options import SummarizeOptions
 
         return {"max_queries": str(SummarizeOptions.max_queries)}
     if form_id == "merge":
-        from lmsys_tui.core.hierarchy.merge import MergeOptions
+        from lmsys_tui.core.hierarchy.options import MergeOptions
 
         return {
             "target_levels": str(MergeOptions.target_levels),
@@ -189,7 +189,7 @@ def cluster(
 
 def summarize(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
     """`values`: SummarizeOptions fields, as the form holds them (model, alias, max_queries)."""
-    from lmsys_tui.core.summarize import SummarizeOptions
+    from lmsys_tui.core.summarize_options import SummarizeOptions
 
     run = RunArg.from_form({"run_id": run_id})
     opts = SummarizeOptions.from_form(values)
@@ -205,7 +205,7 @@ def summarize(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSp
 
 def merge(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
     """`values`: MergeOptions fields, as the form holds them (summary pass, model, levels...)."""
-    from lmsys_tui.core.hierarchy.merge import MergeOptions
+    from lmsys_tui.core.hierarchy.options import MergeOptions
 
     run = RunArg.from_form({"run_id": run_id})
     opts = MergeOptions.from_form(values)

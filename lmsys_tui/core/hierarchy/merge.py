@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.hierarchy import nodes as rows
 from lmsys_tui.core.hierarchy.nodes import Node, title_keywords
+from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.hierarchy.plan import level_sizes, unit_rows
-from lmsys_tui.core.options import Options, option
 from lmsys_tui.errors import Cancelled, LmsysError, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -29,32 +29,6 @@ if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
 
 STAGE = "merge"
-
-
-@dataclass
-class MergeOptions(Options):
-    summary_run_id: str | None = option()
-    alias: str | None = option()
-    target_levels: int = option(3, minimum=2)  # leaves plus at least one merged level
-    merge_ratio: float = option(0.35, above=0, below=1)
-    neighborhood_size: int = option(40, minimum=2)
-    model: str | None = option()
-    base_url: str | None = option()
-    concurrency: int = option(8, minimum=1)
-    rpm: float | None = option(above=0)
-    resume: str | None = option()
-    seed: int = 42
-    timeout: float | None = None
-    max_attempts: int | None = None
-
-    def content_params(self) -> dict[str, Any]:
-        return {
-            "target_levels": self.target_levels,
-            "merge_ratio": self.merge_ratio,
-            "neighborhood_size": self.neighborhood_size,
-            "seed": self.seed,
-            "base_url": self.base_url,
-        }
 
 
 @dataclass

@@ -1,0 +1,54 @@
+"""`summarize`'s options, apart from the stage: the headless CLI reads their defaults when it
+starts, and the stage's module builds a pydantic model on import (~0.1 s), which every
+`lmsys-tui --headless` command would then pay. (The summarize package split takes this class
+as its `options.py`.)"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from lmsys_tui.core.options import Options, option
+from lmsys_tui.errors import UsageError
+
+
+@dataclass
+class SummarizeOptions(Options):
+    model: str | None = option()
+    base_url: str | None = option()
+    max_queries: int = option(100, minimum=1)
+    concurrency: int = option(8, minimum=1)
+    rpm: float | None = option(above=0)
+    cluster_ids: list[int] | None = option(flag="--cluster-id")
+    summary_run_id: str | None = option()
+    alias: str | None = option()
+    contrast_neighbors: int = option(2, minimum=0)
+    contrast_examples: int = option(2, minimum=0)
+    use_chroma: bool = option(False)
+    chroma_path: str | None = None  # set by the door from its settings (--chroma-path)
+    chroma_host: str | None = option()
+    chroma_port: int | None = option()
+    embed_backend: str = option("auto")  # how --use-chroma embeds summaries (local models)
+    resume: str | None = option()
+    token_budget: int = option(6000, minimum=1)  # tokens of query text per prompt
+    max_query_chars: int = 1500  # each query is cut to this first
+    seed: int = 42
+    timeout: float | None = None
+    max_attempts: int | None = None
+
+    def check(self) -> None:
+        if self.max_query_chars <= 0:
+            raise UsageError("max_query_chars must be a positive number")
+
+    def content_params(self) -> dict[str, Any]:
+        """What decides the prompts; stored on the pass so --resume asks the same questions."""
+        return {
+            "max_queries": self.max_queries,
+            "contrast_neighbors": self.contrast_neighbors,
+            "contrast_examples": self.contrast_examples,
+            "token_budget": self.token_budget,
+            "max_query_chars": self.max_query_chars,
+            "seed": self.seed,
+            "cluster_ids": self.cluster_ids,
+            "base_url": self.base_url,
+        }
