@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lmsys_tui.core.options import Options, option
+from lmsys_tui.core.sources.base import MAX_TEXT_CHARS
 from lmsys_tui.errors import UsageError
 
 SOURCES = ("sharegpt", "lmsys", "hf", "file")
@@ -39,7 +40,7 @@ class SourceSpec(Options):
     split: str = option("train")
     streaming: bool = option(True)
     columns: ColumnMap = field(default_factory=ColumnMap)
-    max_chars: int = option(100_000, minimum=1)
+    max_chars: int = option(MAX_TEXT_CHARS, minimum=1)
 
     def __post_init__(self) -> None:
         if self.source is None:
