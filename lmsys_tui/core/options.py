@@ -79,9 +79,12 @@ def option(
 
 @dataclass(frozen=True)
 class _Slot:
-    field: Field[Any]
+    """One field of an options class, as the functions below need it."""
+
+    name: str
     spec: Spec | None  # None: not on the command line
     base: type  # the value's type without None: int, float, str, bool, Path, list, or Options
+    default: Any
 
 
 @cache
@@ -89,12 +92,11 @@ def _slots(cls: type) -> tuple[_Slot, ...]:
     hints = typing.get_type_hints(cls)
     out = []
     for f in fields(cls):
-        base = _base(hints[f.name])
         spec = f.metadata.get(_KEY)
         if spec is not None and not spec.flag:
             name = f.name.upper() if spec.positional else "--" + f.name.replace("_", "-")
             spec = replace(spec, flag=name)
-        out.append(_Slot(f, spec, base))
+        out.append(_Slot(f.name, spec, _base(hints[f.name]), _default(f)))
     return tuple(out)
 
 
@@ -102,7 +104,7 @@ def _base(hint: Any) -> type:
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         hint = next(a for a in typing.get_args(hint) if a is not type(None))
     origin = typing.get_origin(hint)
-    return origin if origin is not None else hint
+    return typing.cast(type, origin if origin is not None else hint)
 
 
 def _default(f: Field[Any]) -> Any:
@@ -123,7 +125,7 @@ class Options:
     def validate(self) -> None:
         for slot in _slots(type(self)):  # a nested Options checked itself when it was made
             if slot.spec is not None:
-                _check(slot.spec, getattr(self, slot.field.name))
+                _check(slot.spec, getattr(self, slot.name))
         self.check()
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,12 +137,12 @@ class Options:
 
     def _argv(self) -> Iterator[tuple[bool, list[str]]]:
         for slot in _slots(type(self)):
-            value, spec = getattr(self, slot.field.name), slot.spec
+            value, spec = getattr(self, slot.name), slot.spec
             if isinstance(value, Options):
                 yield from value._argv()
             elif spec is not None and spec.positional:
                 yield True, [_spell(value)]
-            elif spec is not None and value != _default(slot.field):
+            elif spec is not None and value != slot.default:
                 yield False, _flag(spec, value)
 
     @classmethod
@@ -148,18 +150,17 @@ class Options:
         """The options a command's parsed parameters give (other parameters are ignored)."""
         values: dict[str, Any] = {}
         for slot in _slots(cls):
-            name, spec = slot.field.name, slot.spec
             if issubclass(slot.base, Options):
-                values[name] = slot.base.from_params(params)
-            elif spec is not None and name in params:
-                values[name] = _normal(slot, params[name])
+                values[slot.name] = slot.base.from_params(params)
+            elif slot.spec is not None and slot.name in params:
+                values[slot.name] = _normal(slot, params[slot.name])
         return cls(**values)
 
     @classmethod
     def from_form(cls, values: Mapping[str, Any]) -> Self:
         """The options a TUI form's values give: text is parsed, "" and None mean the default.
         A name that is not a command-line field is a programming error (KeyError)."""
-        slots = {s.field.name: s for s in _slots(cls) if s.spec is not None}
+        slots = {s.name: s for s in _slots(cls) if s.spec is not None}
         given: dict[str, Any] = {}
         for name, raw in values.items():
             slot = slots[name]
@@ -198,7 +199,7 @@ def _normal(slot: _Slot, value: Any) -> Any:
     if spec is not None and spec.none is not None and value == spec.none:
         return None
     if slot.base is list:
-        return list(value) if value else _default(slot.field)
+        return list(value) if value else slot.default
     if spec is not None and spec.lower and isinstance(value, str):
         return value.lower()
     return value
@@ -206,7 +207,7 @@ def _normal(slot: _Slot, value: Any) -> Any:
 
 def _parse(slot: _Slot, text: str) -> Any:
     """A form's text as the field's type (a bad number names the flag)."""
-    flag, base = slot.spec.flag if slot.spec else slot.field.name, slot.base
+    flag, base = slot.spec.flag if slot.spec else slot.name, slot.base
     try:
         if base is int:
             return int(text.replace(",", "").replace("_", ""))
