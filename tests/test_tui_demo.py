@@ -49,7 +49,8 @@ async def test_demo_shows_the_pipeline_then_opens_the_tree(
         (job,) = app.jobs.values()
         assert job.kind == "demo"
         assert job.command == f"lmsys-tui --headless demo --limit {LIMIT} --db-path {db}"
-        await pilot.pause()
+        await wait_for(app, pilot, lambda: isinstance(app.screen, PipelineScreen))
+        await wait_for(app, pilot, lambda: app.screen.is_mounted)
         watching = app.screen
         assert isinstance(watching, PipelineScreen) and watching.selected_job == job.id
         assert watching.job_in_front  # the running demo is in front, not the Load form
