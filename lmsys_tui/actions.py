@@ -163,7 +163,7 @@ ACTIONS: tuple[Action, ...] = (
         "Delete: run, summary pass or hierarchy",
         "Delete one clustering run, summary pass or hierarchy and what depends on it (asks first).",
         command="delete",
-        target="lmsys_tui.commands.pipeline:delete",
+        target="lmsys_tui.commands.delete:delete",
         key="x",
     ),
     Action(
@@ -171,7 +171,7 @@ ACTIONS: tuple[Action, ...] = (
         "Build: demo store",
         "Load packaged ShareGPT, embed, k-means, summarize and merge offline; reuses what exists.",
         command="demo",
-        target="lmsys_tui.commands.pipeline:demo",
+        target="lmsys_tui.commands.demo:demo",
         key="b",
     ),
     Action(

@@ -36,7 +36,7 @@ def query(db: Path, sql: str, *args: object) -> list[tuple]:
 
 def _build(path: Path) -> str:
     from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions
+    from lmsys_tui.core.cluster.stage import EmbedOptions
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources import sharegpt
     from lmsys_tui.core.store.db import open_store
@@ -48,7 +48,7 @@ def _build(path: Path) -> str:
         run = run_kmeans(
             store,
             KMeansParams(n_clusters=N_CLUSTERS, n_init=3),
-            embed_opts=EmbedOptions(backend="torch"),
+            embed_opts=EmbedOptions(embed_backend="torch"),
         )
     finally:
         store.close()

@@ -170,7 +170,7 @@ def test_options_change_the_result(seeded) -> None:
     ):
         assert not np.array_equal(labels(**changes), ref), changes
     with pytest.raises(UsageError):
-        HdbscanParams(metric="minkowski-ish").check()
+        HdbscanParams(metric="minkowski-ish")
 
 
 def test_cli_hdbscan_cosine_and_bad_options(seeded, cli_env) -> None:

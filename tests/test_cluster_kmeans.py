@@ -15,7 +15,7 @@ from conftest import db_rows, run_cli
 
 from lmsys_tui.core.cluster import runs
 from lmsys_tui.core.cluster.kmeans import KMeansParams, assign, fit_kmeans, run_kmeans
-from lmsys_tui.core.cluster.pipeline import Selection
+from lmsys_tui.core.cluster.stage import Selection
 from lmsys_tui.core.embed import load_vectors, resolve_space
 from lmsys_tui.errors import Cancelled, ExitCode, NotFoundError, UsageError
 
@@ -208,7 +208,7 @@ def test_cli_kmeans_json_and_errors(seeded, cli_env) -> None:
 
 
 def test_use_chroma_fills_the_spaces_collection_from_stored_vectors(seeded, home) -> None:
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions
+    from lmsys_tui.core.cluster.stage import EmbedOptions
 
     opts = EmbedOptions(use_chroma=True, chroma_path=str(home / "chroma"))
     first = run_kmeans(seeded, KMeansParams(n_clusters=4), embed_opts=opts)

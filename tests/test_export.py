@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import run_cli
 
-from lmsys_tui.core.export import COLUMNS, export_run
+from lmsys_tui.core.export import COLUMNS, ExportOptions, export_run
 from lmsys_tui.errors import Cancelled, ExitCode, NotFoundError, UsageError
 
 
@@ -55,7 +55,9 @@ def test_each_format_round_trips(runs, home, fmt) -> None:
     run = runs["hdbscan"]  # has noise rows: cluster -1 with no distance
     expected = _store_rows(home, run)
     out = home / f"out.{fmt}"
-    summary = export_run(home / "queries.db", run, fmt, out, batch_size=64)
+    summary = export_run(
+        home / "queries.db", run, ExportOptions(format=fmt, output=out, batch_size=64)
+    )
     assert summary.rows == len(expected) and summary.bytes == out.stat().st_size
     got = _read(out, fmt)
     assert [list(r) for r in got[:1]] == [list(COLUMNS)]
@@ -66,8 +68,12 @@ def test_each_format_round_trips(runs, home, fmt) -> None:
 
 def test_batch_size_does_not_change_the_file_and_nothing_is_left_on_cancel(runs, home) -> None:
     db, run = home / "queries.db", runs["kmeans"]
-    small = export_run(db, run, "jsonl", home / "a.jsonl", batch_size=7)
-    big = export_run(db, run, "jsonl", home / "b.jsonl", batch_size=100_000)
+    small = export_run(
+        db, run, ExportOptions(format="jsonl", output=home / "a.jsonl", batch_size=7)
+    )
+    big = export_run(
+        db, run, ExportOptions(format="jsonl", output=home / "b.jsonl", batch_size=100_000)
+    )
     assert small.rows == big.rows > 0
     assert (home / "a.jsonl").read_bytes() == (home / "b.jsonl").read_bytes()
     calls = {"n": 0}
@@ -78,7 +84,9 @@ def test_batch_size_does_not_change_the_file_and_nothing_is_left_on_cancel(runs,
 
     target = home / "c.parquet"
     with pytest.raises(Cancelled):
-        export_run(db, run, "parquet", target, batch_size=10, cancelled=cancel)
+        export_run(
+            db, run, ExportOptions(format="parquet", output=target, batch_size=10), cancelled=cancel
+        )
     assert not target.exists()
     assert [p.name for p in home.iterdir() if p.name.startswith(".c.parquet")] == []
 
@@ -86,13 +94,15 @@ def test_batch_size_does_not_change_the_file_and_nothing_is_left_on_cancel(runs,
 def test_bad_requests(runs, home) -> None:
     db = home / "queries.db"
     with pytest.raises(NotFoundError):
-        export_run(db, "nope", "csv", home / "x.csv")
+        export_run(db, "nope", ExportOptions(format="csv", output=home / "x.csv"))
     with pytest.raises(UsageError):
-        export_run(db, runs["kmeans"], "xml", home / "x.xml")
+        export_run(db, runs["kmeans"], ExportOptions(format="xml", output=home / "x.xml"))
     with pytest.raises(UsageError):
-        export_run(db, runs["kmeans"], "csv", home / "no" / "such" / "x.csv")
+        export_run(
+            db, runs["kmeans"], ExportOptions(format="csv", output=home / "no" / "such" / "x.csv")
+        )
     with pytest.raises(UsageError):
-        export_run(db, runs["kmeans"], "csv", home)
+        export_run(db, runs["kmeans"], ExportOptions(format="csv", output=home))
 
 
 def test_cli_export(runs, home, cli_env) -> None:

@@ -1,7 +1,7 @@
 """`lmsys-tui demo`: the pipeline screen while the demo store is built, then the tree.
 
 The one TUI test that runs the real chain end to end (load → k-means → offline summarize →
-offline merge, all through `core.pipeline.run_pipeline`). It starts from the session's embedded
+offline merge, all through `core.demo.run_demo`). It starts from the session's embedded
 ShareGPT store (tests/cluster_seed.py: the real load stage and the real bundled model, run once
 per session), so no text is embedded here and the test takes seconds.
 """
@@ -19,6 +19,7 @@ from tui_pilot import SIZE, make_app, settle, wait_for
 
 from lmsys_tui.tui.messages import JobProgress
 from lmsys_tui.tui.screens.explorer import ExplorerScreen
+from lmsys_tui.tui.screens.pipeline import PipelineScreen
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
 pytestmark = pytest.mark.anyio
@@ -43,6 +44,12 @@ async def test_demo_shows_the_pipeline_then_opens_the_tree(
         (job,) = app.jobs.values()
         assert job.kind == "demo"
         assert job.command == f"lmsys-tui --headless demo --limit {LIMIT} --db-path {db}"
+        await wait_for(app, pilot, lambda: isinstance(app.screen, PipelineScreen))
+        await wait_for(app, pilot, lambda: app.screen.is_mounted)
+        watching = app.screen
+        assert isinstance(watching, PipelineScreen) and watching.selected_job == job.id
+        assert watching.job_in_front  # the running demo is in front, not the Load form
+        assert not watching.query_one("#forms").display
         await wait_for(app, pilot, lambda: not job.active, rounds=2400)
         await settle(app, pilot)
         assert job.status == "done", job.log

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Input, ProgressBar, Select, Static
 from tui_pilot import SIZE, FixedClock, cells, make_app, settle, static_text, wait_for
 
 from lmsys_tui.errors import Cancelled
-from lmsys_tui.tui import stages
+from lmsys_tui.tui import jobspecs
 from lmsys_tui.tui.jobs import Job, fmt_seconds
 from lmsys_tui.tui.messages import JobEnded, JobProgress
 from lmsys_tui.tui.screens.pipeline import PipelineScreen
@@ -94,7 +94,7 @@ async def test_load_form_runs_the_real_stage_and_refreshes_the_runs_screen(home:
         assert cells(runs.query_one("#datasets", DataTable), 2) == ["300"]
 
 
-def _real_load(db: Path) -> stages.JobSpec:
+def _real_load(db: Path) -> jobspecs.JobSpec:
     """The real load stage over all ~9,600 packaged ShareGPT conversations, committed in
     batches of 100 (the form's default of 5,000 would finish before a cancel lands)."""
 
@@ -116,7 +116,7 @@ def _real_load(db: Path) -> stages.JobSpec:
         finally:
             store.close()
 
-    return stages.JobSpec("load", "Load sharegpt", "lmsys-tui --headless load", fn)
+    return jobspecs.JobSpec("load", "Load sharegpt", "lmsys-tui --headless load", fn)
 
 
 async def test_cancelling_a_real_load_keeps_the_store_consistent(home: Path) -> None:
@@ -151,7 +151,7 @@ async def test_cancelling_a_real_load_keeps_the_store_consistent(home: Path) -> 
 # -- a fake stage (deterministic progress, ETA and cancel) ----------------------------------------
 
 
-def _blocking_stage(gate: threading.Event) -> stages.JobSpec:
+def _blocking_stage(gate: threading.Event) -> jobspecs.JobSpec:
     """Fake stage (a real one cannot hold still at 10% and 40%): reports 10/100, waits for the
     test, reports 40/100, then blocks until the job is cancelled, as real stages stop: by
     checking `cancelled()` between batches and raising `Cancelled`."""
@@ -164,7 +164,7 @@ def _blocking_stage(gate: threading.Event) -> stages.JobSpec:
             threading.Event().wait(0.01)
         raise Cancelled("stopped after 40 of 100; the 40 are kept")
 
-    return stages.JobSpec("fake", "Fake stage", "lmsys-tui --headless status", fn)
+    return jobspecs.JobSpec("fake", "Fake stage", "lmsys-tui --headless status", fn)
 
 
 async def test_progress_eta_log_and_cancel_with_a_fixed_clock(home: Path) -> None:
@@ -208,6 +208,40 @@ async def test_progress_eta_log_and_cancel_with_a_fixed_clock(home: Path) -> Non
         assert cells(table, 2) == ["cancelled"] and cells(table, 4) == [""]
 
 
+async def test_opened_on_a_running_job_the_job_fills_the_screen_until_f(home: Path) -> None:
+    """The demo opens the pipeline screen on its job: the job, not an empty Load form, is in
+    front; `f` (or any form key) brings the forms back beside it."""
+    gate = threading.Event()
+    app = make_app(home / "queries.db")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        job = app.start_job(_blocking_stage(gate))
+        app.action_pipeline(job.id)
+        await settle(app, pilot)
+        screen = app.screen
+        assert isinstance(screen, PipelineScreen) and screen.job_in_front
+        assert not screen.query_one("#forms").display
+        assert not screen.query("#load-source")  # no form is built behind the job
+        assert app.focused is screen.query_one("#jobs", DataTable)
+        assert screen.query_one("#job-log").display and screen.selected_job == job.id
+        keys = {k for k, b in screen.active_bindings.items() if b.enabled}
+        assert "f" in keys and "ctrl+s" not in keys
+        await pilot.press("f")
+        await settle(app, pilot)
+        assert not screen.job_in_front and screen.query_one("#forms").display
+        assert screen.active_form == "load" and screen.query("#load-source")
+        keys = {k for k, b in screen.active_bindings.items() if b.enabled}
+        assert "f" not in keys and "ctrl+s" in keys
+        await pilot.press("x")
+        gate.set()
+        await wait_for(app, pilot, lambda: not job.active)
+        # opened on a finished job, or from a form key, the forms are in front as before
+        app.pop_screen()
+        app.action_pipeline(job.id)
+        await settle(app, pilot)
+        assert not app.screen.job_in_front and app.screen.query_one("#forms").display
+
+
 async def test_progress_messages_coalesce() -> None:
     a, b, c = (
         JobProgress(1, 1, 10, "embed: 1"),
@@ -225,13 +259,13 @@ async def test_failing_jobs_show_an_error_and_the_app_stays_up(store: Any) -> No
     app = make_app(fx.db)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
-        missing = app.start_job(stages.summarize(app.settings, run_id="no-such-run"))
+        missing = app.start_job(jobspecs.summarize(app.settings, run_id="no-such-run"))
 
         def boom(progress: Any, cancelled: Any) -> None:
             raise RuntimeError("disk on fire")
 
         crash = app.start_job(
-            stages.JobSpec("fake", "Crashing stage", "lmsys-tui --headless x", boom)
+            jobspecs.JobSpec("fake", "Crashing stage", "lmsys-tui --headless x", boom)
         )
         await wait_for(app, pilot, lambda: not missing.active and not crash.active)
         await settle(app, pilot)
@@ -249,7 +283,7 @@ async def test_failing_jobs_show_an_error_and_the_app_stays_up(store: Any) -> No
         assert app.screen.query_one("#jobs-side").has_class("-failed")
         # the App still runs jobs after failures
         ok = app.start_job(
-            stages.JobSpec("fake", "Fine", "lmsys-tui --headless runs", lambda p, c: "fine")
+            jobspecs.JobSpec("fake", "Fine", "lmsys-tui --headless runs", lambda p, c: "fine")
         )
         await wait_for(app, pilot, lambda: not ok.active)
         assert ok.status == "done" and ok.message == "fine"
@@ -268,7 +302,7 @@ async def test_forms_validate_and_show_their_headless_command(store: Any) -> Non
         screen.query_one("#cluster-size", Input).value = "ten"
         await settle(app, pilot)
         preview = screen.query_one("#command-preview", Static)
-        assert static_text(preview) == "! min-cluster-size must be a whole number, not 'ten'"
+        assert static_text(preview) == "! --min-cluster-size must be a whole number, not 'ten'"
         assert preview.has_class("-invalid")
         await pilot.press("ctrl+s")
         await settle(app, pilot)

@@ -20,7 +20,7 @@ from tui_pilot import FixedClock, make_app, settle, wait_for
 from tui_store import RUN_ID
 
 from lmsys_tui.errors import Cancelled
-from lmsys_tui.tui import stages
+from lmsys_tui.tui import jobspecs
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
 SIZE = (120, 40)
@@ -156,7 +156,7 @@ def test_pipeline_screen(
         app = pilot.app
         await settle(app, pilot)
         done = app.start_job(
-            stages.JobSpec(
+            jobspecs.JobSpec(
                 "export",
                 "Export run",
                 "lmsys-tui --headless export",
@@ -165,7 +165,7 @@ def test_pipeline_screen(
         )
         await wait_for(app, pilot, lambda: not done.active)
         job = app.start_job(
-            stages.JobSpec(
+            jobspecs.JobSpec(
                 "embed", "Embed queries", "lmsys-tui --headless embed --db-path queries.db", fake
             )
         )

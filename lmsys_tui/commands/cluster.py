@@ -2,12 +2,13 @@
 
 Both embed whatever the selected queries still lack (nothing twice), then cluster the stored
 vectors. Extra options (`--random-state`, `--max-iter`, `--n-init`, `--fit-sample`,
-`--reduce-dims`, ...) expose what the reference fixed or silently ignored.
+`--reduce-dims`, ...) expose what the reference fixed or silently ignored. Defaults come from
+`KMeansParams`, `HdbscanParams`, `Selection` and `EmbedOptions`, which both doors build.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
@@ -17,10 +18,12 @@ from lmsys_tui.commands.options import (
     ChromaHost,
     ChromaPath,
     ChromaPort,
+    Dataset,
     DbPath,
     Dimensions,
     EmbedBatch,
     Json,
+    Limit,
     Model,
     Provider,
     UseChroma,
@@ -28,74 +31,41 @@ from lmsys_tui.commands.options import (
 )
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
+from lmsys_tui.core.cluster.density import HdbscanParams as H
+from lmsys_tui.core.cluster.density import run_hdbscan
+from lmsys_tui.core.cluster.kmeans import KMeansParams as K
+from lmsys_tui.core.cluster.kmeans import run_kmeans
+from lmsys_tui.core.cluster.options import EmbedOptions as E
 
 Description = Annotated[str, typer.Option(help="Description of this clustering run.")]
-Dataset = Annotated[
-    str | None, typer.Option("--dataset", help="Only queries of this dataset label.")
-]
-Limit = Annotated[
-    int | None, typer.Option(help="Cluster only the first N queries (by id) of the selection.")
-]
 ChunkSize = Annotated[
     int, typer.Option(help="Rows per unit of work: progress/cancel checks, assignment, writes.")
 ]
 RandomState = Annotated[int, typer.Option(help="Seed: same seed + same data = same run.")]
 
 
-def _embed_opts(
-    provider: str,
-    model: str | None,
-    batch: int,
-    dimensions: int | None,
-    backend: str,
-    use_chroma: bool,
-    chroma_path: Path | None,
-    chroma_host: str | None,
-    chroma_port: int | None,
-) -> Any:
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions
-    from lmsys_tui.core.cluster.runs import require_positive
+def _cluster(run: Any, params: Any, label: str, command: dict[str, Any]) -> None:
+    """Build the selection and embedding options from the command's parameters, run one
+    clustering stage with progress on stderr, and print the run."""
+    from lmsys_tui.commands.progress import run_on_store
+    from lmsys_tui.core.cluster.options import Selection
 
-    require_positive(embed_batch_size=batch, dimensions=dimensions)
-    return EmbedOptions(
-        provider=provider,
-        model=model or None,
-        dimensions=dimensions,
-        batch_size=batch,
-        backend=backend,
-        use_chroma=use_chroma,
-        chroma_path=str(chroma_path) if chroma_path else None,
-        chroma_host=chroma_host,
-        chroma_port=chroma_port,
+    selection = Selection.from_params(command)
+    settings = load_settings(command["db_path"], command["chroma_path"])
+    embed_opts = replace(E.from_params(command), chroma_path=str(settings.chroma))
+    summary = run_on_store(
+        settings.db,
+        label,
+        lambda store, progress: run(
+            store,
+            params,
+            selection=selection,
+            embed_opts=embed_opts,
+            description=command["description"],
+            progress=progress,
+        ),
     )
-
-
-def _cluster(
-    run: Any,
-    params: Any,
-    label: str,
-    selection: Any,
-    opts: Any,
-    description: str,
-    db_path: Path | None,
-) -> Any:
-    """Open the store, run one clustering stage with progress on stderr, close the store."""
-    from lmsys_tui.commands.progress import stderr_progress
-    from lmsys_tui.core.store.db import open_store
-
-    store = open_store(load_settings(db_path, opts.chroma_path).db)
-    try:
-        with stderr_progress(label) as progress:
-            return run(
-                store,
-                params,
-                selection=selection,
-                embed_opts=opts,
-                description=description,
-                progress=progress,
-            )
-    finally:
-        store.close()
+    _report(summary, command["json_out"], command["xml_out"])
 
 
 def _report(summary: Any, json_out: bool, xml_out: bool) -> None:
@@ -125,26 +95,30 @@ def _report(summary: Any, json_out: bool, xml_out: bool) -> None:
 
 @handled
 def kmeans(
-    n_clusters: Annotated[int, typer.Option(help="Number of clusters.")] = 200,
+    n_clusters: Annotated[int, typer.Option(help="Number of clusters.")] = K.n_clusters,
     description: Description = "",
     dataset: Dataset = None,
     limit: Limit = None,
-    mb_batch_size: Annotated[int, typer.Option(help="MiniBatchKMeans mini-batch size.")] = 4096,
-    chunk_size: ChunkSize = 5000,
+    mb_batch_size: Annotated[
+        int, typer.Option(help="MiniBatchKMeans mini-batch size.")
+    ] = K.mb_batch_size,
+    chunk_size: ChunkSize = K.chunk_size,
     max_iter: Annotated[
         int, typer.Option(help="Most epochs (full shuffled passes); stops earlier on convergence.")
-    ] = 30,
-    n_init: Annotated[int, typer.Option(help="k-means++ seedings tried; the best is kept.")] = 1,
+    ] = K.max_iter,
+    n_init: Annotated[int, typer.Option(help="k-means++ seedings tried; the best is kept.")] = (
+        K.n_init
+    ),
     tol: Annotated[
         float, typer.Option(help="Stop when an epoch improves inertia by less than this share.")
-    ] = 1e-3,
-    random_state: RandomState = 42,
-    use_chroma: UseChroma = False,
-    embedding_provider: Provider = "sentence-transformers",
+    ] = K.tol,
+    random_state: RandomState = K.random_state,
+    use_chroma: UseChroma = E.use_chroma,
+    embedding_provider: Provider = E.embedding_provider,
     embedding_model: Model = None,
-    embed_batch_size: EmbedBatch = 64,
+    embed_batch_size: EmbedBatch = E.embed_batch_size,
     dimensions: Dimensions = None,
-    embed_backend: Backend = "auto",
+    embed_backend: Backend = E.embed_backend,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
     db_path: DbPath = None,
@@ -153,82 +127,52 @@ def kmeans(
     xml_out: Xml = False,
 ) -> None:
     """Run MiniBatchKMeans clustering (shuffled epochs until it converges)."""
-    from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-    from lmsys_tui.core.cluster.pipeline import Selection
-    from lmsys_tui.core.cluster.runs import require_positive
-
-    require_positive(limit=limit)
-    params = KMeansParams(
-        n_clusters=n_clusters,
-        mb_batch_size=mb_batch_size,
-        chunk_size=chunk_size,
-        max_iter=max_iter,
-        n_init=n_init,
-        random_state=random_state,
-        tol=tol,
-    )
-    params.check()
-    opts = _embed_opts(
-        embedding_provider,
-        embedding_model,
-        embed_batch_size,
-        dimensions,
-        embed_backend,
-        use_chroma,
-        chroma_path,
-        chroma_host,
-        chroma_port,
-    )
-    summary = _cluster(
-        run_kmeans,
-        params,
-        f"cluster kmeans k={n_clusters}",
-        Selection(dataset, limit),
-        opts,
-        description,
-        db_path,
-    )
-    _report(summary, json_out, xml_out)
+    command = locals()
+    _cluster(run_kmeans, K.from_params(command), f"cluster kmeans k={n_clusters}", command)
 
 
 @handled
 def hdbscan(
-    min_cluster_size: Annotated[int, typer.Option(help="HDBSCAN minimum cluster size.")] = 25,
+    min_cluster_size: Annotated[
+        int, typer.Option(help="HDBSCAN minimum cluster size.")
+    ] = H.min_cluster_size,
     min_samples: Annotated[
         int | None,
         typer.Option(
             help="HDBSCAN min_samples: lower = less noise (0 = same as --min-cluster-size)."
         ),
-    ] = 2,
-    epsilon: Annotated[float, typer.Option(help="HDBSCAN cluster_selection_epsilon.")] = 0.0,
+    ] = H.min_samples,
+    epsilon: Annotated[float, typer.Option(help="HDBSCAN cluster_selection_epsilon.")] = (
+        H.epsilon
+    ),
     metric: Annotated[
         str,
         typer.Option(help="cosine (default) | euclidean | manhattan | chebyshev."),
-    ] = "cosine",
+    ] = H.metric,
     selection: Annotated[
         str, typer.Option(help="Cluster selection: leaf (finer, default) or eom.")
-    ] = "leaf",
+    ] = H.selection,
     fit_sample: Annotated[
         int,
         typer.Option(help="Fit on at most this many random rows; predict the rest."),
-    ] = 100_000,
+    ] = H.fit_sample,
     reduce_dims: Annotated[
         int, typer.Option(help="Reduce to this many dimensions first (0 = raw vectors).")
-    ] = 50,
+    ] = H.reduce_dims,
     reducer: Annotated[
         str, typer.Option(help="auto (UMAP if installed, else PCA) | pca | umap | none.")
-    ] = "auto",
+    ] = H.reducer,
     description: Description = "",
     dataset: Dataset = None,
     limit: Limit = None,
-    chunk_size: ChunkSize = 5000,
-    random_state: RandomState = 42,
-    use_chroma: UseChroma = False,
-    embedding_provider: Provider = "sentence-transformers",
+    chunk_size: ChunkSize = H.chunk_size,
+    random_state: RandomState = H.random_state,
+    use_chroma: UseChroma = E.use_chroma,
+    embedding_provider: Provider = E.embedding_provider,
     embedding_model: Model = None,
-    embed_batch_size: EmbedBatch = 64,
+    embed_batch_size: EmbedBatch = E.embed_batch_size,
     dimensions: Dimensions = None,
-    embed_backend: Backend = "auto",
+    embed_backend: Backend = E.embed_backend,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
     db_path: DbPath = None,
@@ -237,42 +181,6 @@ def hdbscan(
     xml_out: Xml = False,
 ) -> None:
     """Run HDBSCAN clustering after dimension reduction (noise kept as cluster -1)."""
-    from lmsys_tui.core.cluster.density import HdbscanParams, run_hdbscan
-    from lmsys_tui.core.cluster.pipeline import Selection
-    from lmsys_tui.core.cluster.runs import require_positive
-
-    require_positive(limit=limit)
-    params = HdbscanParams(
-        min_cluster_size=min_cluster_size,
-        min_samples=min_samples or None,
-        epsilon=epsilon,
-        metric=metric.lower(),
-        selection=selection.lower(),
-        fit_sample=fit_sample,
-        reduce_dims=reduce_dims,
-        reducer=reducer.lower(),
-        random_state=random_state,
-        chunk_size=chunk_size,
-    )
-    params.check()
-    opts = _embed_opts(
-        embedding_provider,
-        embedding_model,
-        embed_batch_size,
-        dimensions,
-        embed_backend,
-        use_chroma,
-        chroma_path,
-        chroma_host,
-        chroma_port,
-    )
-    summary = _cluster(
-        run_hdbscan,
-        params,
-        f"cluster hdbscan min_cluster_size={min_cluster_size}",
-        Selection(dataset, limit),
-        opts,
-        description,
-        db_path,
-    )
-    _report(summary, json_out, xml_out)
+    command = locals()
+    label = f"cluster hdbscan min_cluster_size={min_cluster_size}"
+    _cluster(run_hdbscan, H.from_params(command), label, command)

@@ -10,6 +10,10 @@ import typer
 from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
+from lmsys_tui.core.delete import ClearOptions as C
+from lmsys_tui.core.sources.spec import ColumnMap as M
+from lmsys_tui.core.sources.spec import LoadOptions as L
+from lmsys_tui.core.sources.spec import SourceSpec as S
 from lmsys_tui.errors import UsageError
 
 
@@ -27,20 +31,23 @@ def load(
         Path | None,
         typer.Option("--file", help="Local .jsonl/.json/.parquet/.csv (implies --source file)."),
     ] = None,
-    dataset_label: Annotated[
-        str | None, typer.Option(help="Name of the dataset in the store (default from source).")
+    label: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset-label", help="Name of the dataset in the store (default from source)."
+        ),
     ] = None,
     streaming: Annotated[
         bool, typer.Option("--streaming/--no-streaming", help="Stream Hugging Face datasets.")
-    ] = True,
-    split: Annotated[str, typer.Option(help="Hugging Face split.")] = "train",
+    ] = S.streaming,
+    split: Annotated[str, typer.Option(help="Hugging Face split.")] = S.split,
     force_reload: Annotated[
         bool, typer.Option("--force-reload", help="Replace stored rows instead of skipping them.")
-    ] = False,
+    ] = L.force_reload,
     text_column: Annotated[str | None, typer.Option(help="Column with messages or text.")] = None,
     text_format: Annotated[
         str, typer.Option(help="auto | messages (list of {role, content}) | plain (text).")
-    ] = "auto",
+    ] = M.text_format,
     model_column: Annotated[str | None, typer.Option(help="Column with the model name.")] = None,
     language_column: Annotated[
         str | None, typer.Option(help="Column with the language (else detected).")
@@ -54,63 +61,29 @@ def load(
     ] = None,
     max_chars: Annotated[
         int, typer.Option(help="Skip first turns longer than this (counted as too_long).")
-    ] = 100_000,
-    db_batch_size: Annotated[int, typer.Option(help="Rows per committed batch.")] = 5000,
+    ] = S.max_chars,
+    batch_size: Annotated[
+        int, typer.Option("--db-batch-size", help="Rows per committed batch.")
+    ] = L.batch_size,
     db_path: DbPath = None,
     chroma_path: ChromaPath = None,
     json_out: Json = False,
     xml_out: Xml = False,
 ) -> None:
     """Load conversations (first user turn + metadata) into the store."""
-    from lmsys_tui.commands.progress import stderr_progress
+    command = locals()
+    from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources.registry import open_source
-    from lmsys_tui.core.sources.spec import ColumnMap, SourceSpec
-    from lmsys_tui.core.store.db import open_store
 
-    if text_format not in {"auto", "messages", "plain"}:
-        raise UsageError(f"--text-format must be auto, messages or plain, not {text_format!r}")
-    if limit is not None and limit <= 0:
-        raise UsageError("--limit must be a positive number")
-    if db_batch_size <= 0:
-        raise UsageError("--db-batch-size must be a positive number")
-    kind = source or ("file" if file else "hf" if hf else "sharegpt")
-    if hf and kind not in {"hf", "lmsys"}:
-        raise UsageError(f"--hf does not go with --source {kind}")
-    spec = SourceSpec(
-        source=kind,
-        hf=hf,
-        file=file,
-        split=split,
-        streaming=streaming,
-        max_chars=max_chars,
-        columns=ColumnMap(
-            text_column=text_column,
-            text_format=text_format,
-            model_column=model_column,
-            language_column=language_column,
-            timestamp_column=timestamp_column,
-            conversation_id_column=conversation_id_column,
-            model_default=model_default,
-        ),
-    )
+    spec, opts = S.from_params(command), L.from_params(command)
     settings = load_settings(db_path, chroma_path)
     info, items = open_source(spec)
-    store = open_store(settings.db)
-    try:
-        with stderr_progress(f"load {info.default_label}") as progress:
-            summary = run_load(
-                store,
-                items,
-                info,
-                label=dataset_label,
-                limit=limit,
-                force_reload=force_reload,
-                batch_size=db_batch_size,
-                progress=progress,
-            )
-    finally:
-        store.close()
+    summary = run_on_store(
+        settings.db,
+        f"load {info.default_label}",
+        lambda store, progress: run_load(store, items, info, **opts.to_dict(), progress=progress),
+    )
     data = summary.to_dict() | {"db_path": str(settings.db)}
     if not json_out and not xml_out:
         note(summary.message)
@@ -141,34 +114,35 @@ def datasets(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = Fals
 
 @handled
 def clear(
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = C.yes,
     keep_embeddings: Annotated[
         bool,
         typer.Option(
             "--keep-embeddings",
             help="Keep the stored vectors (keyed by text: reloading the same data embeds nothing).",
         ),
-    ] = False,
+    ] = C.keep_embeddings,
     db_path: DbPath = None,
     chroma_path: ChromaPath = None,
     json_out: Json = False,
 ) -> None:
     """Delete the SQLite store, its embedding store and the Chroma folder."""
+    command = locals()
+    from lmsys_tui.core.delete import clear_store
     from lmsys_tui.core.store import schema
     from lmsys_tui.core.store.embeddings import embeddings_path
 
+    opts = C.from_params(command)
     settings = load_settings(db_path, chroma_path)
     db = settings.db
     if db.exists():
         schema.read_version(db)  # never delete a file that is not an lmsys-tui store
-    if not yes:
+    if not opts.yes:
         if json_out:
             raise UsageError("clear --json needs --yes (no prompt when output is for a program)")
-        vectors = "" if keep_embeddings else f", {embeddings_path(db)}"
+        vectors = "" if opts.keep_embeddings else f", {embeddings_path(db)}"
         typer.confirm(f"Delete {db}{vectors} and {settings.chroma}?", abort=True, err=True)
-    from lmsys_tui.core.delete import clear_store
-
-    removed = clear_store(db, settings.chroma, keep_embeddings=keep_embeddings)
+    removed = clear_store(db, settings.chroma, keep_embeddings=opts.keep_embeddings)
     if not json_out:
         note(f"removed {len(removed)} path(s)" if removed else "nothing to remove")
     emit({"removed": removed}, as_json=json_out, table=lambda: None)

@@ -1,12 +1,14 @@
 """`embed`, `backfill-chroma` and `chroma info`: the embedding stage and the Chroma index.
 
 The reference has no `embed` command (it embeds inside `load`/`cluster`); the TUI pipeline and
-scripts need it as a stage of its own. Option names follow the reference.
+scripts need it as a stage of its own. Option names follow the reference; defaults come from
+`Selection` and `EmbedOptions`, which the TUI's embed and backfill jobs build too.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, Any
 
 import typer
 
@@ -15,49 +17,40 @@ from lmsys_tui.commands.options import (
     ChromaHost,
     ChromaPath,
     ChromaPort,
+    Dataset,
     DbPath,
     Dimensions,
     EmbedBatch,
     Json,
+    Limit,
     Model,
     Provider,
     UseChroma,
     Xml,
 )
 from lmsys_tui.commands.output import emit, emit_table, handled, note
-from lmsys_tui.config import load_settings
-from lmsys_tui.errors import NotFoundError, UsageError
-
-Dataset = Annotated[str | None, typer.Option("--dataset", help="Only this dataset's queries.")]
-Limit = Annotated[int | None, typer.Option(help="Only the first N queries (by id).")]
+from lmsys_tui.config import Settings, load_settings
+from lmsys_tui.core.cluster.options import EmbedOptions as E
+from lmsys_tui.core.cluster.options import Selection
 
 
-def _check_positive(**values: int | None) -> None:
-    for name, value in values.items():
-        if value is not None and value <= 0:
-            raise UsageError(f"--{name.replace('_', '-')} must be a positive number")
-
-
-def _selection(store: object, dataset: str | None, limit: int | None) -> list[int] | None:
-    from lmsys_tui.core.embed import select_query_ids
-
-    ids = select_query_ids(store, dataset, limit)  # type: ignore[arg-type]
-    if ids is not None and not ids:
-        where = f"dataset {dataset!r}" if dataset else "the store"
-        raise NotFoundError(f"no queries in {where}; run load first")
-    return ids
+def _inputs(command: dict[str, Any]) -> tuple[Settings, Selection, E]:
+    """The store's settings and the options a command's parameters give."""
+    settings = load_settings(command["db_path"], command["chroma_path"])
+    opts = replace(E.from_params(command), chroma_path=str(settings.chroma))
+    return settings, Selection.from_params(command), opts
 
 
 @handled
 def embed(
     dataset: Dataset = None,
     limit: Limit = None,
-    embedding_provider: Provider = "sentence-transformers",
+    embedding_provider: Provider = E.embedding_provider,
     embedding_model: Model = None,
     dimensions: Dimensions = None,
-    embed_batch_size: EmbedBatch = 64,
-    backend: Backend = "auto",
-    use_chroma: UseChroma = False,
+    embed_batch_size: EmbedBatch = E.embed_batch_size,
+    embed_backend: Backend = E.embed_backend,
+    use_chroma: UseChroma = E.use_chroma,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
     db_path: DbPath = None,
@@ -66,50 +59,32 @@ def embed(
     xml_out: Xml = False,
 ) -> None:
     """Embed the queries' distinct texts that are not stored yet (resumable, never twice)."""
-    from lmsys_tui.commands.progress import stderr_progress
-    from lmsys_tui.core.embed import BACKENDS, embed_queries, resolve_space
-    from lmsys_tui.core.store.db import open_store
+    from lmsys_tui.commands.progress import run_on_store
+    from lmsys_tui.core.cluster.stage import embed_selection, selected_ids
 
-    _check_positive(limit=limit, embed_batch_size=embed_batch_size, dimensions=dimensions)
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    settings = load_settings(db_path, chroma_path)
-    if not settings.db.exists():
-        raise NotFoundError(f"no store at {settings.db}; run load first")
-    space = resolve_space(embedding_provider, embedding_model, dimensions)
-    store = open_store(settings.db, create=False)
-    try:
-        ids = _selection(store, dataset, limit)
-        with stderr_progress(f"embed {space.model}") as progress:
-            summary = embed_queries(
-                store,
-                space,
-                ids,
-                batch_size=embed_batch_size,
-                backend=backend,
-                progress=progress,
-                cache_dir=settings.cache_dir,
-            )
-        for line in summary.notes:
-            note(f"note: {line}")
-        data = summary.to_dict()
-        if use_chroma:
-            from lmsys_tui.core import chroma
-
-            synced = chroma.backfill(
-                store,
-                space,
-                ids,
-                path=settings.chroma,
-                host=chroma_host,
-                port=chroma_port,
-            )
-            data["chroma"] = synced.to_dict()
-    finally:
-        store.close()
+    settings, selection, opts = _inputs(locals())
+    space = opts.space()
+    summary, synced = run_on_store(
+        settings.db,
+        f"embed {space.model}",
+        lambda store, progress: embed_selection(
+            store,
+            space,
+            selected_ids(store, selection),
+            opts,
+            cache_dir=settings.cache_dir,
+            progress=progress,
+        ),
+        create=False,
+    )
+    for line in summary.notes:
+        note(f"note: {line}")
+    data = summary.to_dict()
+    if synced is not None:
+        data["chroma"] = synced.to_dict()
     if not json_out and not xml_out:
         note(summary.message)
-        if use_chroma:
+        if synced is not None:
             note(synced.message)
     emit(data, as_json=json_out, as_xml=xml_out, root="embed", table=lambda: None)
 
@@ -118,9 +93,10 @@ def embed(
 def backfill_chroma(
     dataset: Dataset = None,
     limit: Limit = None,
-    embedding_provider: Provider = "sentence-transformers",
+    embedding_provider: Provider = E.embedding_provider,
     embedding_model: Model = None,
     dimensions: Dimensions = None,
+    # = core.chroma.DEFAULT_CHUNK (importing core.chroma here would slow every start)
     chunk_size: Annotated[int, typer.Option(help="Queries per Chroma read/write.")] = 5000,
     chroma_host: ChromaHost = None,
     chroma_port: ChromaPort = None,
@@ -130,32 +106,27 @@ def backfill_chroma(
     xml_out: Xml = False,
 ) -> None:
     """Add to Chroma the queries it lacks, from the embedding store (embeds nothing)."""
-    from lmsys_tui.commands.progress import stderr_progress
+    from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core import chroma
-    from lmsys_tui.core.embed import resolve_space
-    from lmsys_tui.core.store.db import open_store
+    from lmsys_tui.core.cluster.stage import selected_ids
 
-    _check_positive(limit=limit, chunk_size=chunk_size, dimensions=dimensions)
-    settings = load_settings(db_path, chroma_path)
-    if not settings.db.exists():
-        raise NotFoundError(f"no store at {settings.db}; run load first")
-    space = resolve_space(embedding_provider, embedding_model, dimensions)
-    store = open_store(settings.db, create=False)
-    try:
-        ids = _selection(store, dataset, limit)
-        with stderr_progress(f"backfill {space.model}") as progress:
-            summary = chroma.backfill(
-                store,
-                space,
-                ids,
-                path=settings.chroma,
-                host=chroma_host,
-                port=chroma_port,
-                chunk_size=chunk_size,
-                progress=progress,
-            )
-    finally:
-        store.close()
+    settings, selection, opts = _inputs(locals())
+    space = opts.space()
+    summary = run_on_store(
+        settings.db,
+        f"backfill {space.model}",
+        lambda store, progress: chroma.backfill(
+            store,
+            space,
+            selected_ids(store, selection),
+            path=opts.chroma_path,
+            host=opts.chroma_host,
+            port=opts.chroma_port,
+            chunk_size=chunk_size,
+            progress=progress,
+        ),
+        create=False,
+    )
     if not json_out and not xml_out:
         note(summary.message)
     emit(summary.to_dict(), as_json=json_out, as_xml=xml_out, root="backfill", table=lambda: None)

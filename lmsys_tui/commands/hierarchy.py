@@ -6,10 +6,11 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsys_tui.commands.options import DbPath, Json, Xml
+from lmsys_tui.commands.options import BaseUrl, Concurrency, DbPath, Json, LlmModel, Rpm, Xml
 from lmsys_tui.commands.output import emit, handled, note, safe_text
-from lmsys_tui.commands.summarize import BaseUrlOpt, ConcurrencyOpt, ModelOpt, RpmOpt, _store
 from lmsys_tui.config import load_settings
+from lmsys_tui.core.hierarchy.options import MergeOptions as M
+from lmsys_tui.core.options import RunArg
 from lmsys_tui.errors import NotFoundError, UsageError
 
 
@@ -20,17 +21,19 @@ def merge_clusters(
         str | None, typer.Option(help="Summary pass naming the leaves (default: newest).")
     ] = None,
     alias: Annotated[str | None, typer.Option(help="Summary pass by alias.")] = None,
-    target_levels: Annotated[int, typer.Option(help="Levels including the leaves.")] = 3,
+    target_levels: Annotated[int, typer.Option(help="Levels including the leaves.")] = (
+        M.target_levels
+    ),
     merge_ratio: Annotated[
         float, typer.Option(help="Each level has about this fraction of the nodes below.")
-    ] = 0.35,
+    ] = M.merge_ratio,
     neighborhood_size: Annotated[
         int, typer.Option(help="Clusters per LLM context when proposing parents (Clio: 40).")
-    ] = 40,
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    concurrency: ConcurrencyOpt = 8,
-    rpm: RpmOpt = None,
+    ] = M.neighborhood_size,
+    model: LlmModel = None,
+    base_url: BaseUrl = None,
+    concurrency: Concurrency = M.concurrency,
+    rpm: Rpm = None,
     resume: Annotated[
         str | None, typer.Option("--resume", help="Continue this hierarchy run.")
     ] = None,
@@ -39,27 +42,17 @@ def merge_clusters(
     xml_out: Xml = False,
 ) -> None:
     """Merge a run's clusters into a multi-level hierarchy (Clio; offline with no key)."""
-    from lmsys_tui.commands.progress import stderr_progress
-    from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
+    command = locals()
+    from lmsys_tui.commands.progress import run_on_store
+    from lmsys_tui.core.hierarchy.merge import run_merge
 
-    opts = MergeOptions(
-        summary_run_id=summary_run_id,
-        alias=alias,
-        target_levels=target_levels,
-        merge_ratio=merge_ratio,
-        neighborhood_size=neighborhood_size,
-        model=model,
-        base_url=base_url,
-        concurrency=concurrency,
-        rpm=rpm,
-        resume=resume,
+    run, opts = RunArg.from_params(command), M.from_params(command)
+    result = run_on_store(
+        load_settings(db_path).db,
+        f"merge-clusters {run_id}",
+        lambda store, progress: run_merge(store, run.run_id, opts, progress=progress),
+        create=False,
     )
-    store = _store(db_path)
-    try:
-        with stderr_progress(f"merge-clusters {run_id}") as progress:
-            result = run_merge(store, run_id, opts, progress=progress)
-    finally:
-        store.close()
     if not json_out and not xml_out:
         note(result.message)
     emit(result.to_dict(), as_json=json_out, as_xml=xml_out, root="merge", table=lambda: None)

@@ -1,12 +1,21 @@
-"""Progress for headless stages: a Rich bar on stderr when it is a terminal, else quiet."""
+"""Running headless stages: a Rich bar on stderr when it is a terminal (else quiet), and the
+store opened around the stage."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
 
+from lmsys_tui.errors import NotFoundError
 from lmsys_tui.stage import Progress, no_progress
+
+if TYPE_CHECKING:
+    from lmsys_tui.core.store.db import Store
+
+T = TypeVar("T")
 
 
 @contextmanager
@@ -41,3 +50,23 @@ def stderr_progress(label: str) -> Iterator[Progress]:
             bar.update(task, completed=done, total=total, note=note)
 
         yield update
+
+
+def run_on_store(
+    db: Path, label: str, stage: Callable[[Store, Progress], T], *, create: bool = True
+) -> T:
+    """Open the store at `db`, run `stage(store, progress)` with the bar on stderr, close it.
+
+    Without `create`, a missing store is NotFoundError: a stage that reads the store's queries
+    says to load first instead of creating an empty store.
+    """
+    from lmsys_tui.core.store.db import open_store
+
+    if not create and not db.exists():
+        raise NotFoundError(f"no store at {db}; run load first")
+    store = open_store(db, create=create)
+    try:
+        with stderr_progress(label) as progress:
+            return stage(store, progress)
+    finally:
+        store.close()

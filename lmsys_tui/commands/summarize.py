@@ -1,55 +1,45 @@
-"""Headless `summarize RUN_ID`: one summary pass over a run's clusters (LLM or offline)."""
+"""Headless `summarize RUN_ID`: one summary pass over a run's clusters (LLM or offline).
+
+Defaults come from `SummarizeOptions`, which the TUI's summarize form builds too.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, Any
 
 import typer
 
-from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
+from lmsys_tui.commands.options import (
+    BaseUrl,
+    ChromaHost,
+    ChromaPath,
+    ChromaPort,
+    Concurrency,
+    DbPath,
+    Json,
+    LlmModel,
+    Rpm,
+    Xml,
+)
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
-from lmsys_tui.errors import LmsysError, NotFoundError
-
-ModelOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--model",
-        help="anthropic/…, openai/…, groq/…, ollama/…, any provider/name with --base-url, or "
-        "offline. Default: the first provider with a key set, else offline.",
-    ),
-]
-BaseUrlOpt = Annotated[
-    str | None,
-    typer.Option(
-        "--base-url",
-        help="OpenAI-compatible server URL (vLLM, llama.cpp, …); also $LMSYS_TUI_LLM_BASE_URL.",
-    ),
-]
-ConcurrencyOpt = Annotated[int, typer.Option(help="Requests in flight at once.")]
-RpmOpt = Annotated[
-    float | None, typer.Option("--rpm", help="At most this many requests per minute.")
-]
-
-
-def _store(db_path):  # type: ignore[no-untyped-def]
-    from lmsys_tui.core.store.db import open_store
-
-    settings = load_settings(db_path)
-    if not settings.db.exists():
-        raise NotFoundError(f"no store at {settings.db} (run `load` first)")
-    return open_store(settings.db)
+from lmsys_tui.core.options import RunArg
+from lmsys_tui.core.summarize.options import SummarizeOptions as S
+from lmsys_tui.errors import LmsysError
 
 
 @handled
 def summarize(
     run_id: Annotated[str, typer.Argument(help="Clustering run to summarise.")],
-    model: ModelOpt = None,
-    base_url: BaseUrlOpt = None,
-    max_queries: Annotated[int, typer.Option(help="Queries sampled per cluster.")] = 100,
-    concurrency: ConcurrencyOpt = 8,
-    rpm: RpmOpt = None,
-    cluster_id: Annotated[
+    model: LlmModel = None,
+    base_url: BaseUrl = None,
+    max_queries: Annotated[int, typer.Option(help="Queries sampled per cluster.")] = (
+        S.max_queries
+    ),
+    concurrency: Concurrency = S.concurrency,
+    rpm: Rpm = None,
+    cluster_ids: Annotated[
         list[int] | None, typer.Option("--cluster-id", help="Only this cluster (repeatable).")
     ] = None,
     summary_run_id: Annotated[
@@ -58,63 +48,44 @@ def summarize(
     alias: Annotated[str | None, typer.Option(help="Friendly name of the pass.")] = None,
     contrast_neighbors: Annotated[
         int, typer.Option(help="Nearest other clusters (by centroid) shown for contrast.")
-    ] = 2,
+    ] = S.contrast_neighbors,
     contrast_examples: Annotated[
         int, typer.Option(help="Example queries from each contrast cluster.")
-    ] = 2,
+    ] = S.contrast_examples,
     use_chroma: Annotated[
         bool, typer.Option("--use-chroma", help="Also embed the summaries into Chroma.")
-    ] = False,
+    ] = S.use_chroma,
     resume: Annotated[
         str | None,
         typer.Option("--resume", help="Continue this summary pass (done clusters are kept)."),
     ] = None,
     token_budget: Annotated[
         int, typer.Option(help="Tokens of query text per prompt (long queries are cut).")
-    ] = 6000,
+    ] = S.token_budget,
     embed_backend: Annotated[
         str, typer.Option(help="auto | torch | onnx | onnx-int8: how --use-chroma embeds.")
-    ] = "auto",
-    chroma_host: Annotated[
-        str | None, typer.Option(help="Chroma server host (default: embedded).")
-    ] = None,
-    chroma_port: Annotated[int | None, typer.Option(help="Chroma server port.")] = None,
+    ] = S.embed_backend,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
     db_path: DbPath = None,
     chroma_path: ChromaPath = None,
     json_out: Json = False,
     xml_out: Xml = False,
 ) -> None:
     """Title, two-sentence description and coherence (1-5) for each cluster of a run."""
-    from lmsys_tui.commands.progress import stderr_progress
-    from lmsys_tui.core.summarize import SummarizeOptions, run_summarize, summaries_for_pass
+    command = locals()
+    from lmsys_tui.commands.progress import run_on_store
+    from lmsys_tui.core.summarize import run_summarize, summaries_for_pass
 
+    run = RunArg.from_params(command)
     settings = load_settings(db_path, chroma_path)
-    opts = SummarizeOptions(
-        model=model,
-        base_url=base_url,
-        max_queries=max_queries,
-        concurrency=concurrency,
-        rpm=rpm,
-        cluster_ids=list(cluster_id) if cluster_id else None,
-        summary_run_id=summary_run_id,
-        alias=alias,
-        contrast_neighbors=contrast_neighbors,
-        contrast_examples=contrast_examples,
-        use_chroma=use_chroma,
-        chroma_path=str(settings.chroma),
-        chroma_host=chroma_host,
-        chroma_port=chroma_port,
-        embed_backend=embed_backend,
-        resume=resume,
-        token_budget=token_budget,
-    )
-    store = _store(db_path)
-    try:
-        with stderr_progress(f"summarize {run_id}") as progress:
-            result = run_summarize(store, run_id, opts, progress=progress)
-        _, rows = summaries_for_pass(store, run_id, summary_run_id=result.summary_run_id)
-    finally:
-        store.close()
+    opts = replace(S.from_params(command), chroma_path=str(settings.chroma))
+
+    def stage(store: Any, progress: Any) -> tuple[Any, tuple[Any, dict[int, Any]]]:
+        result = run_summarize(store, run.run_id, opts, progress=progress)
+        return result, summaries_for_pass(store, run.run_id, summary_run_id=result.summary_run_id)
+
+    result, (_, rows) = run_on_store(settings.db, f"summarize {run_id}", stage, create=False)
     data = result.to_dict()
     if not json_out and not xml_out:
         note(result.message)

@@ -10,49 +10,46 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
+from lmsys_tui.commands.options import ChromaHost, ChromaPath, ChromaPort, DbPath, Json, RunId, Xml
 from lmsys_tui.commands.output import emit, emit_table, handled, note
 from lmsys_tui.config import load_settings
-from lmsys_tui.errors import NotFoundError
+from lmsys_tui.core.options import RunArg
+from lmsys_tui.core.search.verify.options import VerifyOptions as V
 
 
 @handled
 def verify_sync(
-    run_id: Annotated[str, typer.Argument(help="Clustering run id (see `runs`).")],
+    run_id: RunId,
     fix: Annotated[
         bool, typer.Option("--fix", help="Repair Chroma from SQLite, then check again.")
-    ] = False,
-    chroma_host: Annotated[
-        str | None, typer.Option("--chroma-host", help="Chroma server host (default: embedded).")
-    ] = None,
-    chroma_port: Annotated[
-        int | None, typer.Option("--chroma-port", help="Chroma server port.")
-    ] = None,
+    ] = V.fix,
+    chroma_host: ChromaHost = None,
+    chroma_port: ChromaPort = None,
     embed_backend: Annotated[
         str,
         typer.Option("--embed-backend", help="For summary texts --fix must embed: auto | torch."),
-    ] = "auto",
+    ] = V.embed_backend,
     db_path: DbPath = None,
     chroma_path: ChromaPath = None,
     json_out: Json = False,
     xml_out: Xml = False,
 ) -> None:
     """Check a run's Chroma documents against SQLite (space, ids, text, membership, version)."""
+    command = locals()
     from lmsys_tui.commands.progress import stderr_progress
     from lmsys_tui.core.search.verify import verify_sync as core_verify
 
+    run, opts = RunArg.from_params(command), V.from_params(command)
     settings = load_settings(db_path, chroma_path)
-    if not settings.db.exists():
-        raise NotFoundError(f"no lmsys-tui store at {settings.db}")
     with stderr_progress(f"verify {run_id}") as progress:
         report = core_verify(
             settings.db,
-            run_id,
+            run.run_id,
             chroma_path=settings.chroma,
-            chroma_host=chroma_host,
-            chroma_port=chroma_port,
-            fix=fix,
-            backend=embed_backend,
+            chroma_host=opts.chroma_host,
+            chroma_port=opts.chroma_port,
+            fix=opts.fix,
+            backend=opts.embed_backend,
             progress=progress,
         )
 

@@ -14,10 +14,29 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.core.store import schema, sql
 from lmsys_tui.errors import NotFoundError, UsageError
 
 KINDS = ("run", "summary", "hierarchy")
+
+
+@dataclass(frozen=True)
+class DeleteOptions(Options):
+    """`delete ID`: what to delete, and whether to ask first."""
+
+    ident: str = option("", positional=True, missing="name a run, summary pass or hierarchy")
+    kind: str | None = option(choices=KINDS)  # None: whatever the id names (if only one)
+    yes: bool = option(False)  # do not ask (the TUI asked already)
+    force: bool = option(False)  # also delete what is marked running
+
+
+@dataclass(frozen=True)
+class ClearOptions(Options):
+    """`clear`: delete the whole store; keep the embedding store with `keep_embeddings`."""
+
+    yes: bool = option(False)
+    keep_embeddings: bool = option(False)
 
 
 @dataclass

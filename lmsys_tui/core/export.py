@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.read.runs import get_run
-from lmsys_tui.core.store.sql import maybe_reader
-from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
+from lmsys_tui.core.options import Options, option
+from lmsys_tui.core.read.runs import get_run, run_total
+from lmsys_tui.core.store.sql import reader
+from lmsys_tui.errors import Cancelled, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
@@ -40,6 +41,13 @@ _SQL = (
     " FROM query_clusters qc JOIN queries q ON q.id = qc.query_id"
     " WHERE qc.run_id = ? ORDER BY qc.query_id"
 )
+
+
+@dataclass(frozen=True)
+class ExportOptions(Options):
+    output: Path = option(Path("export.csv"))
+    format: str = option("csv", choices=FORMATS, lower=True)
+    batch_size: int = option(10_000, minimum=1)  # rows read and written per batch
 
 
 @dataclass
@@ -134,19 +142,14 @@ class _Writer:
 def export_run(
     db: Path,
     run_id: str,
-    fmt: str,
-    output: Path,
+    opts: ExportOptions,
     *,
-    batch_size: int = 10_000,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
 ) -> ExportSummary:
-    """Write every query of `run_id` with its cluster to `output` in format `fmt`."""
-    if fmt not in FORMATS:
-        raise UsageError(f"--format must be one of {', '.join(FORMATS)}, not {fmt!r}")
-    if batch_size <= 0:
-        raise UsageError("--batch-size must be a positive number")
-    output = output.expanduser()
+    """Write every query of `run_id` with its cluster to `opts.output` in `opts.format`."""
+
+    output = opts.output.expanduser()
     if output.is_dir():
         raise UsageError(f"--output {output} is a folder; give a file path")
     if not output.parent.is_dir():
@@ -154,19 +157,13 @@ def export_run(
     started = time.perf_counter()
     tmp = output.with_name(f".{output.name}.part-{os.getpid()}")
     rows = 0
-    with maybe_reader(db) as conn:
-        if conn is None:
-            raise NotFoundError(f"no lmsys-tui store at {db}")
+    with reader(db) as conn:
         run = get_run(conn, run_id)
-        total = int(
-            conn.execute(
-                "SELECT COALESCE(SUM(size), 0) FROM clusters WHERE run_id = ?", (run_id,)
-            ).fetchone()[0]
-        )
-        writer = _Writer(fmt, tmp)
+        total = run_total(conn, run_id)
+        writer = _Writer(opts.format, tmp)
         try:
             cursor = conn.execute(_SQL, (run["run_id"],))
-            for batch in _batches(cursor, batch_size):
+            for batch in _batches(cursor, opts.batch_size):
                 if cancelled():
                     raise Cancelled("export cancelled; nothing was written to " + str(output))
                 writer.write(batch)
@@ -180,7 +177,7 @@ def export_run(
             raise
     return ExportSummary(
         run_id=run_id,
-        format=fmt,
+        format=opts.format,
         output=str(output),
         rows=rows,
         bytes=output.stat().st_size,

@@ -19,13 +19,13 @@ from typing import Any
 from lmsys_tui.core.language import detect_languages
 from lmsys_tui.core.sources.base import BadRow, Conversation, Item, SourceInfo
 from lmsys_tui.core.sources.prefetch import prefetch
+from lmsys_tui.core.sources.spec import LoadOptions
 from lmsys_tui.core.store.db import Store
-from lmsys_tui.core.store.sql import db_timestamp, utcnow
+from lmsys_tui.core.store.sql import connection, db_timestamp, utcnow
 from lmsys_tui.core.text import text_hash
 from lmsys_tui.errors import Cancelled
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
-DEFAULT_BATCH = 5000
 LOAD_CACHE_KIB = 64 * 1024  # SQLite page cache while loading (fixed: memory stays flat)
 LOAD_CHECKPOINT_PAGES = 10_000  # WAL pages between automatic checkpoints while loading
 
@@ -136,7 +136,7 @@ def run_load(
     label: str | None = None,
     limit: int | None = None,
     force_reload: bool = False,
-    batch_size: int = DEFAULT_BATCH,
+    batch_size: int = LoadOptions.batch_size,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
 ) -> LoadSummary:
@@ -149,77 +149,77 @@ def run_load(
     seen_good = 0
     processed = 0
     conflict = _REPLACE if force_reload else _KEEP
-    raw = store.engine.raw_connection()
-    cur = raw.cursor()
-    # the text_hash index takes random inserts: a page cache that holds it saves re-reads;
-    # checkpointing the WAL every ~40 MB instead of 4 MB saves fsyncs and rewrites of hot pages
-    cur.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
-    cur.execute(f"PRAGMA wal_autocheckpoint = {LOAD_CHECKPOINT_PAGES}")
-    ahead = prefetch(items, _digest)
+    with connection(store) as raw:
+        cur = raw.cursor()
+        # the text_hash index takes random inserts: a page cache that holds it saves re-reads;
+        # checkpointing the WAL every ~40 MB instead of 4 MB saves fsyncs and rewrites of hot pages
+        cur.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
+        cur.execute(f"PRAGMA wal_autocheckpoint = {LOAD_CHECKPOINT_PAGES}")
+        ahead = prefetch(items, _digest)
 
-    def finish(status: str, error: str | None = None) -> None:
-        summary.status = status
-        if summary.dataset_id is not None:
-            cur.execute(
-                "UPDATE datasets SET status = ?, error = ?, updated_at = ?,"
-                " query_count = (SELECT COUNT(*) FROM queries WHERE dataset_id = ?) WHERE id = ?",
-                (status, error, db_timestamp(utcnow()), summary.dataset_id, summary.dataset_id),
-            )
-            raw.commit()
-
-    try:
-        exhausted = False
-        while not exhausted and (limit is None or seen_good < limit):
-            if cancelled():
-                raise Cancelled("cancelled")
-            good: list[Conversation] = []
-            digests: list[str] = []
-            batch_seen: set[str] = set()
-            taken = 0
-            for item, digest in ahead:
-                taken += 1
-                if isinstance(item, BadRow):
-                    skipped[item.reason.value] += 1
-                else:
-                    seen_good += 1
-                    if item.conversation_id in batch_seen:
-                        summary.duplicates += 1
-                    else:
-                        batch_seen.add(item.conversation_id)
-                        good.append(item)
-                        digests.append(digest)
-                if taken >= batch_size or (limit is not None and seen_good >= limit):
-                    break
-            else:
-                exhausted = True
-            processed += taken
-            if good:
-                _store_batch(cur, conflict, good, digests, info, label, summary, force_reload)
+        def finish(status: str, error: str | None = None) -> None:
+            summary.status = status
+            if summary.dataset_id is not None:
+                cur.execute(
+                    "UPDATE datasets SET status = ?, error = ?, updated_at = ?, query_count ="
+                    " (SELECT COUNT(*) FROM queries WHERE dataset_id = ?) WHERE id = ?",
+                    (status, error, db_timestamp(utcnow()), summary.dataset_id, summary.dataset_id),
+                )
                 raw.commit()
-            progress(processed, total, f"{summary.loaded:,} loaded")
-        finish("done")
-    except (KeyboardInterrupt, Cancelled):
-        raw.rollback()
-        finish("cancelled")
-        raise Cancelled(
-            f"load of {label!r} cancelled after {summary.loaded:,} new rows; "
-            "committed batches are kept, run the same command again to continue"
-        ) from None
-    except Exception as exc:
-        raw.rollback()
-        finish("failed", str(exc))
-        raise
-    finally:
-        ahead.close()  # stops the read-ahead thread
-        summary.skipped = dict(sorted(skipped.items()))
-        summary.skipped_total = sum(skipped.values())
-        summary.seconds = round(time.perf_counter() - started, 3)
-        summary.rows_per_second = round(processed / summary.seconds, 1) if summary.seconds else 0.0
-        # SQLite's defaults again, for the pooled connection
-        cur.execute("PRAGMA cache_size = -2000")
-        cur.execute("PRAGMA wal_autocheckpoint = 1000")
-        cur.close()
-        raw.close()
+
+        try:
+            exhausted = False
+            while not exhausted and (limit is None or seen_good < limit):
+                if cancelled():
+                    raise Cancelled("cancelled")
+                good: list[Conversation] = []
+                digests: list[str] = []
+                batch_seen: set[str] = set()
+                taken = 0
+                for item, digest in ahead:
+                    taken += 1
+                    if isinstance(item, BadRow):
+                        skipped[item.reason.value] += 1
+                    else:
+                        seen_good += 1
+                        if item.conversation_id in batch_seen:
+                            summary.duplicates += 1
+                        else:
+                            batch_seen.add(item.conversation_id)
+                            good.append(item)
+                            digests.append(digest)
+                    if taken >= batch_size or (limit is not None and seen_good >= limit):
+                        break
+                else:
+                    exhausted = True
+                processed += taken
+                if good:
+                    _store_batch(cur, conflict, good, digests, info, label, summary, force_reload)
+                    raw.commit()
+                progress(processed, total, f"{summary.loaded:,} loaded")
+            finish("done")
+        except (KeyboardInterrupt, Cancelled):
+            raw.rollback()
+            finish("cancelled")
+            raise Cancelled(
+                f"load of {label!r} cancelled after {summary.loaded:,} new rows; "
+                "committed batches are kept, run the same command again to continue"
+            ) from None
+        except Exception as exc:
+            raw.rollback()
+            finish("failed", str(exc))
+            raise
+        finally:
+            ahead.close()  # stops the read-ahead thread
+            summary.skipped = dict(sorted(skipped.items()))
+            summary.skipped_total = sum(skipped.values())
+            summary.seconds = round(time.perf_counter() - started, 3)
+            seconds = summary.seconds
+            summary.rows_per_second = round(processed / seconds, 1) if seconds else 0.0
+            # SQLite's defaults again, for the pooled connection
+            cur.execute("PRAGMA cache_size = -2000")
+            cur.execute("PRAGMA wal_autocheckpoint = 1000")
+            cur.close()
     summary.message = _message(summary)
     return summary
 

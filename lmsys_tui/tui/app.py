@@ -105,9 +105,9 @@ class LmsysApp(JobHost, inherit_bindings=False):
         else:
             self.refresh_store()
         if self.demo_limit is not None:
-            from lmsys_tui.tui import stages
+            from lmsys_tui.tui import jobspecs
 
-            job = self.start_job(stages.demo(self.settings, self.demo_limit))
+            job = self.start_job(jobspecs.demo(self.settings, self.demo_limit))
             self.demo_job = job.id
             self.action_pipeline(job.id)
 

@@ -185,6 +185,7 @@ def bare_sqlite_rows_s(
     import sqlite3
 
     from lmsys_tui.core import load
+    from lmsys_tui.core.sources.spec import LoadOptions
     from lmsys_tui.core.store.db import open_store
 
     open_store(db).close()
@@ -201,8 +202,9 @@ def bare_sqlite_rows_s(
         " updated_at) VALUES ('bare', 'file', 'done', 0, '{}', '2026', '2026')"
     )
     started, cpu = time.perf_counter(), time.process_time()
-    for i in range(0, len(rows), load.DEFAULT_BATCH):
-        load._insert(conn.cursor(), load._KEEP, rows[i : i + load.DEFAULT_BATCH])
+    batch = LoadOptions.batch_size
+    for i in range(0, len(rows), batch):
+        load._insert(conn.cursor(), load._KEEP, rows[i : i + batch])
         conn.commit()
     rates = len(rows) / (time.perf_counter() - started), len(rows) / (time.process_time() - cpu)
     conn.close()

@@ -457,7 +457,7 @@ async def test_no_event_loop_stall_while_an_embedding_job_runs(tmp_path: Path) -
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources import sharegpt
     from lmsys_tui.core.store.db import open_store
-    from lmsys_tui.tui import stages
+    from lmsys_tui.tui import jobspecs
     from lmsys_tui.tui.app import LmsysApp
     from lmsys_tui.tui.screens.pipeline import PipelineScreen
 
@@ -484,7 +484,7 @@ async def test_no_event_loop_stall_while_an_embedding_job_runs(tmp_path: Path) -
         opened = time.perf_counter() - t0
         await pilot.pause(0.2)
         app.set_interval(0.01, lambda: ticks.append(time.perf_counter()))
-        job = app.start_job(stages.embed(settings))
+        job = app.start_job(jobspecs.embed(settings))
         while job.active:
             if first_batch is None and job.done > 0:
                 first_batch = time.perf_counter()  # the model is loaded, batches are flowing

@@ -16,16 +16,16 @@ cosine metric needs its slow generic all-pairs algorithm).
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.errors import Cancelled, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection
     from lmsys_tui.core.cluster.runs import ClusterResult, RunSummary
     from lmsys_tui.core.store.db import Store
 
@@ -35,38 +35,32 @@ SELECTION = ("eom", "leaf")
 
 
 @dataclass(frozen=True)
-class HdbscanParams:
-    min_cluster_size: int = 25
-    min_samples: int | None = 2
-    epsilon: float = 0.0
-    metric: str = "cosine"
-    selection: str = "leaf"
-    fit_sample: int = 100_000
-    reduce_dims: int = 50
-    reducer: str = "auto"
-    random_state: int = 42
-    chunk_size: int = 5000
+class HdbscanParams(Options):
+    algorithm: ClassVar[str] = "hdbscan"
+
+    min_cluster_size: int = option(25, minimum=2)
+    min_samples: int | None = option(2, minimum=1, none=0)  # None (0): --min-cluster-size
+    epsilon: float = option(0.0, minimum=0)
+    metric: str = option("cosine", choices=METRICS, lower=True)
+    selection: str = option("leaf", choices=SELECTION, lower=True)
+    fit_sample: int = option(100_000, minimum=1)
+    reduce_dims: int = option(50, minimum=0)
+    reducer: str = option("auto", choices=REDUCERS, lower=True)
+    random_state: int = option(42)
+    chunk_size: int = option(5000, minimum=1)
 
     def check(self) -> None:
-        if self.min_cluster_size < 2:
-            raise UsageError("--min-cluster-size must be at least 2")
-        if self.min_samples is not None and self.min_samples < 1:
-            raise UsageError("--min-samples must be a positive number")
-        if self.epsilon < 0:
-            raise UsageError("--epsilon must not be negative")
-        if self.metric not in METRICS:
-            raise UsageError(f"--metric must be one of {', '.join(METRICS)}, not {self.metric!r}")
-        if self.selection not in SELECTION:
-            raise UsageError(f"--selection must be eom or leaf, not {self.selection!r}")
-        if self.reducer not in REDUCERS:
-            raise UsageError(f"--reducer must be one of {', '.join(REDUCERS)}")
         if self.fit_sample < self.min_cluster_size * 2:
             raise UsageError("--fit-sample must be at least twice --min-cluster-size")
-        if self.reduce_dims < 0 or self.chunk_size <= 0:
-            raise UsageError("--reduce-dims must be >= 0 and --chunk-size positive")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @property
+    def size(self) -> int:
+        return self.min_cluster_size
+
+    def fit(
+        self, ids: np.ndarray, X: np.ndarray, progress: Progress, cancelled: CancelCheck
+    ) -> ClusterResult:
+        return hdbscan_result(ids, X, self, progress, cancelled)
 
 
 def _umap_available() -> bool:
@@ -210,7 +204,6 @@ def fit_hdbscan(
     import hdbscan
     import numpy as np
 
-    params.check()
     n = len(Z)
     if n < params.min_cluster_size * 2:
         raise UsageError(
@@ -316,7 +309,6 @@ def hdbscan_result(
     from lmsys_tui.core.cluster.metrics import centroids_by_label, distances_to
     from lmsys_tui.core.cluster.runs import ClusterResult
 
-    params.check()
     started = time.perf_counter()
     Z, reduce_info = reduce(X, params, cancelled=cancelled)
     reduce_seconds = time.perf_counter() - started
@@ -352,30 +344,9 @@ def hdbscan_result(
     )
 
 
-def run_hdbscan(
-    store: Store,
-    params: HdbscanParams,
-    *,
-    selection: Selection | None = None,
-    embed_opts: EmbedOptions | None = None,
-    description: str | None = None,
-    progress: Progress = no_progress,
-    cancelled: CancelCheck = never_cancelled,
-) -> RunSummary:
-    """`cluster hdbscan`: embed what is missing, reduce, cluster, keep noise as -1."""
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection, run_clustering
+def run_hdbscan(store: Store, params: HdbscanParams, **how: Any) -> RunSummary:
+    """`cluster hdbscan`: embed what is missing, reduce, cluster, keep noise as -1.
+    `how`: the keywords of `run_clustering` (selection, embed_opts, description, progress...)."""
+    from lmsys_tui.core.cluster.stage import run_clustering
 
-    params.check()
-    return run_clustering(
-        store,
-        algorithm="hdbscan",
-        size=params.min_cluster_size,
-        parameters=params.to_dict(),
-        fit=lambda ids, X, p, c: hdbscan_result(ids, X, params, p, c),
-        selection=selection or Selection(),
-        embed_opts=embed_opts or EmbedOptions(),
-        description=description,
-        random_state=params.random_state,
-        progress=progress,
-        cancelled=cancelled,
-    )
+    return run_clustering(store, params, **how)

@@ -14,16 +14,16 @@ MiniBatchKMeans' own seeding of float32 data takes an upcasting path that is ~10
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.errors import Cancelled, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection
     from lmsys_tui.core.cluster.runs import ClusterResult, RunSummary
     from lmsys_tui.core.store.db import Store
 
@@ -32,27 +32,30 @@ VALIDATION_ROWS = 10_000
 
 
 @dataclass(frozen=True)
-class KMeansParams:
-    n_clusters: int = 200
-    mb_batch_size: int = 4096
-    chunk_size: int = 5000
-    max_iter: int = 30  # epochs at most
-    n_init: int = 1  # k-means++ seedings tried (sklearn also uses 1 for k-means++)
-    random_state: int = 42
-    tol: float = 1e-3  # relative validation-inertia gain below which an epoch counts as no gain
+class KMeansParams(Options):
+    algorithm: ClassVar[str] = "kmeans"
+
+    n_clusters: int = option(200, minimum=1)
+    mb_batch_size: int = option(4096, minimum=1)
+    chunk_size: int = option(5000, minimum=1)
+    max_iter: int = option(30, minimum=1)  # epochs at most
+    n_init: int = option(1, minimum=1)  # k-means++ seedings tried (sklearn also uses 1)
+    random_state: int = option(42)
+    tol: float = option(1e-3, minimum=0)  # relative validation-inertia gain that still counts
     init_size: int | None = None  # rows for seeding; default 3 x max(batch size, n_clusters)
 
     def check(self) -> None:
-        for name in ("n_clusters", "mb_batch_size", "chunk_size", "max_iter", "n_init"):
-            if getattr(self, name) <= 0:
-                raise UsageError(f"--{name.replace('_', '-')} must be a positive number")
-        if self.tol < 0:
-            raise UsageError("--tol must not be negative")
         if self.init_size is not None and self.init_size < self.n_clusters:
             raise UsageError("--init-size must be at least --n-clusters")
 
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    @property
+    def size(self) -> int:
+        return self.n_clusters
+
+    def fit(
+        self, ids: np.ndarray, X: np.ndarray, progress: Progress, cancelled: CancelCheck
+    ) -> ClusterResult:
+        return kmeans_result(ids, X, self, progress, cancelled)
 
 
 @dataclass
@@ -103,7 +106,6 @@ def fit_kmeans(
     import numpy as np
     from sklearn.cluster import MiniBatchKMeans, kmeans_plusplus
 
-    params.check()
     n = len(X)
     k = params.n_clusters
     if n < k:
@@ -294,33 +296,12 @@ def kmeans_result(
     )
 
 
-def run_kmeans(
-    store: Store,
-    params: KMeansParams,
-    *,
-    selection: Selection | None = None,
-    embed_opts: EmbedOptions | None = None,
-    description: str | None = None,
-    progress: Progress = no_progress,
-    cancelled: CancelCheck = never_cancelled,
-) -> RunSummary:
-    """`cluster kmeans`: embed what is missing, fit on the stored vectors, publish the run."""
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection, run_clustering
+def run_kmeans(store: Store, params: KMeansParams, **how: Any) -> RunSummary:
+    """`cluster kmeans`: embed what is missing, fit on the stored vectors, publish the run.
+    `how`: the keywords of `run_clustering` (selection, embed_opts, description, progress...)."""
+    from lmsys_tui.core.cluster.stage import run_clustering
 
-    params.check()
-    selection = selection or Selection()
-    if selection.limit is not None and selection.limit < params.n_clusters:
-        raise UsageError(f"--limit {selection.limit} is below --n-clusters {params.n_clusters}")
-    return run_clustering(
-        store,
-        algorithm="kmeans",
-        size=params.n_clusters,
-        parameters=params.to_dict(),
-        fit=lambda ids, X, p, c: kmeans_result(ids, X, params, p, c),
-        selection=selection,
-        embed_opts=embed_opts or EmbedOptions(),
-        description=description,
-        random_state=params.random_state,
-        progress=progress,
-        cancelled=cancelled,
-    )
+    limit = how["selection"].limit if how.get("selection") else None
+    if limit is not None and limit < params.n_clusters:
+        raise UsageError(f"--limit {limit} is below --n-clusters {params.n_clusters}")
+    return run_clustering(store, params, **how)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.hierarchy import nodes as rows
 from lmsys_tui.core.hierarchy.nodes import Node, title_keywords
+from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.hierarchy.plan import level_sizes, unit_rows
 from lmsys_tui.errors import Cancelled, LmsysError, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
@@ -28,41 +29,6 @@ if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
 
 STAGE = "merge"
-
-
-@dataclass
-class MergeOptions:
-    summary_run_id: str | None = None
-    alias: str | None = None
-    target_levels: int = 3
-    merge_ratio: float = 0.35
-    neighborhood_size: int = 40
-    model: str | None = None
-    base_url: str | None = None
-    concurrency: int = 8
-    rpm: float | None = None
-    resume: str | None = None
-    seed: int = 42
-    timeout: float | None = None
-    max_attempts: int | None = None
-
-    def check(self) -> None:
-        if self.neighborhood_size < 2:
-            raise UsageError("--neighborhood-size must be at least 2")
-        if self.concurrency <= 0:
-            raise UsageError("--concurrency must be a positive number")
-        if self.rpm is not None and self.rpm <= 0:
-            raise UsageError("--rpm must be a positive number")
-        level_sizes(10, self.target_levels, self.merge_ratio)  # validates both
-
-    def content_params(self) -> dict[str, Any]:
-        return {
-            "target_levels": self.target_levels,
-            "merge_ratio": self.merge_ratio,
-            "neighborhood_size": self.neighborhood_size,
-            "seed": self.seed,
-            "base_url": self.base_url,
-        }
 
 
 @dataclass
@@ -179,7 +145,6 @@ def run_merge(
     from lmsys_tui.core.summarize import load_run, summaries_for_pass
 
     opts = opts or MergeOptions()
-    opts.check()
     started = time.perf_counter()
     run = load_run(store, run_id)
     existing: dict[str, Any] | None = None

@@ -1,14 +1,16 @@
 """Pipeline jobs: a form per stage to start one, and every job with its progress, ETA and log.
 
-Forms are declared as data (`FORMS`), and each one shows, as it is filled in, the headless
-command that does the same (`stages.*` builds both from the same values). Start hands the job to
-the App (jobs outlive this screen); the job list and the selected job's bar, ETA and log redraw
-from the App's `jobs_version`. `x` cancels the selected job through the stage protocol.
+Forms are declared as data (`tui/forms.py`); each builds its stage's options through
+`jobspecs` (the dataclasses the headless command builds) and shows, as it is filled in, the
+command line derived from them. Start hands the job to the App (jobs outlive this screen); the
+job list and the selected job's bar, ETA and log redraw from the App's `jobs_version`. `x`
+cancels the selected job through the stage protocol. Opened on a running job (the demo), the
+job fills the screen until `f` or a form key brings the forms back. Just over 400 lines: the
+forms' lazy building and the jobs panel's cheap redraws share the screen's state.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -28,128 +30,16 @@ from textual.widgets import (
     Static,
     TabbedContent,
     TabPane,
+    Tabs,
 )
 
 from lmsys_tui.errors import LmsysError
-from lmsys_tui.tui import stages
+from lmsys_tui.tui import jobspecs
+from lmsys_tui.tui.forms import FORMS, Form, FormField
 from lmsys_tui.tui.jobs import Job, fmt_seconds
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
 
-
-@dataclass(frozen=True)
-class FormField:
-    name: str
-    label: str
-    kind: str = "input"  # input | select | run | dataset
-    options: tuple[str, ...] = ()
-    default: str = ""
-    placeholder: str = ""
-
-
-@dataclass(frozen=True)
-class Form:
-    id: str
-    tab: str
-    about: str
-    fields: tuple[FormField, ...] = field(default_factory=tuple)
-
-
-FORMS: tuple[Form, ...] = (
-    Form(
-        "load",
-        "Load",
-        "Load conversations (first user turn and metadata) into the store.",
-        (
-            FormField(
-                "source", "Source", "select", ("sharegpt", "lmsys", "hf", "file"), "sharegpt"
-            ),
-            FormField("limit", "Limit", placeholder="all conversations"),
-            FormField("label", "Dataset label", placeholder="from the source"),
-            FormField("ref", "HF id or file", placeholder="packaged ShareGPT"),
-        ),
-    ),
-    Form(
-        "embed",
-        "Embed",
-        "Embed the query texts not stored yet (each distinct text once; resumable).",
-        (
-            FormField("dataset", "Dataset", "dataset"),
-            FormField("limit", "Limit", placeholder="all queries"),
-        ),
-    ),
-    Form(
-        "cluster",
-        "Cluster",
-        "Embed what is missing, then cluster the stored vectors.",
-        (
-            FormField("algorithm", "Algorithm", "select", ("kmeans", "hdbscan"), "kmeans"),
-            FormField("size", "Clusters / min size", placeholder="200 (k-means) / 25 (HDBSCAN)"),
-            FormField("dataset", "Dataset", "dataset"),
-            FormField("limit", "Limit", placeholder="all queries"),
-        ),
-    ),
-    Form(
-        "summarize",
-        "Summary",
-        "A title, description and coherence per cluster (offline without an API key).",
-        (
-            FormField("run_id", "Run", "run"),
-            FormField("model", "Model", placeholder="first provider with a key, else offline"),
-            FormField("alias", "Alias", placeholder="none"),
-            FormField("max_queries", "Queries per cluster", placeholder="100"),
-        ),
-    ),
-    Form(
-        "merge",
-        "Merge",
-        "Merge a run's clusters into a hierarchy (Clio levels; offline without a key).",
-        (
-            FormField("run_id", "Run", "run"),
-            FormField("summary_run_id", "Summary pass", placeholder="newest pass"),
-            FormField("model", "Model", placeholder="first provider with a key, else offline"),
-            FormField("target_levels", "Levels", placeholder="3"),
-            FormField("merge_ratio", "Merge ratio", placeholder="0.35"),
-        ),
-    ),
-    Form(
-        "export",
-        "Export",
-        "Write a run's queries with their clusters to a file (streamed).",
-        (
-            FormField("run_id", "Run", "run"),
-            FormField("fmt", "Format", "select", ("csv", "json", "jsonl", "parquet"), "csv"),
-            FormField("output", "Output file", placeholder="<run>.<format>"),
-        ),
-    ),
-    Form(
-        "chroma",
-        "Chroma",
-        "Check a run's Chroma documents against SQLite (and repair them), add missing queries "
-        "from stored vectors, or list the collections.",
-        (
-            FormField("task", "Task", "select", stages.CHROMA_TASKS, "verify"),
-            FormField("run_id", "Run (verify)", "run"),
-            FormField("dataset", "Dataset (backfill)", "dataset"),
-        ),
-    ),
-    Form(
-        "demo",
-        "Demo",
-        "Load the packaged ShareGPT sample, embed, k-means, summarize and merge (all offline).",
-        (FormField("limit", "Conversations", placeholder="3000"),),
-    ),
-)
-BUILDERS = {
-    "load": stages.load,
-    "embed": stages.embed,
-    "cluster": stages.cluster,
-    "summarize": stages.summarize,
-    "merge": stages.merge,
-    "export": stages.export,
-    "chroma": stages.chroma,
-    "demo": stages.demo,
-}
 NO_DATASET = "(all datasets)"
 COLUMNS = ("id", "job", "status", "progress", "eta")
 
@@ -174,6 +64,7 @@ class PipelineScreen(LmsysScreen):
             "x", "cancel_job", "cancel job", tooltip="Stop the selected job (work so far is kept)."
         ),
         Binding("ctrl+s", "start", "start", tooltip="Start the job of the form in front."),
+        Binding("f", "forms", "forms", tooltip="Show the stage forms beside the jobs."),
     ]
 
     def __init__(
@@ -193,12 +84,17 @@ class PipelineScreen(LmsysScreen):
         self._built: set[str] = set()  # forms whose fields exist (or are being mounted)
         self._initial: dict[str, dict[str, Any]] = {}  # the values a form's fields start with
         self._choices: dict[str, list[tuple[str, str]]] = {}  # run / dataset select options
+        self._watching = form is None and select_job is not None  # opened to watch a job
+        # the selected job fills the screen: opened on it while it ran, with no form asked for
+        self.job_in_front = False
 
     # -- layout -------------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
+        job = self.lmsys.jobs.get(self.selected_job) if self._watching else None
+        self.job_in_front = in_front = job is not None and job.active
         yield Header()
-        with Horizontal(id="pipeline-body"):
+        with Horizontal(id="pipeline-body", classes="-job-in-front" if in_front else ""):
             with Vertical(id="forms"):
                 with TabbedContent(initial=f"form-{self.initial_form}", id="form-tabs"):
                     for form in FORMS:
@@ -207,7 +103,7 @@ class PipelineScreen(LmsysScreen):
                             VerticalScroll(classes="form", id=f"{form.id}-fields"),
                         ):
                             yield Static(Text(form.about), classes="form-about")
-                            if form.id == self.initial_form:
+                            if form.id == self.initial_form and not in_front:
                                 yield from self._rows(form)
                 yield Static(id="command-preview")
                 with Horizontal(id="form-buttons"):
@@ -226,7 +122,8 @@ class PipelineScreen(LmsysScreen):
         the screen, the others when first shown (building all seven took ~0.5 s of opening)."""
         self._built.add(form.id)
         given = values or {}
-        fields = [self._field(form, f, given.get(f.name)) for f in form.fields]
+        hints = jobspecs.placeholders(form.id)
+        fields = [self._field(form, f, given.get(f.name), hints) for f in form.fields]
         self._initial[form.id] = {
             f.name: None if w.value is Select.BLANK else w.value
             for f, w in zip(form.fields, fields, strict=True)
@@ -236,7 +133,9 @@ class PipelineScreen(LmsysScreen):
             for f, w in zip(form.fields, fields, strict=True)
         ]
 
-    def _field(self, form: Form, f: FormField, value: Any = None) -> Input | Select[str]:
+    def _field(
+        self, form: Form, f: FormField, value: Any, hints: dict[str, str]
+    ) -> Input | Select[str]:
         wid = f"{form.id}-{f.name}"
         if f.kind in ("select", "run", "dataset"):
             choices = (
@@ -252,7 +151,7 @@ class PipelineScreen(LmsysScreen):
                 return Select(choices, prompt="(none yet)", id=wid)
             return Select(choices, value=start, allow_blank=f.kind != "select", id=wid)
         text = f.default if value is None else str(value)
-        return Input(value=text, placeholder=f.placeholder, id=wid)
+        return Input(value=text, placeholder=f.placeholder or hints.get(f.name, ""), id=wid)
 
     def _default_values(self, form: Form) -> dict[str, Any]:
         """What an unbuilt form's fields would hold (its widgets do not exist yet)."""
@@ -275,7 +174,10 @@ class PipelineScreen(LmsysScreen):
         self.watch(self.app, "overview", self._fill_choices, init=True)
         self.watch(self.app, "jobs_version", self._show_jobs, init=True)
         self.set_interval(1.0, self._tick)
-        self.show_form(self.initial_form, **self.initial_values)
+        if self.job_in_front:
+            table.focus()  # not the hidden tabs: x, the arrows and f work at once
+        else:
+            self.show_form(self.initial_form, **self.initial_values)
 
     # -- forms --------------------------------------------------------------------------------
 
@@ -289,6 +191,11 @@ class PipelineScreen(LmsysScreen):
 
     def show_form(self, form_id: str, **values: Any) -> None:
         form = self._form(form_id)
+        if self.job_in_front:  # the forms come back beside the job
+            self.job_in_front = False
+            self.query_one("#pipeline-body").remove_class("-job-in-front")
+            self.query_one("#form-tabs").query_one(Tabs).focus()
+            self.refresh_bindings()
         if form_id not in self._built:
             rows = self._rows(form, values)
             self.query_one(f"#{form.id}-fields", VerticalScroll).mount_all(rows)
@@ -356,12 +263,9 @@ class PipelineScreen(LmsysScreen):
             out[f.name] = None if value is Select.BLANK else value
         return out
 
-    def build(self, form_id: str | None = None) -> stages.JobSpec:
+    def build(self, form_id: str | None = None) -> jobspecs.JobSpec:
         form_id = form_id or self.active_form
-        values = self.values(form_id)
-        if form_id == "demo":
-            return stages.demo(self.lmsys.settings, values.get("limit"))
-        return BUILDERS[form_id](self.lmsys.settings, **values)
+        return self._form(form_id).build(self.lmsys.settings, **self.values(form_id))
 
     def _preview(self) -> None:
         preview = self.query_one("#command-preview", Static)
@@ -381,9 +285,20 @@ class PipelineScreen(LmsysScreen):
         self._preview()
 
     def on_tabbed_content_tab_activated(self, _event: TabbedContent.TabActivated) -> None:
+        if self.job_in_front:
+            return  # the hidden tabs' first activation; the form is built when shown
         if self.active_form not in self._built:
             self.show_form(self.active_form)
         self._preview()
+
+    def action_forms(self) -> None:
+        self.show_form(self.active_form)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """`f` only while the job fills the screen; Start only while a form shows."""
+        if action in ("forms", "start"):
+            return self.job_in_front == (action == "forms")
+        return True
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "start":

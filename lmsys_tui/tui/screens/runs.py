@@ -412,7 +412,7 @@ class RunsScreen(LmsysScreen):
         self.post_message(self.DeletePlanned(plan_delete(self.lmsys.settings.db, ident, kind)))
 
     def on_runs_screen_delete_planned(self, message: DeletePlanned) -> None:
-        from lmsys_tui.tui import stages
+        from lmsys_tui.tui import jobspecs
         from lmsys_tui.tui.screens.confirm import ConfirmScreen
 
         plan = message.plan
@@ -427,7 +427,7 @@ class RunsScreen(LmsysScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.lmsys.start_job(stages.delete(self.lmsys.settings, plan.id, plan.kind))
+                self.lmsys.start_job(jobspecs.delete(self.lmsys.settings, plan.id, plan.kind))
 
         self.app.push_screen(ConfirmScreen(f"Delete {plan.kind} {plan.id}?", question), answered)
 
@@ -439,9 +439,9 @@ class RunsScreen(LmsysScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                from lmsys_tui.tui import stages
+                from lmsys_tui.tui import jobspecs
 
-                self.lmsys.start_job(stages.clear(settings))
+                self.lmsys.start_job(jobspecs.clear(settings))
 
         self.app.push_screen(
             ConfirmScreen(

@@ -1,7 +1,7 @@
-"""The whole pipeline in one call: load → embed + cluster → summarize → merge.
+"""The demo in one call: load → embed + cluster → summarize → merge, reusing what exists.
 
 `lmsys-tui demo` (the TUI, on its pipeline screen) and `lmsys-tui --headless demo` both call
-`run_pipeline`, so the demo is the same code either way. Each stage is the real one (the same
+`run_demo`, so the demo is the same code either way. Each stage is the real one (the same
 functions the single-stage commands call), and a stage whose result is already in the store is
 reused instead of redone: running the demo again opens what the first run built, and a demo
 that was cancelled half-way continues from the last finished stage (the embedding stage itself
@@ -10,20 +10,19 @@ also keeps every vector it computed).
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.errors import UsageError
+from lmsys_tui.core.hierarchy.options import MergeOptions
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
 
 STAGES = ("load", "cluster", "summarize", "merge")
-DEMO_LIMIT = 3000
 OFFLINE = "offline"
 
 
@@ -33,27 +32,19 @@ def default_clusters(n_queries: int) -> int:
 
 
 @dataclass
-class PipelineOptions:
+class DemoOptions(Options):
     source: str = "sharegpt"
-    limit: int | None = DEMO_LIMIT
+    limit: int | None = option(3000, minimum=1)
     label: str | None = None  # dataset label (default: the source's)
-    n_clusters: int | None = None  # default: default_clusters(limit)
-    model: str = OFFLINE  # summaries and hierarchy; offline needs no key and no network
-    target_levels: int = 3
+    n_clusters: int | None = option(minimum=2)  # default: default_clusters(limit)
+    model: str = option(OFFLINE)  # summaries and hierarchy; offline needs no key, no network
+    target_levels: int = option(MergeOptions.target_levels, minimum=2)
     embed_backend: str = "auto"
-    reuse: bool = True
-
-    def check(self) -> None:
-        if self.limit is not None and self.limit <= 0:
-            raise UsageError("--limit must be a positive number")
-        if self.n_clusters is not None and self.n_clusters < 2:
-            raise UsageError("--n-clusters must be at least 2")
-        if self.target_levels < 2:
-            raise UsageError("--target-levels must be at least 2")
+    fresh: bool = option(False)  # redo every stage instead of reusing what the store has
 
 
 @dataclass
-class PipelineResult:
+class DemoResult:
     dataset: str
     run_id: str | None = None
     summary_run_id: str | None = None
@@ -77,85 +68,89 @@ def _stage(progress: Progress, index: int, name: str) -> Progress:
     return report
 
 
-def _rows(store: Store, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    raw = store.engine.raw_connection()
-    try:
-        return list(raw.cursor().execute(sql, args))
-    finally:
-        raw.close()
-
-
 def _loaded(store: Store, label: str) -> int | None:
     """Queries of a finished dataset `label`, None when there is none."""
-    rows = _rows(
-        store,
-        "SELECT (SELECT COUNT(*) FROM queries q WHERE q.dataset_id = d.id) FROM datasets d"
-        " WHERE d.label = ? AND d.status = 'done'",
-        (label,),
-    )
-    return int(rows[0][0]) if rows else None
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        row = sql.one(
+            conn,
+            "SELECT (SELECT COUNT(*) FROM queries q WHERE q.dataset_id = d.id) AS n"
+            " FROM datasets d WHERE d.label = ? AND d.status = 'done'",
+            (label,),
+        )
+    return int(row["n"]) if row else None
 
 
 def _finished_run(store: Store, label: str, limit: int | None, k: int) -> tuple[str, int] | None:
     """The newest finished k-means run over the same selection with the same k."""
-    for run_id, params, n in _rows(
-        store,
-        "SELECT run_id, parameters, num_clusters FROM clustering_runs"
-        " WHERE algorithm = 'kmeans' AND status = 'done' ORDER BY created_at DESC, rowid DESC",
-    ):
-        p = json.loads(params or "{}")
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        found = sql.tuples(
+            conn,
+            "SELECT run_id, parameters, num_clusters FROM clustering_runs"
+            " WHERE algorithm = 'kmeans' AND status = 'done' ORDER BY created_at DESC, rowid DESC",
+        )
+    for run_id, params, n in found:
+        p = sql.loads(params, {})
         if p.get("dataset") == label and p.get("limit") == limit and p.get("n_clusters") == k:
             return str(run_id), int(n or 0)
     return None
 
 
 def _finished_pass(store: Store, run_id: str, model: str) -> str | None:
-    rows = _rows(
-        store,
-        "SELECT summary_run_id, model FROM summary_runs WHERE run_id = ? AND status = 'done'"
-        " AND error IS NULL ORDER BY created_at DESC, rowid DESC",
-        (run_id,),
-    )
-    for srid, used in rows:
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        passes = sql.tuples(
+            conn,
+            "SELECT summary_run_id, model FROM summary_runs WHERE run_id = ? AND status = 'done'"
+            " AND error IS NULL ORDER BY created_at DESC, rowid DESC",
+            (run_id,),
+        )
+    for srid, used in passes:
         if used == model or (model == OFFLINE and str(used).startswith(OFFLINE)):
             return str(srid)
     return None
 
 
 def _finished_hierarchy(store: Store, run_id: str, summary_run_id: str) -> str | None:
-    rows = _rows(
-        store,
-        "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND summary_run_id = ?"
-        " AND status = 'done' ORDER BY created_at DESC, rowid DESC LIMIT 1",
-        (run_id, summary_run_id),
-    )
-    return str(rows[0][0]) if rows else None
+    from lmsys_tui.core.store import sql
+
+    with sql.connection(store) as conn:
+        return sql.scalar(
+            conn,
+            "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND summary_run_id = ?"
+            " AND status = 'done' ORDER BY created_at DESC, rowid DESC LIMIT 1",
+            (run_id, summary_run_id),
+        )
 
 
-def run_pipeline(
+def run_demo(
     store: Store,
-    opts: PipelineOptions | None = None,
+    opts: DemoOptions | None = None,
     *,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
-) -> PipelineResult:
+) -> DemoResult:
     """Load, cluster, summarize and merge; each stage reused when the store already has it."""
     from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
-    from lmsys_tui.core.cluster.pipeline import EmbedOptions, Selection
-    from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
+    from lmsys_tui.core.cluster.options import EmbedOptions, Selection
+    from lmsys_tui.core.hierarchy.merge import run_merge
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources.registry import open_source
     from lmsys_tui.core.sources.spec import SourceSpec
     from lmsys_tui.core.summarize import SummarizeOptions, run_summarize
 
-    opts = opts or PipelineOptions()
-    opts.check()
+    opts = opts or DemoOptions()
+    reuse = not opts.fresh
     started = time.perf_counter()
     info, items = open_source(SourceSpec(source=opts.source))
     label = opts.label or info.default_label
-    result = PipelineResult(dataset=label)
+    result = DemoResult(dataset=label)
 
-    have = _loaded(store, label) if opts.reuse else None
+    have = _loaded(store, label) if reuse else None
     if have is not None and (opts.limit is None or have >= opts.limit):
         result.reused.append("load")
         _stage(progress, 1, "load")(have, have, f"{have:,} queries already loaded")
@@ -173,7 +168,7 @@ def run_pipeline(
     result.queries = min(n, opts.limit) if opts.limit else n
     k = opts.n_clusters or default_clusters(result.queries)
 
-    found = _finished_run(store, label, opts.limit, k) if opts.reuse else None
+    found = _finished_run(store, label, opts.limit, k) if reuse else None
     if found is not None:
         result.run_id, result.clusters = found
         result.reused.append("cluster")
@@ -182,7 +177,7 @@ def run_pipeline(
             store,
             KMeansParams(n_clusters=min(k, max(2, result.queries))),
             selection=Selection(dataset=label, limit=opts.limit),
-            embed_opts=EmbedOptions(backend=opts.embed_backend),
+            embed_opts=EmbedOptions(embed_backend=opts.embed_backend),
             description="demo" if opts.source == "sharegpt" else None,
             progress=_stage(progress, 2, "cluster"),
             cancelled=cancelled,
@@ -190,7 +185,7 @@ def run_pipeline(
         result.run_id, result.clusters = summary.run_id, summary.num_clusters
     assert result.run_id is not None
 
-    srid = _finished_pass(store, result.run_id, opts.model) if opts.reuse else None
+    srid = _finished_pass(store, result.run_id, opts.model) if reuse else None
     if srid is not None:
         result.reused.append("summarize")
     else:
@@ -203,7 +198,7 @@ def run_pipeline(
         ).summary_run_id
     result.summary_run_id = srid
 
-    hier = _finished_hierarchy(store, result.run_id, srid) if opts.reuse else None
+    hier = _finished_hierarchy(store, result.run_id, srid) if reuse else None
     if hier is not None:
         result.reused.append("merge")
     elif result.clusters >= 2:

@@ -1,4 +1,4 @@
-"""The steps every clustering run shares, around the algorithm-specific fit.
+"""What every clustering run shares, around the algorithm-specific fit (the run template).
 
 select queries -> `running` run row -> embed what is missing (the embedding stage; nothing is
 embedded twice) -> read vectors from the embedding store -> fit + assign (algorithm) ->
@@ -9,53 +9,44 @@ Vectors always come from the embedding store, never from the model again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from lmsys_tui.core.cluster import runs
+from lmsys_tui.core.cluster.options import EmbedOptions, Selection
 from lmsys_tui.core.cluster.runs import ClusterResult, RunSummary
 from lmsys_tui.core.store.queries import count_queries, select_query_ids
 from lmsys_tui.errors import NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     import numpy as np
 
+    from lmsys_tui.core.chroma import BackfillSummary
+    from lmsys_tui.core.embed import EmbedSummary
     from lmsys_tui.core.store.db import Store
 
-Fit = Callable[["np.ndarray", "np.ndarray", Progress, CancelCheck], ClusterResult]
 
+class Algorithm(Protocol):
+    """What a run needs from an algorithm's options (`KMeansParams`, `HdbscanParams`)."""
 
-@dataclass(frozen=True)
-class EmbedOptions:
-    """Which embedding space to cluster in, and how to fill it (reference option names)."""
+    algorithm: ClassVar[str]
+    random_state: int
+    chunk_size: int
 
-    provider: str = "sentence-transformers"
-    model: str | None = None  # None: the provider's default
-    dimensions: int | None = None
-    batch_size: int = 64
-    backend: str = "auto"
-    use_chroma: bool = False
-    chroma_path: str | None = None
-    chroma_host: str | None = None
-    chroma_port: int | None = None
+    @property
+    def size(self) -> int:
+        """The number that names the run: k, or the minimum cluster size."""
+        ...
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "embedding_provider": self.provider,
-            "embedding_model": self.model,
-            "dimensions": self.dimensions,
-            "embed_batch_size": self.batch_size,
-            "embed_backend": self.backend,
-            "use_chroma": self.use_chroma,
-        }
+    def to_dict(self) -> dict[str, Any]: ...
 
-
-@dataclass(frozen=True)
-class Selection:
-    dataset: str | None = None
-    limit: int | None = None
+    def fit(
+        self, ids: np.ndarray, X: np.ndarray, progress: Progress, cancelled: CancelCheck
+    ) -> ClusterResult:
+        """Cluster the rows of X (ids in the same order); labels, distances and centroids."""
+        ...
 
 
 def _phase(progress: Progress, name: str) -> Progress:
@@ -65,11 +56,46 @@ def _phase(progress: Progress, name: str) -> Progress:
     return report
 
 
-def _sync_chroma(store: Store, space: Any, query_ids: list[int] | None, opts: EmbedOptions) -> Any:
-    """Put the run's queries into the space's Chroma collection from the embedding store."""
-    from lmsys_tui.core import chroma
+def selected_ids(store: Store, selection: Selection) -> list[int] | None:
+    """The selected queries' ids (None: every query); NotFoundError when there are none."""
+    from lmsys_tui.core.embed import select_query_ids
 
-    return chroma.backfill(
+    ids = select_query_ids(store, selection.dataset, selection.limit)
+    if ids is not None and not ids:
+        where = f"dataset {selection.dataset!r}" if selection.dataset else "the store"
+        raise NotFoundError(f"no queries in {where}; run load first")
+    return ids
+
+
+def embed_selection(
+    store: Store,
+    space: Any,
+    query_ids: list[int] | None,
+    opts: EmbedOptions,
+    *,
+    cache_dir: Path | None = None,
+    progress: Progress = no_progress,
+    cancelled: CancelCheck = never_cancelled,
+) -> tuple[EmbedSummary, BackfillSummary | None]:
+    """Embed what the selected queries lack in `space` (nothing twice); with `use_chroma`,
+    also put them in the space's Chroma collection from the stored vectors. `embed`, the TUI's
+    embed job and every clustering run call this."""
+    from lmsys_tui.core import chroma
+    from lmsys_tui.core.embed import embed_queries
+
+    embedded = embed_queries(
+        store,
+        space,
+        query_ids,
+        batch_size=opts.embed_batch_size,
+        backend=opts.embed_backend,
+        progress=progress,
+        cancelled=cancelled,
+        cache_dir=cache_dir,
+    )
+    if not opts.use_chroma:
+        return embedded, None
+    synced = chroma.backfill(
         store,
         space,
         query_ids=query_ids,
@@ -77,29 +103,29 @@ def _sync_chroma(store: Store, space: Any, query_ids: list[int] | None, opts: Em
         host=opts.chroma_host,
         port=opts.chroma_port,
     )
+    return embedded, synced
 
 
 def run_clustering(
     store: Store,
+    params: Algorithm,
     *,
-    algorithm: str,
-    size: int,
-    parameters: dict[str, Any],
-    fit: Fit,
-    selection: Selection = Selection(),
-    embed_opts: EmbedOptions = EmbedOptions(),
+    selection: Selection | None = None,
+    embed_opts: EmbedOptions | None = None,
     description: str | None = None,
-    random_state: int = 42,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
 ) -> RunSummary:
     """Run one clustering end to end; the run row records how it ended."""
     from lmsys_tui.core.cluster.keywords import cluster_keywords
     from lmsys_tui.core.cluster.metrics import sampled_silhouette, size_stats
-    from lmsys_tui.core.embed import embed_queries, load_vectors, resolve_space
+    from lmsys_tui.core.embed import load_vectors
 
+    selection = selection or Selection()
+    embed_opts = embed_opts or EmbedOptions()
+    parameters = params.to_dict()
     started = time.perf_counter()
-    space = resolve_space(embed_opts.provider, embed_opts.model, embed_opts.dimensions)
+    space = embed_opts.space()
     dataset_id = runs.dataset_id_for(store, selection.dataset) if selection.dataset else None
     query_ids = select_query_ids(store, selection.dataset, selection.limit)
     available = len(query_ids) if query_ids is not None else count_queries(store)
@@ -116,8 +142,8 @@ def run_clustering(
     )
     run_id = runs.start_run(
         store,
-        algorithm=algorithm,
-        size=size,
+        algorithm=params.algorithm,
+        size=params.size,
         num_clusters=parameters.get("n_clusters"),
         dataset_id=dataset_id,
         space=space.to_dict(),
@@ -125,27 +151,23 @@ def run_clustering(
         description=description,
     )
     with runs.guarded_run(store, run_id):
-        embedded = embed_queries(
+        embedded, chroma_info = embed_selection(
             store,
             space,
             query_ids,
-            batch_size=embed_opts.batch_size,
-            backend=embed_opts.backend,
+            embed_opts,
             progress=_phase(progress, "embed"),
             cancelled=cancelled,
         )
         ids, X = load_vectors(store, space, query_ids)
         if len(ids) == 0:
             raise UsageError("none of the selected queries has an embeddable text")
-        chroma_info = None
-        if embed_opts.use_chroma:
-            chroma_info = _sync_chroma(store, space, query_ids, embed_opts)
-        result = fit(ids, X, _phase(progress, "fit"), cancelled)
+        result = params.fit(ids, X, _phase(progress, "fit"), cancelled)
         progress(0, None, "keywords: c-TF-IDF")
         result.keywords, kw_info = cluster_keywords(
-            store, result.ids, result.labels, random_state=random_state
+            store, result.ids, result.labels, random_state=params.random_state
         )
-        result.metrics |= sampled_silhouette(X, result.labels, random_state=random_state)
+        result.metrics |= sampled_silhouette(X, result.labels, random_state=params.random_state)
         result.metrics |= size_stats(result.labels)
         result.metrics |= {
             "n_queries": len(ids),
@@ -160,7 +182,7 @@ def run_clustering(
             run_id,
             result,
             embedding_dim=int(X.shape[1]),
-            chunk_size=int(parameters.get("chunk_size") or 5000),
+            chunk_size=params.chunk_size,
             progress=_phase(progress, "write"),
             cancelled=cancelled,
         )
@@ -168,7 +190,7 @@ def run_clustering(
     seconds = round(time.perf_counter() - started, 3)
     return RunSummary(
         run_id=run_id,
-        algorithm=algorithm,
+        algorithm=params.algorithm,
         status="done",
         num_clusters=found,
         n_queries=len(ids),
