@@ -8,6 +8,10 @@ plain dataclasses (types.py); the CLI turns them into the reference JSON.
 The Searcher reads the store through its own read-only stdlib connection (no SQLAlchemy), keeps
 vectors and populations in memory while the store is unchanged (`PRAGMA data_version`), and is
 safe to call from worker threads (one search at a time per Searcher).
+
+Over 400 lines on purpose: the steps are methods of one class because they share its reader
+connection, its caches and its interrupt flag; split into modules they would pass that state
+around. What does not need it lives beside it (filters, facets, keyword, semantic, hybrid).
 """
 
 from __future__ import annotations
