@@ -12,7 +12,7 @@ could order either way (exact ties, such as clusters sharing no word with the te
 JSON, normalised (the store's path becomes `<home>`, wall-clock durations `<seconds>`, floats
 keep 4 decimals, Chroma's own metadata is key-sorted: Chroma does not keep its order), with
 `tests/golden/<case>.json`. After a deliberate change, rewrite them with
-`LMSYS_TUI_UPDATE_GOLDEN=1 pytest tests/test_golden.py` and review the diff.
+`LMSYS_TUI_UPDATE_GOLDEN=1 pytest tests/functional/test_golden.py` and review the diff.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pytest
 import tui_store
 from tui_store import FLAT_RUN, HIER_ID, PASS_CLAUDE, PASS_V1, RUN_ID
 
-GOLDEN = Path(__file__).resolve().parent / "golden"
+GOLDEN = Path(__file__).resolve().parent.parent / "golden"
 UPDATE = os.environ.get("LMSYS_TUI_UPDATE_GOLDEN") == "1"
 VOLATILE = {"seconds"}  # wall-clock durations
 UNORDERED = {"metadata"}  # Chroma's collection metadata: its key order changes between runs

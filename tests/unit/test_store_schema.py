@@ -15,7 +15,7 @@ from lmsys_tui.core.store.db import open_store
 from lmsys_tui.core.store.models import Dataset
 from lmsys_tui.errors import ExitCode, UsageError
 
-GOLDEN_SCHEMA = Path(__file__).parent / "golden" / "store_schema.sql"
+GOLDEN_SCHEMA = Path(__file__).resolve().parent.parent / "golden" / "store_schema.sql"
 EXPECTED_TABLES = {
     "schema_info", "datasets", "queries", "clustering_runs", "clusters", "query_clusters",
     "summary_runs", "cluster_summaries", "hierarchy_runs", "cluster_hierarchies",

@@ -35,7 +35,7 @@ from lmsys_tui.tui.screens.runs import RunsScreen
 
 pytestmark = pytest.mark.anyio
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 SIZE = (120, 40)
 FIXED_UPDATED = "2024-05-01 12:00:00.000000"
 FIXED_CREATED = "2024-04-30 09:15:00.000000"
