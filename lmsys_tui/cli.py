@@ -25,13 +25,16 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+Version = Annotated[
+    bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
+]
+
+
 def _root(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="Show tracebacks and debug logs.")
     ] = False,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
-    ] = False,
+    version: Version = False,
 ) -> None:
     """lmsys-tui headless mode: every TUI action as a command, `--json` on each.
 
@@ -81,9 +84,7 @@ def _tui(
         Path | None, typer.Option("--chroma-path", help="Chroma folder.")
     ] = None,
     run_id: Annotated[str | None, typer.Option("--run-id", help="Open this run.")] = None,
-    version: Annotated[
-        bool, typer.Option("--version", callback=_version, is_eager=True, help="Show version.")
-    ] = False,
+    version: Version = False,
 ) -> None:
     """lmsys-tui: explore how people use LLMs. `lmsys-tui --headless --help` lists commands."""
     from lmsys_tui.config import load_settings
