@@ -11,26 +11,14 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import DbPath, Json, Xml
+from lmsys_tui.commands.options import DB_PATH, JSON_OR_XML, SUMMARY_PASS, RunId
 from lmsys_tui.commands.output import emit, emit_table, handled, note, safe_text
-from lmsys_tui.config import load_settings
-from lmsys_tui.errors import NotFoundError
-
-RunId = Annotated[str, typer.Argument(help="Clustering run id (see `runs`).")]
-SummaryRunId = Annotated[
-    str | None, typer.Option(help="Titles from this summary pass (default: the newest).")
-]
-Alias = Annotated[str | None, typer.Option(help="Titles from the newest pass with this alias.")]
-
-
-def _db(db_path):  # type: ignore[no-untyped-def]
-    settings = load_settings(db_path)
-    if not settings.db.exists():
-        raise NotFoundError(f"no lmsys-tui store at {settings.db}")
-    return settings.db
+from lmsys_tui.commands.params import Params, takes
+from lmsys_tui.commands.progress import existing_store
 
 
 @handled
+@takes(SUMMARY_PASS, DB_PATH, JSON_OR_XML)
 def list_clusters(
     run_id: RunId,
     show_examples: Annotated[
@@ -38,23 +26,20 @@ def list_clusters(
     ] = 0,
     limit: Annotated[int | None, typer.Option(help="Show at most N clusters.")] = None,
     example_width: Annotated[int, typer.Option(help="Characters per example query.")] = 80,
-    summary_run_id: SummaryRunId = None,
-    alias: Alias = None,
-    db_path: DbPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """List a run's clusters, largest first, with titles (summary, else keywords)."""
     from lmsys_tui.core.read.listing import list_clusters as core_list
 
     data = core_list(
-        _db(db_path),
+        existing_store(params.db_path).db,
         run_id,
         limit=limit,
         show_examples=show_examples,
         example_width=example_width,
-        summary_run_id=summary_run_id,
-        alias=alias,
+        summary_run_id=params.summary_run_id,
+        alias=params.alias,
     )
 
     def table() -> None:
@@ -80,32 +65,30 @@ def list_clusters(
             )
         note(f"{len(data['clusters'])} of {data['total_clusters']} clusters")
 
-    emit(data, as_json=json_out, as_xml=xml_out, root="clusters", table=table)
+    emit(data, params, root="clusters", table=table)
 
 
 @handled
+@takes(SUMMARY_PASS, DB_PATH, JSON_OR_XML)
 def inspect(
     run_id: RunId,
     cluster_id: Annotated[
         int, typer.Argument(help="Cluster id; HDBSCAN noise is -1 (write it after --: -- -1).")
     ],
     show_queries: Annotated[int, typer.Option(help="Number of queries to show.")] = 10,
-    summary_run_id: SummaryRunId = None,
-    alias: Alias = None,
-    db_path: DbPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Inspect one cluster: size, title, keywords and its most central queries."""
     from lmsys_tui.core.read.listing import inspect_cluster
 
     data = inspect_cluster(
-        _db(db_path),
+        existing_store(params.db_path).db,
         run_id,
         cluster_id,
         show_queries=show_queries,
-        summary_run_id=summary_run_id,
-        alias=alias,
+        summary_run_id=params.summary_run_id,
+        alias=params.alias,
     )
 
     def table() -> None:
@@ -141,10 +124,11 @@ def inspect(
                 f"{run_id} --cluster-id {cluster_id}"
             )
 
-    emit(data, as_json=json_out, as_xml=xml_out, root="cluster", table=table)
+    emit(data, params, root="cluster", table=table)
 
 
 @handled
+@takes(DB_PATH, JSON_OR_XML)
 def list_queries(
     run_id: Annotated[str | None, typer.Option(help="Only queries of this run.")] = None,
     cluster_id: Annotated[
@@ -176,15 +160,14 @@ def list_queries(
         str | None,
         typer.Option(help="Page after this key (the previous next_after; any order)."),
     ] = None,
-    db_path: DbPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """List queries, filtered, in id or distance order; keyset pages (never OFFSET)."""
     from lmsys_tui.core.read.listing import list_queries as core_list
 
     data = core_list(
-        _db(db_path),
+        existing_store(params.db_path).db,
         run_id=run_id,
         cluster_id=cluster_id,
         node=node,
@@ -214,4 +197,4 @@ def list_queries(
         elif data.get("next_after") is not None:
             note(f"next page: --after={data['next_after']}")
 
-    emit(data, as_json=json_out, as_xml=xml_out, root="queries", table=table)
+    emit(data, params, root="queries", table=table)

@@ -8,34 +8,25 @@ vectors. Extra options (`--random-state`, `--max-iter`, `--n-init`, `--fit-sampl
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated, Any
 
 import typer
 
 from lmsys_tui.commands.options import (
-    Backend,
-    ChromaHost,
-    ChromaPath,
-    ChromaPort,
-    Dataset,
-    DbPath,
-    Dimensions,
-    EmbedBatch,
-    Json,
-    Limit,
-    Model,
-    Provider,
-    UseChroma,
-    Xml,
+    CHROMA_SERVER,
+    EMBEDDING_SPACE,
+    EMBEDDING_WORK,
+    JSON_OR_XML,
+    QUERIES,
+    STORE_PATHS,
+    embedding_inputs,
 )
-from lmsys_tui.commands.output import emit, emit_table, handled, note
-from lmsys_tui.config import load_settings
+from lmsys_tui.commands.output import emit_table, handled, report
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.core.cluster.density import HdbscanParams as H
 from lmsys_tui.core.cluster.density import run_hdbscan
 from lmsys_tui.core.cluster.kmeans import KMeansParams as K
 from lmsys_tui.core.cluster.kmeans import run_kmeans
-from lmsys_tui.core.cluster.options import EmbedOptions as E
 
 Description = Annotated[str, typer.Option(help="Description of this clustering run.")]
 ChunkSize = Annotated[
@@ -44,34 +35,25 @@ ChunkSize = Annotated[
 RandomState = Annotated[int, typer.Option(help="Seed: same seed + same data = same run.")]
 
 
-def _cluster(run: Any, params: Any, label: str, command: dict[str, Any]) -> None:
-    """Build the selection and embedding options from the command's parameters, run one
-    clustering stage with progress on stderr, and print the run."""
+def _cluster(run: Any, algorithm: Any, label: str, params: Params) -> None:
+    """Run one clustering stage over the selected queries (embedding what they lack) with
+    progress on stderr, and print the run."""
     from lmsys_tui.commands.progress import run_on_store
-    from lmsys_tui.core.cluster.options import Selection
 
-    selection = Selection.from_params(command)
-    settings = load_settings(command["db_path"], command["chroma_path"])
-    embed_opts = replace(E.from_params(command), chroma_path=str(settings.chroma))
+    settings, selection, embed_opts = embedding_inputs(params)
     summary = run_on_store(
         settings.db,
         label,
         lambda store, progress: run(
             store,
-            params,
+            algorithm,
             selection=selection,
             embed_opts=embed_opts,
-            description=command["description"],
+            description=params.description,
             progress=progress,
         ),
     )
-    _report(summary, command["json_out"], command["xml_out"])
-
-
-def _report(summary: Any, json_out: bool, xml_out: bool) -> None:
     data = summary.to_dict()
-    if not json_out and not xml_out:
-        note(summary.message)
     m = data["metrics"]
     rows = [
         ("run_id", data["run_id"]),
@@ -84,21 +66,20 @@ def _report(summary: Any, json_out: bool, xml_out: bool) -> None:
     for key in ("inertia", "epochs", "converged", "noise_fraction", "silhouette", "seconds"):
         if key in m:
             rows.append((key, m[key]))
-    emit(
-        data,
-        as_json=json_out,
-        as_xml=xml_out,
+    report(
+        summary,
+        params,
         root="run",
+        data=data,
         table=lambda: emit_table("Clustering run", ["field", "value"], rows),
     )
 
 
 @handled
+@takes(QUERIES, EMBEDDING_SPACE, EMBEDDING_WORK, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 def kmeans(
     n_clusters: Annotated[int, typer.Option(help="Number of clusters.")] = K.n_clusters,
     description: Description = "",
-    dataset: Dataset = None,
-    limit: Limit = None,
     mb_batch_size: Annotated[
         int, typer.Option(help="MiniBatchKMeans mini-batch size.")
     ] = K.mb_batch_size,
@@ -113,25 +94,15 @@ def kmeans(
         float, typer.Option(help="Stop when an epoch improves inertia by less than this share.")
     ] = K.tol,
     random_state: RandomState = K.random_state,
-    use_chroma: UseChroma = E.use_chroma,
-    embedding_provider: Provider = E.embedding_provider,
-    embedding_model: Model = None,
-    embed_batch_size: EmbedBatch = E.embed_batch_size,
-    dimensions: Dimensions = None,
-    embed_backend: Backend = E.embed_backend,
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Run MiniBatchKMeans clustering (shuffled epochs until it converges)."""
-    command = locals()
-    _cluster(run_kmeans, K.from_params(command), f"cluster kmeans k={n_clusters}", command)
+    _cluster(run_kmeans, K.from_params(params), f"cluster kmeans k={n_clusters}", params)
 
 
 @handled
+@takes(QUERIES, EMBEDDING_SPACE, EMBEDDING_WORK, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 def hdbscan(
     min_cluster_size: Annotated[
         int, typer.Option(help="HDBSCAN minimum cluster size.")
@@ -163,24 +134,11 @@ def hdbscan(
         str, typer.Option(help="auto (UMAP if installed, else PCA) | pca | umap | none.")
     ] = H.reducer,
     description: Description = "",
-    dataset: Dataset = None,
-    limit: Limit = None,
     chunk_size: ChunkSize = H.chunk_size,
     random_state: RandomState = H.random_state,
-    use_chroma: UseChroma = E.use_chroma,
-    embedding_provider: Provider = E.embedding_provider,
-    embedding_model: Model = None,
-    embed_batch_size: EmbedBatch = E.embed_batch_size,
-    dimensions: Dimensions = None,
-    embed_backend: Backend = E.embed_backend,
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Run HDBSCAN clustering after dimension reduction (noise kept as cluster -1)."""
-    command = locals()
     label = f"cluster hdbscan min_cluster_size={min_cluster_size}"
-    _cluster(run_hdbscan, H.from_params(command), label, command)
+    _cluster(run_hdbscan, H.from_params(params), label, params)

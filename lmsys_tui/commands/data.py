@@ -7,8 +7,9 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import ChromaPath, DbPath, Json, Xml
-from lmsys_tui.commands.output import emit, emit_table, handled, note
+from lmsys_tui.commands.options import DB_PATH, JSON_ONLY, JSON_OR_XML, STORE_PATHS
+from lmsys_tui.commands.output import emit, emit_table, handled, note, report
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.delete import ClearOptions as C
 from lmsys_tui.core.sources.spec import ColumnMap as M
@@ -18,6 +19,7 @@ from lmsys_tui.errors import UsageError
 
 
 @handled
+@takes(STORE_PATHS, JSON_OR_XML)
 def load(
     source: Annotated[
         str | None,
@@ -65,41 +67,35 @@ def load(
     batch_size: Annotated[
         int, typer.Option("--db-batch-size", help="Rows per committed batch.")
     ] = L.batch_size,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Load conversations (first user turn + metadata) into the store."""
-    command = locals()
     from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources.registry import open_source
 
-    spec, opts = S.from_params(command), L.from_params(command)
-    settings = load_settings(db_path, chroma_path)
+    spec, opts = S.from_params(params), L.from_params(params)
+    settings = load_settings(params.db_path, params.chroma_path)
     info, items = open_source(spec)
     summary = run_on_store(
         settings.db,
         f"load {info.default_label}",
         lambda store, progress: run_load(store, items, info, **opts.to_dict(), progress=progress),
     )
-    data = summary.to_dict() | {"db_path": str(settings.db)}
-    if not json_out and not xml_out:
-        note(summary.message)
-    emit(data, as_json=json_out, as_xml=xml_out, root="load", table=lambda: None)
+    report(summary, params, root="load", data=summary.to_dict() | {"db_path": str(settings.db)})
 
 
 @handled
-def datasets(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = False) -> None:
+@takes(DB_PATH, JSON_OR_XML)
+def datasets(*, params: Params) -> None:
     """List the datasets in the store with their query counts."""
     from lmsys_tui.core.read import catalog
 
-    rows = catalog.list_datasets(load_settings(db_path).db)
+    rows = catalog.list_datasets(load_settings(params.db_path).db)
     emit(
         {"datasets": rows},
-        as_json=json_out,
-        as_xml=xml_out,
+        params,
         root="datasets",
         table=lambda: emit_table(
             "Datasets",
@@ -113,6 +109,7 @@ def datasets(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = Fals
 
 
 @handled
+@takes(STORE_PATHS, JSON_ONLY)
 def clear(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = C.yes,
     keep_embeddings: Annotated[
@@ -122,27 +119,25 @@ def clear(
             help="Keep the stored vectors (keyed by text: reloading the same data embeds nothing).",
         ),
     ] = C.keep_embeddings,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
+    *,
+    params: Params,
 ) -> None:
     """Delete the SQLite store, its embedding store and the Chroma folder."""
-    command = locals()
     from lmsys_tui.core.delete import clear_store
     from lmsys_tui.core.store import schema
     from lmsys_tui.core.store.embeddings import embeddings_path
 
-    opts = C.from_params(command)
-    settings = load_settings(db_path, chroma_path)
+    opts = C.from_params(params)
+    settings = load_settings(params.db_path, params.chroma_path)
     db = settings.db
     if db.exists():
         schema.read_version(db)  # never delete a file that is not an lmsys-tui store
     if not opts.yes:
-        if json_out:
+        if params.json_out:
             raise UsageError("clear --json needs --yes (no prompt when output is for a program)")
         vectors = "" if opts.keep_embeddings else f", {embeddings_path(db)}"
         typer.confirm(f"Delete {db}{vectors} and {settings.chroma}?", abort=True, err=True)
     removed = clear_store(db, settings.chroma, keep_embeddings=opts.keep_embeddings)
-    if not json_out:
+    if not params.json_out:
         note(f"removed {len(removed)} path(s)" if removed else "nothing to remove")
-    emit({"removed": removed}, as_json=json_out, table=lambda: None)
+    emit({"removed": removed}, params)

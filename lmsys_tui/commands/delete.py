@@ -6,8 +6,9 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import DbPath, Json
+from lmsys_tui.commands.options import DB_PATH, JSON_ONLY
 from lmsys_tui.commands.output import emit, emit_table, handled, note
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.delete import DeleteOptions as D
 from lmsys_tui.errors import UsageError
@@ -16,6 +17,7 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 
 
 @handled
+@takes(DB_PATH, JSON_ONLY)
 def delete(
     ident: Annotated[str, typer.Argument(help="A run id, summary pass id or hierarchy id.")],
     kind: Annotated[
@@ -25,26 +27,25 @@ def delete(
     force: Annotated[
         bool, typer.Option("--force", help="Also delete something marked running.")
     ] = D.force,
-    db_path: DbPath = None,
-    json_out: Json = False,
+    *,
+    params: Params,
 ) -> None:
     """Delete a clustering run, summary pass or hierarchy, and what depends on it."""
-    command = locals()
     from lmsys_tui.core.delete import delete as delete_item
     from lmsys_tui.core.delete import plan_delete
 
-    opts = D.from_params(command)
-    db = load_settings(db_path).db
+    opts = D.from_params(params)
+    db = load_settings(params.db_path).db
     plan = plan_delete(db, opts.ident, opts.kind)
     if not opts.yes:
-        if json_out:
+        if params.json_out:
             raise UsageError("delete --json needs --yes (no prompt when output is for a program)")
         typer.confirm(plan.describe() + " Continue?", abort=True, err=True)
     done = delete_item(db, opts.ident, plan.kind, force=opts.force)
-    if not json_out:
+    if not params.json_out:
         note(done.describe().replace("Delete ", "Deleted ", 1))
     emit(
         done.to_dict(),
-        as_json=json_out,
+        params,
         table=lambda: emit_table("Deleted rows", ["table", "rows"], list(done.rows.items())),
     )

@@ -6,13 +6,15 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import DbPath, Json
-from lmsys_tui.commands.output import emit, handled, note
+from lmsys_tui.commands.options import DB_PATH, JSON_ONLY
+from lmsys_tui.commands.output import handled, report
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.demo import DemoOptions as D
 
 
 @handled
+@takes(DB_PATH, JSON_ONLY)
 def demo(
     limit: Annotated[int, typer.Option(help="Conversations to load and cluster.")] = D.limit,
     n_clusters: Annotated[
@@ -27,23 +29,20 @@ def demo(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Redo every stage even if the store has it.")
     ] = D.fresh,
-    db_path: DbPath = None,
-    json_out: Json = False,
+    *,
+    params: Params,
 ) -> None:
     """Build the demo: load ShareGPT, embed, k-means, summarize and merge (offline by default).
 
     Stages the store already has are reused, so a second run only reports where things are.
     """
-    command = locals()
     from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core.demo import run_demo
 
-    opts = D.from_params(command)
+    opts = D.from_params(params)
     result = run_on_store(
-        load_settings(db_path).db,
+        load_settings(params.db_path).db,
         "demo",
         lambda store, progress: run_demo(store, opts, progress=progress),
     )
-    if not json_out:
-        note(result.message)
-    emit(result.to_dict(), as_json=json_out, table=lambda: None)
+    report(result, params, root="demo")

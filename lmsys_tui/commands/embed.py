@@ -7,62 +7,32 @@ scripts need it as a stage of its own. Option names follow the reference; defaul
 
 from __future__ import annotations
 
-from dataclasses import replace
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from lmsys_tui.commands.options import (
-    Backend,
-    ChromaHost,
-    ChromaPath,
-    ChromaPort,
-    Dataset,
-    DbPath,
-    Dimensions,
-    EmbedBatch,
-    Json,
-    Limit,
-    Model,
-    Provider,
-    UseChroma,
-    Xml,
+    CHROMA_SERVER,
+    EMBEDDING_SPACE,
+    EMBEDDING_WORK,
+    JSON_OR_XML,
+    QUERIES,
+    STORE_PATHS,
+    embedding_inputs,
 )
-from lmsys_tui.commands.output import emit, emit_table, handled, note
-from lmsys_tui.config import Settings, load_settings
-from lmsys_tui.core.cluster.options import EmbedOptions as E
-from lmsys_tui.core.cluster.options import Selection
-
-
-def _inputs(command: dict[str, Any]) -> tuple[Settings, Selection, E]:
-    """The store's settings and the options a command's parameters give."""
-    settings = load_settings(command["db_path"], command["chroma_path"])
-    opts = replace(E.from_params(command), chroma_path=str(settings.chroma))
-    return settings, Selection.from_params(command), opts
+from lmsys_tui.commands.output import emit, emit_table, handled, note, report
+from lmsys_tui.commands.params import Params, takes
+from lmsys_tui.config import load_settings
 
 
 @handled
-def embed(
-    dataset: Dataset = None,
-    limit: Limit = None,
-    embedding_provider: Provider = E.embedding_provider,
-    embedding_model: Model = None,
-    dimensions: Dimensions = None,
-    embed_batch_size: EmbedBatch = E.embed_batch_size,
-    embed_backend: Backend = E.embed_backend,
-    use_chroma: UseChroma = E.use_chroma,
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
-) -> None:
+@takes(QUERIES, EMBEDDING_SPACE, EMBEDDING_WORK, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
+def embed(*, params: Params) -> None:
     """Embed the queries' distinct texts that are not stored yet (resumable, never twice)."""
     from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core.cluster.stage import embed_selection, selected_ids
 
-    settings, selection, opts = _inputs(locals())
+    settings, selection, opts = embedding_inputs(params)
     space = opts.space()
     summary, synced = run_on_store(
         settings.db,
@@ -80,37 +50,27 @@ def embed(
     for line in summary.notes:
         note(f"note: {line}")
     data = summary.to_dict()
+    message = summary.message
     if synced is not None:
         data["chroma"] = synced.to_dict()
-    if not json_out and not xml_out:
-        note(summary.message)
-        if synced is not None:
-            note(synced.message)
-    emit(data, as_json=json_out, as_xml=xml_out, root="embed", table=lambda: None)
+        message += "\n" + synced.message
+    report(summary, params, root="embed", data=data, message=message)
 
 
 @handled
+@takes(QUERIES, EMBEDDING_SPACE, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 def backfill_chroma(
-    dataset: Dataset = None,
-    limit: Limit = None,
-    embedding_provider: Provider = E.embedding_provider,
-    embedding_model: Model = None,
-    dimensions: Dimensions = None,
     # = core.chroma.DEFAULT_CHUNK (importing core.chroma here would slow every start)
     chunk_size: Annotated[int, typer.Option(help="Queries per Chroma read/write.")] = 5000,
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Add to Chroma the queries it lacks, from the embedding store (embeds nothing)."""
     from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core import chroma
     from lmsys_tui.core.cluster.stage import selected_ids
 
-    settings, selection, opts = _inputs(locals())
+    settings, selection, opts = embedding_inputs(params)
     space = opts.space()
     summary = run_on_store(
         settings.db,
@@ -127,33 +87,24 @@ def backfill_chroma(
         ),
         create=False,
     )
-    if not json_out and not xml_out:
-        note(summary.message)
-    emit(summary.to_dict(), as_json=json_out, as_xml=xml_out, root="backfill", table=lambda: None)
+    report(summary, params, root="backfill")
 
 
 @handled
-def chroma_info(
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
-) -> None:
+@takes(CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
+def chroma_info(*, params: Params) -> None:
     """List Chroma collections with their counts, distance and embedding space."""
     from lmsys_tui.core import chroma
 
-    settings = load_settings(db_path, chroma_path)
-    data = chroma.info(settings.chroma, chroma_host, chroma_port)
+    settings = load_settings(params.db_path, params.chroma_path)
+    data = chroma.info(settings.chroma, params.chroma_host, params.chroma_port)
     rows = data["collections"]
     emit(
         data,
-        as_json=json_out,
-        as_xml=xml_out,
+        params,
         root="chroma",
         table=lambda: emit_table(
-            f"Chroma collections ({chroma_host or settings.chroma})",
+            f"Chroma collections ({params.chroma_host or settings.chroma})",
             ["name", "kind", "count", "distance", "space"],
             [
                 (c["name"], c["kind"], c["count"], c["distance"], (c["space"] or {}).get("key"))

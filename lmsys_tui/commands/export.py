@@ -10,14 +10,16 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import DbPath, Json, RunId
+from lmsys_tui.commands.options import DB_PATH, JSON_ONLY, RunId
 from lmsys_tui.commands.output import emit, handled, note
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.export import ExportOptions as X
 from lmsys_tui.core.options import RunArg
 
 
 @handled
+@takes(DB_PATH, JSON_ONLY)
 def export(
     run_id: RunId,
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")] = X.output,
@@ -27,18 +29,17 @@ def export(
     batch_size: Annotated[int, typer.Option(help="Rows read and written per batch.")] = (
         X.batch_size
     ),
-    db_path: DbPath = None,
-    json_out: Json = False,
+    *,
+    params: Params,
 ) -> None:
     """Export a run's queries with their clusters (run_id, cluster_id, distance, query...)."""
-    command = locals()
     from lmsys_tui.commands.progress import stderr_progress
     from lmsys_tui.core.export import export_run
 
-    run, opts = RunArg.from_params(command), X.from_params(command)
-    db = load_settings(db_path).db
+    run, opts = RunArg.from_params(params), X.from_params(params)
+    db = load_settings(params.db_path).db
     with stderr_progress(f"export {run_id}") as progress:
         summary = export_run(db, run.run_id, opts, progress=progress)
-    if not json_out:
+    if not params.json_out:
         note(f"exported {summary.rows:,} rows to {summary.output} in {summary.seconds:.1f}s")
-    emit(summary.to_dict(), as_json=json_out, table=lambda: None)
+    emit(summary.to_dict(), params)

@@ -6,21 +6,19 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsys_tui.commands.options import BaseUrl, Concurrency, DbPath, Json, LlmModel, Rpm, Xml
-from lmsys_tui.commands.output import emit, handled, note, safe_text
+from lmsys_tui.commands.options import DB_PATH, JSON_OR_XML, LLM, SUMMARY_PASS
+from lmsys_tui.commands.output import emit, handled, report, safe_text
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.hierarchy.options import MergeOptions as M
 from lmsys_tui.core.options import RunArg
-from lmsys_tui.errors import NotFoundError, UsageError
+from lmsys_tui.errors import UsageError
 
 
 @handled
+@takes(SUMMARY_PASS, LLM, DB_PATH, JSON_OR_XML)
 def merge_clusters(
     run_id: Annotated[str, typer.Argument(help="Clustering run whose clusters are merged.")],
-    summary_run_id: Annotated[
-        str | None, typer.Option(help="Summary pass naming the leaves (default: newest).")
-    ] = None,
-    alias: Annotated[str | None, typer.Option(help="Summary pass by alias.")] = None,
     target_levels: Annotated[int, typer.Option(help="Levels including the leaves.")] = (
         M.target_levels
     ),
@@ -30,32 +28,24 @@ def merge_clusters(
     neighborhood_size: Annotated[
         int, typer.Option(help="Clusters per LLM context when proposing parents (Clio: 40).")
     ] = M.neighborhood_size,
-    model: LlmModel = None,
-    base_url: BaseUrl = None,
-    concurrency: Concurrency = M.concurrency,
-    rpm: Rpm = None,
     resume: Annotated[
         str | None, typer.Option("--resume", help="Continue this hierarchy run.")
     ] = None,
-    db_path: DbPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Merge a run's clusters into a multi-level hierarchy (Clio; offline with no key)."""
-    command = locals()
     from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core.hierarchy.merge import run_merge
 
-    run, opts = RunArg.from_params(command), M.from_params(command)
+    run, opts = RunArg.from_params(params), M.from_params(params)
     result = run_on_store(
-        load_settings(db_path).db,
+        load_settings(params.db_path).db,
         f"merge-clusters {run_id}",
         lambda store, progress: run_merge(store, run.run_id, opts, progress=progress),
         create=False,
     )
-    if not json_out and not xml_out:
-        note(result.message)
-    emit(result.to_dict(), as_json=json_out, as_xml=xml_out, root="merge", table=lambda: None)
+    report(result, params, root="merge")
 
 
 def _print_tree(data: dict[str, Any]) -> None:
@@ -88,6 +78,7 @@ def _print_tree(data: dict[str, Any]) -> None:
 
 
 @handled
+@takes(DB_PATH, JSON_OR_XML)
 def show_hierarchy(
     hier_id: Annotated[
         str, typer.Argument(help="Hierarchy id (or a run id: its newest hierarchy).")
@@ -95,17 +86,19 @@ def show_hierarchy(
     max_depth: Annotated[
         int | None, typer.Option(help="Show at most this many levels below the top.")
     ] = None,
-    db_path: DbPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Print a hierarchy as a tree with query counts and each node's share of the run."""
+    from lmsys_tui.commands.progress import existing_store
     from lmsys_tui.core.hierarchy.show import load_tree
 
     if max_depth is not None and max_depth < 1:
         raise UsageError("--max-depth must be at least 1")
-    settings = load_settings(db_path)
-    if not settings.db.exists():
-        raise NotFoundError(f"no store at {settings.db}")
-    data = load_tree(settings.db, hier_id, max_depth)
-    emit(data, as_json=json_out, as_xml=xml_out, root="hierarchy", table=lambda: _print_tree(data))
+    data = load_tree(existing_store(params.db_path).db, hier_id, max_depth)
+    emit(
+        data,
+        params,
+        root="hierarchy",
+        table=lambda: _print_tree(data),
+    )

@@ -1,15 +1,25 @@
-"""Option types shared by the headless commands (names as in the reference `lmsys` CLI).
+"""Option types and option groups shared by the headless commands (names as in the reference
+`lmsys` CLI).
 
-Each is declared once with its help text; its default comes from the core options class the
-command builds (`= EmbedOptions.embed_batch_size`), so no default is written twice.
+Each type is declared once with its help text; its default comes from the core options class
+the command builds (`= EmbedOptions.embed_batch_size`), so no default is written twice. A block
+of options that several commands take is one group below (`commands/params.py` says how a
+command takes it): each group's name says what it holds.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
+
+from lmsys_tui.commands.params import Params, group
+from lmsys_tui.config import Settings, load_settings
+from lmsys_tui.core.cluster.options import EmbedOptions as E
+from lmsys_tui.core.cluster.options import Selection
+from lmsys_tui.core.summarize.options import SummarizeOptions
 
 DbPath = Annotated[
     Path | None,
@@ -90,3 +100,54 @@ BaseUrl = Annotated[
 ]
 Concurrency = Annotated[int, typer.Option(help="Requests in flight at once.")]
 Rpm = Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")]
+
+# -- which summary pass to read (list-clusters, inspect, merge-clusters, search, search-cluster) -
+
+SummaryRunId = Annotated[
+    str | None, typer.Option(help="The summary pass to read (default: the run's newest).")
+]
+Alias = Annotated[str | None, typer.Option(help="... or the newest summary pass with this alias.")]
+
+# -- the groups ----------------------------------------------------------------------------------
+
+DB_PATH = group(db_path=(DbPath, None))
+"""The SQLite store only (commands that never touch Chroma)."""
+STORE_PATHS = group(db_path=(DbPath, None), chroma_path=(ChromaPath, None))
+"""The SQLite store and its Chroma folder."""
+JSON_ONLY = group(json_out=(Json, False))
+"""`--json` only (commands with no XML form)."""
+JSON_OR_XML = group(json_out=(Json, False), xml_out=(Xml, False))
+"""`--json` or `--xml`, else a table."""
+QUERIES = group(dataset=(Dataset, Selection.dataset), limit=(Limit, Selection.limit))
+"""Which queries a stage takes (`Selection`)."""
+EMBEDDING_SPACE = group(
+    embedding_provider=(Provider, E.embedding_provider),
+    embedding_model=(Model, E.embedding_model),
+    dimensions=(Dimensions, E.dimensions),
+)
+"""The embedding space the vectors belong to (`EmbedOptions.space()`)."""
+EMBEDDING_WORK = group(
+    embed_batch_size=(EmbedBatch, E.embed_batch_size),
+    embed_backend=(Backend, E.embed_backend),
+    use_chroma=(UseChroma, E.use_chroma),
+)
+"""How missing vectors are computed, and whether they also go into Chroma."""
+CHROMA_SERVER = group(chroma_host=(ChromaHost, None), chroma_port=(ChromaPort, None))
+"""A Chroma server instead of the embedded folder."""
+LLM = group(
+    model=(LlmModel, None),
+    base_url=(BaseUrl, None),
+    concurrency=(Concurrency, SummarizeOptions.concurrency),  # MergeOptions: the same
+    rpm=(Rpm, None),
+)
+"""Which LLM writes (summarize, merge-clusters) and how hard it is called."""
+SUMMARY_PASS = group(summary_run_id=(SummaryRunId, None), alias=(Alias, None))
+"""Which summary pass of a run to read: by id or by alias, else the newest."""
+
+
+def embedding_inputs(params: Params) -> tuple[Settings, Selection, E]:
+    """The settings, `QUERIES` and embedding options (the space, how to fill it, the Chroma
+    server and folder) a command's parameters give: embed, backfill-chroma, cluster."""
+    settings = load_settings(params.db_path, params.chroma_path)
+    opts = replace(E.from_params(params), chroma_path=str(settings.chroma))
+    return settings, Selection.from_params(params), opts

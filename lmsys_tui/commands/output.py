@@ -12,7 +12,7 @@ import functools
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from lmsys_tui.core.text import safe_text
@@ -103,17 +103,32 @@ def emit_table(
 
 def emit(
     data: Any,
+    params: Mapping[str, Any],
     *,
-    as_json: bool,
-    as_xml: bool = False,
     root: str = "result",
     table: Callable[[], None] | None = None,
 ) -> None:
-    if as_json:
+    """`data` as JSON or XML when the command's `params` ask for it (`json_out`, `xml_out`),
+    else `table()` for people (nothing without one: the command has said it on stderr)."""
+    if params["json_out"]:
         emit_json(data)
-    elif as_xml:
+    elif params.get("xml_out", False):
         emit_xml(root, data)
     elif table is not None:
         table()
-    else:
-        emit_json(data)
+
+
+def report(
+    summary: Any,
+    params: Mapping[str, Any],
+    *,
+    root: str,
+    data: Any = None,
+    message: str | None = None,
+    table: Callable[[], None] | None = None,
+) -> None:
+    """What a stage did: its message on stderr for people (then `table`, if any), its dict
+    (or `data`) on stdout with --json / --xml."""
+    if not params["json_out"] and not params.get("xml_out", False):
+        note(summary.message if message is None else message)
+    emit(summary.to_dict() if data is None else data, params, root=root, table=table)

@@ -1,5 +1,5 @@
 """Running headless stages: a Rich bar on stderr when it is a terminal (else quiet), and the
-store opened around the stage."""
+store opened around the stage; a reading command's check that its store exists."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from lmsys_tui.errors import NotFoundError
 from lmsys_tui.stage import Progress, no_progress
 
 if TYPE_CHECKING:
+    from lmsys_tui.config import Settings
     from lmsys_tui.core.store.db import Store
 
 T = TypeVar("T")
@@ -52,6 +53,26 @@ def stderr_progress(label: str) -> Iterator[Progress]:
         yield update
 
 
+def _missing(db: Path) -> NotFoundError:
+    return NotFoundError(f"no store at {db}; run load first")
+
+
+def existing_store(
+    db_path: Path | None, chroma_path: Path | None = None, *, default_may_be_missing: bool = False
+) -> Settings:
+    """The settings of the store a command reads: a missing one is NotFoundError (exit 3).
+
+    With `default_may_be_missing`, only a --db-path that names no file is an error (a listing
+    of the default store shows nothing before the first load).
+    """
+    from lmsys_tui.config import load_settings
+
+    settings = load_settings(db_path, chroma_path)
+    if not settings.db.exists() and not (default_may_be_missing and db_path is None):
+        raise _missing(settings.db)
+    return settings
+
+
 def run_on_store(
     db: Path, label: str, stage: Callable[[Store, Progress], T], *, create: bool = True
 ) -> T:
@@ -63,7 +84,7 @@ def run_on_store(
     from lmsys_tui.core.store.db import open_store
 
     if not create and not db.exists():
-        raise NotFoundError(f"no store at {db}; run load first")
+        raise _missing(db)
     store = open_store(db, create=create)
     try:
         with stderr_progress(label) as progress:

@@ -2,39 +2,36 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import DbPath, Json, Xml
+from lmsys_tui.commands.options import DB_PATH, JSON_OR_XML
 from lmsys_tui.commands.output import emit, emit_table, handled
-from lmsys_tui.config import load_settings
-from lmsys_tui.errors import NotFoundError
+from lmsys_tui.commands.params import Params, takes
+from lmsys_tui.commands.progress import existing_store
 
 
-def _db(db_path):  # type: ignore[no-untyped-def]
-    """The store path; an explicit --db-path that does not exist is an error, the default is not."""
-    settings = load_settings(db_path)
-    if db_path is not None and not settings.db.exists():
-        raise NotFoundError(f"no store at {settings.db}")
-    return settings.db
+def _db(params: Params) -> Path:
+    """The store path: a --db-path that does not exist is an error, the default is not."""
+    return existing_store(params.db_path, default_may_be_missing=True).db
 
 
 @handled
+@takes(DB_PATH, JSON_OR_XML)
 def runs(
     latest: Annotated[bool, typer.Option("--latest", help="Only the newest run.")] = False,
-    db_path: DbPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """List clustering runs, newest first."""
     from lmsys_tui.core.read import catalog
 
-    rows = catalog.list_runs(_db(db_path), latest=latest)
+    rows = catalog.list_runs(_db(params), latest=latest)
     emit(
         {"runs": rows},
-        as_json=json_out,
-        as_xml=xml_out,
+        params,
         root="runs",
         table=lambda: emit_table(
             "Clustering runs",
@@ -56,12 +53,13 @@ def runs(
 
 
 @handled
-def status(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = False) -> None:
+@takes(DB_PATH, JSON_OR_XML)
+def status(*, params: Params) -> None:
     """Where the store is, its schema version, and how many rows each table holds."""
     from lmsys_tui.core.read import catalog
     from lmsys_tui.core.store import schema
 
-    db = _db(db_path)
+    db = _db(params)
     counts = catalog.table_counts(db)
     data = {
         "db_path": str(db),
@@ -74,8 +72,7 @@ def status(db_path: DbPath = None, json_out: Json = False, xml_out: Xml = False)
     }
     emit(
         data,
-        as_json=json_out,
-        as_xml=xml_out,
+        params,
         root="status",
         table=lambda: emit_table(
             f"Store {db} (schema v{data['schema_version'] or '-'})",

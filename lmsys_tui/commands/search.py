@@ -8,23 +8,21 @@ vectors instead of paying Chroma's import (see core/search/semantic.py).
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from lmsys_tui.commands.options import (
+    CHROMA_SERVER,
+    JSON_OR_XML,
+    STORE_PATHS,
+    SUMMARY_PASS,
     Backend,
-    ChromaHost,
-    ChromaPath,
-    ChromaPort,
-    DbPath,
-    Json,
-    Xml,
 )
 from lmsys_tui.commands.output import emit, emit_table, handled, note, safe_text
-from lmsys_tui.config import load_settings
-from lmsys_tui.errors import NotFoundError, UsageError
+from lmsys_tui.commands.params import Params, takes
+from lmsys_tui.commands.progress import existing_store
+from lmsys_tui.errors import UsageError
 
 Text = Annotated[str, typer.Argument(help="What to search for.")]
 RunId = Annotated[
@@ -32,14 +30,8 @@ RunId = Annotated[
 ]
 
 
-def _db(db_path: Path | None, chroma_path: Path | None) -> Any:
-    settings = load_settings(db_path, chroma_path)
-    if not settings.db.exists():
-        raise NotFoundError(f"no lmsys-tui store at {settings.db}")
-    return settings
-
-
 @handled
+@takes(SUMMARY_PASS, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 def search(
     text: Text,
     search_type: Annotated[
@@ -85,13 +77,6 @@ def search(
     mode: Annotated[
         str, typer.Option("--mode", help="semantic (default) | keyword (FTS5) | hybrid (RRF).")
     ] = "semantic",
-    summary_run_id: Annotated[
-        str | None,
-        typer.Option(help="Cluster titles and --within-clusters from this summary pass."),
-    ] = None,
-    alias: Annotated[
-        str | None, typer.Option(help="... or from the newest summary pass with this alias.")
-    ] = None,
     hierarchy_run_id: Annotated[
         str | None,
         typer.Option(help="With the table: show each hit's path in this hierarchy."),
@@ -117,12 +102,8 @@ def search(
         ),
     ] = None,
     embed_backend: Backend = "auto",
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Search queries: semantic, keyword or hybrid, inside run/cluster/language/model filters."""
     from lmsys_tui.core.search import ClusterSearch, QuerySearch, Searcher
@@ -130,12 +111,13 @@ def search(
 
     if search_type not in ("queries", "clusters"):
         raise UsageError(f"--search-type must be queries or clusters, not {search_type!r}")
-    settings = _db(db_path, chroma_path)
+    settings = existing_store(params.db_path, params.chroma_path)
+    summary_run_id, alias = params.summary_run_id, params.alias
     with Searcher(
         settings.db,
         chroma_path=settings.chroma,
-        chroma_host=chroma_host,
-        chroma_port=chroma_port,
+        chroma_host=params.chroma_host,
+        chroma_port=params.chroma_port,
         interactive=False,
         backend=embed_backend,
     ) as searcher:
@@ -144,7 +126,7 @@ def search(
                 ClusterSearch(text=text, run_id=run_id, top_k=n_results, alias=alias,
                               summary_run_id=summary_run_id)
             )  # fmt: skip
-            _emit_clusters(found, json_out, xml_out)
+            _emit_clusters(found, params)
             return
         if run_id is not None and (embedding_model or embedding_provider):
             note("note: a run is always searched in its own embedding space")
@@ -218,10 +200,10 @@ def search(
         if result.matched is not None:
             note(f"{len(result.hits)} hits; counts cover {result.matched.description}")
 
-    emit(data, as_json=json_out, as_xml=xml_out, root="search", table=table)
+    emit(data, params, root="search", table=table)
 
 
-def _emit_clusters(found: Any, json_out: bool, xml_out: bool) -> None:
+def _emit_clusters(found: Any, params: Params) -> None:
     def table() -> None:
         emit_table(
             f"Clusters of {safe_text(found.request.run_id)} nearest to"
@@ -236,39 +218,41 @@ def _emit_clusters(found: Any, json_out: bool, xml_out: bool) -> None:
             ],
         )  # fmt: skip
 
-    emit(found.to_json(), as_json=json_out, as_xml=xml_out, root="search_cluster", table=table)
+    emit(
+        found.to_json(),
+        params,
+        root="search_cluster",
+        table=table,
+    )
 
 
 @handled
+@takes(SUMMARY_PASS, STORE_PATHS, JSON_OR_XML)
 def search_cluster(
     text: Text,
     run_id: Annotated[
         str | None,
         typer.Option("--run-id", help="The run whose clusters to rank (default: the newest)."),
     ] = None,
-    alias: Annotated[
-        str | None, typer.Option(help="Rank the newest summary pass with this alias.")
-    ] = None,
-    summary_run_id: Annotated[
-        str | None, typer.Option(help="Rank this summary pass (default: the newest).")
-    ] = None,
     top_k: Annotated[int, typer.Option("--top-k", help="Clusters to return.")] = 20,
     embed_backend: Backend = "auto",
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Rank a run's clusters by their summaries (one pass), or centroids + keywords before any."""
     from lmsys_tui.core.search import ClusterSearch, Searcher
 
-    settings = _db(db_path, chroma_path)
+    settings = existing_store(params.db_path, params.chroma_path)
     with Searcher(
         settings.db, chroma_path=settings.chroma, interactive=False, backend=embed_backend
     ) as searcher:
         found = searcher.search_clusters(
             ClusterSearch(
-                text=text, run_id=run_id, alias=alias, summary_run_id=summary_run_id, top_k=top_k
+                text=text,
+                run_id=run_id,
+                alias=params.alias,
+                summary_run_id=params.summary_run_id,
+                top_k=top_k,
             )
         )
-    _emit_clusters(found, json_out, xml_out)
+    _emit_clusters(found, params)

@@ -10,19 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
-from lmsys_tui.commands.options import (
-    BaseUrl,
-    ChromaHost,
-    ChromaPath,
-    ChromaPort,
-    Concurrency,
-    DbPath,
-    Json,
-    LlmModel,
-    Rpm,
-    Xml,
-)
-from lmsys_tui.commands.output import emit, emit_table, handled, note
+from lmsys_tui.commands.options import CHROMA_SERVER, JSON_OR_XML, LLM, STORE_PATHS
+from lmsys_tui.commands.output import emit_table, handled, report
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.options import RunArg
 from lmsys_tui.core.summarize.options import SummarizeOptions as S
@@ -30,15 +20,12 @@ from lmsys_tui.errors import LmsysError
 
 
 @handled
+@takes(LLM, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 def summarize(
     run_id: Annotated[str, typer.Argument(help="Clustering run to summarise.")],
-    model: LlmModel = None,
-    base_url: BaseUrl = None,
     max_queries: Annotated[int, typer.Option(help="Queries sampled per cluster.")] = (
         S.max_queries
     ),
-    concurrency: Concurrency = S.concurrency,
-    rpm: Rpm = None,
     cluster_ids: Annotated[
         list[int] | None, typer.Option("--cluster-id", help="Only this cluster (repeatable).")
     ] = None,
@@ -65,34 +52,25 @@ def summarize(
     embed_backend: Annotated[
         str, typer.Option(help="auto | torch | onnx | onnx-int8: how --use-chroma embeds.")
     ] = S.embed_backend,
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Title, two-sentence description and coherence (1-5) for each cluster of a run."""
-    command = locals()
     from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core.summarize import run_summarize, summaries_for_pass
 
-    run = RunArg.from_params(command)
-    settings = load_settings(db_path, chroma_path)
-    opts = replace(S.from_params(command), chroma_path=str(settings.chroma))
+    run = RunArg.from_params(params)
+    settings = load_settings(params.db_path, params.chroma_path)
+    opts = replace(S.from_params(params), chroma_path=str(settings.chroma))
 
     def stage(store: Any, progress: Any) -> tuple[Any, tuple[Any, dict[int, Any]]]:
         result = run_summarize(store, run.run_id, opts, progress=progress)
         return result, summaries_for_pass(store, run.run_id, summary_run_id=result.summary_run_id)
 
     result, (_, rows) = run_on_store(settings.db, f"summarize {run_id}", stage, create=False)
-    data = result.to_dict()
-    if not json_out and not xml_out:
-        note(result.message)
-    emit(
-        data,
-        as_json=json_out,
-        as_xml=xml_out,
+    report(
+        result,
+        params,
         root="summarize",
         table=lambda: emit_table(
             f"Summary pass {result.summary_run_id} ({result.model})",

@@ -10,37 +10,34 @@ from typing import Annotated
 
 import typer
 
-from lmsys_tui.commands.options import ChromaHost, ChromaPath, ChromaPort, DbPath, Json, RunId, Xml
+from lmsys_tui.commands.options import CHROMA_SERVER, JSON_OR_XML, STORE_PATHS, RunId
 from lmsys_tui.commands.output import emit, emit_table, handled, note
+from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.options import RunArg
 from lmsys_tui.core.search.verify.options import VerifyOptions as V
 
 
 @handled
+@takes(CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 def verify_sync(
     run_id: RunId,
     fix: Annotated[
         bool, typer.Option("--fix", help="Repair Chroma from SQLite, then check again.")
     ] = V.fix,
-    chroma_host: ChromaHost = None,
-    chroma_port: ChromaPort = None,
     embed_backend: Annotated[
         str,
         typer.Option("--embed-backend", help="For summary texts --fix must embed: auto | torch."),
     ] = V.embed_backend,
-    db_path: DbPath = None,
-    chroma_path: ChromaPath = None,
-    json_out: Json = False,
-    xml_out: Xml = False,
+    *,
+    params: Params,
 ) -> None:
     """Check a run's Chroma documents against SQLite (space, ids, text, membership, version)."""
-    command = locals()
     from lmsys_tui.commands.progress import stderr_progress
     from lmsys_tui.core.search.verify import verify_sync as core_verify
 
-    run, opts = RunArg.from_params(command), V.from_params(command)
-    settings = load_settings(db_path, chroma_path)
+    run, opts = RunArg.from_params(params), V.from_params(params)
+    settings = load_settings(params.db_path, params.chroma_path)
     with stderr_progress(f"verify {run_id}") as progress:
         report = core_verify(
             settings.db,
@@ -64,4 +61,4 @@ def verify_sync(
         for issue in report["issues"]:
             note(f"issue: {issue}")
 
-    emit(report, as_json=json_out, as_xml=xml_out, root="verify", table=table)
+    emit(report, params, root="verify", table=table)

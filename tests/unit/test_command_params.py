@@ -1,8 +1,8 @@
-"""The headless interface: every command's options, as `--help` shows them.
+"""The headless interface, and the option groups that declare most of it once.
 
 `tests/golden/headless-help.txt` holds the `--help` of every headless command and group (as
-printed to a pipe: 78 columns), so a change to a shared option shows as a reviewed diff of
-every command it reaches. After a deliberate change, rewrite it with
+printed to a pipe: 78 columns), so a change to a shared option group shows as a reviewed diff
+of every command it reaches. After a deliberate change, rewrite it with
 `LMSYS_TUI_UPDATE_GOLDEN=1 pytest tests/unit/test_command_params.py` and review the diff.
 """
 
@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated, Any
 
 import click
 import typer
 from typer.testing import CliRunner
 
 from lmsys_tui.cli import build_headless_app
+from lmsys_tui.commands.params import Params, group, takes
 
 GOLDEN = Path(__file__).resolve().parent.parent / "golden" / "headless-help.txt"
 UPDATE = os.environ.get("LMSYS_TUI_UPDATE_GOLDEN") == "1"
@@ -47,3 +49,37 @@ def test_every_commands_help_matches_the_golden_file() -> None:
         "a command's --help changed: if that is meant, rewrite tests/golden/headless-help.txt"
         " with LMSYS_TUI_UPDATE_GOLDEN=1 and review the diff"
     )
+
+
+COLOUR = group(
+    colour=(Annotated[str, typer.Option(help="A colour.")], "red"),
+    size=(Annotated[int | None, typer.Option("--size", help="A size.")], None),
+)
+
+
+def test_a_group_joins_the_signature_and_reaches_the_command() -> None:
+    got: dict[str, Any] = {}
+
+    @takes(COLOUR)
+    def paint(
+        name: Annotated[str, typer.Argument(help="What to paint.")],
+        coats: Annotated[int, typer.Option(help="Coats.")] = 1,
+        *,
+        params: Params,
+    ) -> None:
+        got.update(name=name, coats=coats, params=params)
+
+    app = typer.Typer(rich_markup_mode=None)
+    app.command()(paint)
+    app.command("other")(lambda: None)  # two commands: `paint` is a subcommand
+    runner = CliRunner()
+    res = runner.invoke(app, ["paint", "--help"])
+    options = [line.split()[0] for line in res.output.splitlines() if line.startswith("  --")]
+    assert options == ["--coats", "--colour", "--size", "--help"]
+
+    res = runner.invoke(app, ["paint", "fence", "--size", "3"])
+    assert res.exit_code == 0, res.output
+    assert (got["name"], got["coats"]) == ("fence", 1)
+    params = got["params"]
+    assert params == {"name": "fence", "coats": 1, "colour": "red", "size": 3}
+    assert (params.colour, params.size) == ("red", 3)
