@@ -15,6 +15,7 @@ import typer
 
 from lmsys_tui import __version__
 from lmsys_tui.actions import ACTIONS, GROUPS
+from lmsys_tui.core.demo import DemoOptions
 
 HEADLESS = "--headless"
 
@@ -96,16 +97,19 @@ def _tui(
 def _demo(
     limit: Annotated[
         int, typer.Option(help="Conversations of the packaged ShareGPT data to use.")
-    ] = 3000,
+    ] = DemoOptions.limit,
     db_path: Annotated[Path | None, typer.Option("--db-path", help="SQLite store.")] = None,
 ) -> None:
     """Build the demo store (offline stages) if it is not there yet, then open its tree."""
     from lmsys_tui.config import load_settings
+    from lmsys_tui.errors import UsageError
     from lmsys_tui.tui.app import run_app
 
-    if limit <= 0:
-        raise typer.BadParameter("--limit must be a positive number")
-    run_app(load_settings(db_path), demo_limit=limit)
+    try:
+        opts = DemoOptions(limit=limit)
+    except UsageError as exc:
+        raise typer.BadParameter(exc.message) from None
+    run_app(load_settings(db_path), demo_limit=opts.limit)
 
 
 def main(argv: list[str] | None = None) -> None:
