@@ -20,7 +20,7 @@ from lmsys_tui.core.embed.stage import EMPTY_HASH, select_hashes
 from lmsys_tui.core.store import sql
 from lmsys_tui.core.store import vectors as chroma_store
 from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
-from lmsys_tui.errors import Cancelled, LmsysError, UsageError
+from lmsys_tui.errors import Cancelled, LmsysError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
@@ -100,8 +100,7 @@ def backfill(
     """Add to the space's Chroma collection the selected queries it lacks, from stored vectors."""
     import numpy as np
 
-    if chunk_size <= 0:
-        raise UsageError("--chunk-size must be a positive number")
+    sql.require_positive(chunk_size=chunk_size)
     started = time.perf_counter()
     client = chroma_store.open_chroma(path, host, port)
     collection = chroma_store.queries_collection(client, space)

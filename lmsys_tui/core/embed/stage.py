@@ -191,8 +191,7 @@ def embed_queries(
     from lmsys_tui.core.text import normalise
     from lmsys_tui.errors import UsageError
 
-    if batch_size <= 0:
-        raise UsageError("--embed-batch-size must be a positive number")
+    sql.require_positive(embed_batch_size=batch_size)
     if backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     started = time.perf_counter()
