@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,19 +48,7 @@ class BackfillSummary:
     status: str = "done"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "collection": self.collection,
-            "space": self.space.to_dict(),
-            "chroma": self.chroma,
-            "checked": self.checked,
-            "already_present": self.already_present,
-            "added": self.added,
-            "empty": self.empty,
-            "not_embedded": self.not_embedded,
-            "collection_count": self.collection_count,
-            "seconds": self.seconds,
-            "status": self.status,
-        }
+        return asdict(self) | {"space": self.space.to_dict()}
 
     @property
     def message(self) -> str:
