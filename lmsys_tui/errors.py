@@ -48,3 +48,10 @@ class Cancelled(LmsysError):
     """A stage stopped because its caller asked it to; committed work is kept."""
 
     code = ExitCode.INTERRUPTED
+
+
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """What an exception says, cut to one line for a one-line error message (a library's
+    message may run to pages); its type's name when it says nothing."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:limit] if text else type(exc).__name__

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ from lmsys_tui.core.embed.stage import EMPTY_HASH, select_hashes
 from lmsys_tui.core.store import sql
 from lmsys_tui.core.store import vectors as chroma_store
 from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
-from lmsys_tui.errors import Cancelled, LmsysError, UsageError
+from lmsys_tui.errors import Cancelled, LmsysError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
@@ -48,19 +48,7 @@ class BackfillSummary:
     status: str = "done"
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "collection": self.collection,
-            "space": self.space.to_dict(),
-            "chroma": self.chroma,
-            "checked": self.checked,
-            "already_present": self.already_present,
-            "added": self.added,
-            "empty": self.empty,
-            "not_embedded": self.not_embedded,
-            "collection_count": self.collection_count,
-            "seconds": self.seconds,
-            "status": self.status,
-        }
+        return asdict(self) | {"space": self.space.to_dict()}
 
     @property
     def message(self) -> str:
@@ -100,8 +88,7 @@ def backfill(
     """Add to the space's Chroma collection the selected queries it lacks, from stored vectors."""
     import numpy as np
 
-    if chunk_size <= 0:
-        raise UsageError("--chunk-size must be a positive number")
+    sql.require_positive(chunk_size=chunk_size)
     started = time.perf_counter()
     client = chroma_store.open_chroma(path, host, port)
     collection = chroma_store.queries_collection(client, space)

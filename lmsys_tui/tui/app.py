@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import work
 from textual.app import App, SystemCommand
@@ -39,6 +39,11 @@ from lmsys_tui.tui.screens.help import HelpScreen
 from lmsys_tui.tui.screens.runs import RunsScreen
 from lmsys_tui.tui.styles import stylesheets
 from lmsys_tui.tui.text import describe_error, plain
+
+if TYPE_CHECKING:
+    from typing import Unpack
+
+    from lmsys_tui.core.read.runs import ViewChoice
 
 STORE_GROUP = "store-read"
 
@@ -186,25 +191,11 @@ class LmsysApp(JobHost, inherit_bindings=False):
             self.pop_screen()
         return self.screen  # type: ignore[return-value]
 
-    def open_run(
-        self,
-        run_id: str,
-        *,
-        hierarchy_run_id: str | None = None,
-        summary_run_id: str | None = None,
-        flat: bool = False,
-    ) -> None:
+    def open_run(self, run_id: str, **choice: Unpack[ViewChoice]) -> None:
         from lmsys_tui.tui.screens.explorer import ExplorerScreen
 
         self.home()
-        self.push_screen(
-            ExplorerScreen(
-                run_id,
-                hierarchy_run_id=hierarchy_run_id,
-                summary_run_id=summary_run_id,
-                flat=flat,
-            )
-        )
+        self.push_screen(ExplorerScreen(run_id, **choice))
 
     def explorer(self) -> Any:
         """The explorer screen in the stack (the nearest), if any."""

@@ -8,9 +8,9 @@ where it applies (the same test that hides its key from the footer); searching a
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
@@ -18,13 +18,12 @@ from textual.fuzzy import Matcher
 from textual.markup import escape
 
 from lmsys_tui.actions import ACTIONS, Action
+from lmsys_tui.tui.screens.picker import JUMP, OPEN_RUN, cluster_options, jump, run_options
 
 if TYPE_CHECKING:
     from lmsys_tui.tui.app import LmsysApp
 
 COPY_PREFIX = "Copy command: "
-OPEN_RUN = "Open: run…"
-JUMP = "Jump: to cluster…"
 
 
 def highlight(matcher: Matcher, candidate: str) -> Content:
@@ -37,6 +36,20 @@ def highlight(matcher: Matcher, candidate: str) -> Content:
             if not candidate[offset].isspace():
                 content = content.stylize(matcher.match_style, offset, offset + 1)
     return content
+
+
+def _hits(
+    matcher: Matcher,
+    choices: Iterable[tuple[str, Callable[[], Any], str | None]],
+    weight: float = 1.0,
+) -> Iterator[Hit]:
+    """A hit for each (title, callback, help) the query matches, its score times `weight`."""
+    for title, callback, help_text in choices:
+        score = matcher.match(title)
+        if score > 0:
+            yield Hit(
+                score * weight, highlight(matcher, title), callback, text=title, help=help_text
+            )
 
 
 def _help(action: Action) -> str:
@@ -64,31 +77,24 @@ class ActionsProvider(Provider):
     async def search(self, query: str) -> Hits:
         app = cast("LmsysApp", self.app)
         matcher = self.matcher(query)
-        for action in self._available():
-            score = matcher.match(action.title)
-            if score > 0:
-                yield Hit(
-                    score,
-                    highlight(matcher, action.title),
-                    partial(app.invoke, action.id),
-                    text=action.title,
-                    help=_help(action),
-                )
+        for hit in _hits(
+            matcher,
+            ((a.title, partial(app.invoke, a.id), _help(a)) for a in self._available()),
+        ):
+            yield hit
         if not query.strip():
             return
-        for action in ACTIONS:
-            if action.command is None:
-                continue
-            title = COPY_PREFIX + action.title
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(
-                    score * 0.5,  # below the action itself
-                    highlight(matcher, title),
-                    partial(app.action_copy_command, action.id),
-                    text=title,
-                    help=escape(f"Copy the lmsys-tui --headless {action.command} … line"),
-                )
+        copies = (
+            (
+                COPY_PREFIX + a.title,
+                partial(app.action_copy_command, a.id),
+                escape(f"Copy the lmsys-tui --headless {a.command} … line"),
+            )
+            for a in ACTIONS
+            if a.command is not None
+        )
+        for hit in _hits(matcher, copies, 0.5):  # below the action itself
+            yield hit
 
 
 class NavigationProvider(Provider):
@@ -109,46 +115,27 @@ class NavigationProvider(Provider):
             )
 
     async def search(self, query: str) -> Hits:
-        from lmsys_tui.tui.screens.picker import cluster_options, run_options
-
         app = cast("LmsysApp", self.app)
         matcher = self.matcher(query)
-        for title, action_id in ((OPEN_RUN, "list-clusters"), (JUMP, "inspect")):
-            if action_id == "inspect" and app.explorer() is None:
-                continue
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(
-                    score, highlight(matcher, title), partial(app.invoke, action_id), text=title
-                )
+        explorer = app.explorer()
+        entries = [(OPEN_RUN, partial(app.invoke, "list-clusters"), None)]
+        if explorer is not None:
+            entries.append((JUMP, partial(app.invoke, "inspect"), None))
+        for hit in _hits(matcher, entries):
+            yield hit
         if len(query.strip()) < 2:
             return
-        for label, run_id in run_options(app):
-            title = f"Open run: {label}"
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(
-                    score * 0.8,
-                    highlight(matcher, title),
-                    partial(app.open_run, run_id),
-                    text=title,
-                )
-        explorer = app.explorer()
+        runs = (
+            (f"Open run: {label}", partial(app.open_run, run_id), None)
+            for label, run_id in run_options(app)
+        )
+        for hit in _hits(matcher, runs, 0.8):
+            yield hit
         if explorer is None:
             return
-        for label, node_id in cluster_options(explorer):
-            title = f"Jump to: {label}"
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(
-                    score * 0.8,
-                    highlight(matcher, title),
-                    partial(_jump, app, explorer, node_id),
-                    text=title,
-                )
-
-
-def _jump(app: LmsysApp, explorer: object, node_id: int) -> None:
-    while app.screen is not explorer and len(app.screen_stack) > 1:
-        app.pop_screen()
-    explorer.jump_to(node_id)  # type: ignore[attr-defined]
+        nodes = (
+            (f"Jump to: {label}", partial(jump, app, explorer, node_id), None)
+            for label, node_id in cluster_options(explorer)
+        )
+        for hit in _hits(matcher, nodes, 0.8):
+            yield hit

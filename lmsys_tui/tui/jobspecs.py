@@ -187,36 +187,54 @@ def cluster(
     return _spec(settings, f"cluster-{algorithm}", "cluster", f"Cluster {algorithm}", options, fn)
 
 
+def _on_run(
+    settings: Settings,
+    action: str,
+    kind: str,
+    verb: str,
+    run_id: Any,
+    options: type[Options],
+    values: dict[str, Any],
+    stage: Callable[[], Callable[..., Any]],
+) -> JobSpec:
+    """A stage over one run with one options object: `stage()` imports and returns its core
+    function, `stage(store, run_id, opts, progress=, cancelled=)`, in the worker."""
+    run = RunArg.from_form({"run_id": run_id})
+    opts = options.from_form(values)
+
+    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
+        return stage()(store, run.run_id, opts, progress=progress, cancelled=cancelled)
+
+    fn = _with_store(settings, call)
+    return _spec(settings, action, kind, f"{verb} {run.run_id}", (run, opts), fn)
+
+
 def summarize(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
     """`values`: SummarizeOptions fields, as the form holds them (model, alias, max_queries)."""
     from lmsys_tui.core.summarize.options import SummarizeOptions
 
-    run = RunArg.from_form({"run_id": run_id})
-    opts = SummarizeOptions.from_form(values)
-
-    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
+    def stage() -> Callable[..., Any]:
         from lmsys_tui.core.summarize import run_summarize
 
-        return run_summarize(store, run.run_id, opts, progress=progress, cancelled=cancelled)
+        return run_summarize
 
-    fn = _with_store(settings, call)
-    return _spec(settings, "summarize", "summarize", f"Summarize {run.run_id}", (run, opts), fn)
+    return _on_run(
+        settings, "summarize", "summarize", "Summarize", run_id, SummarizeOptions, values, stage
+    )
 
 
 def merge(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
     """`values`: MergeOptions fields, as the form holds them (summary pass, model, levels...)."""
     from lmsys_tui.core.hierarchy.options import MergeOptions
 
-    run = RunArg.from_form({"run_id": run_id})
-    opts = MergeOptions.from_form(values)
-
-    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
+    def stage() -> Callable[..., Any]:
         from lmsys_tui.core.hierarchy.merge import run_merge
 
-        return run_merge(store, run.run_id, opts, progress=progress, cancelled=cancelled)
+        return run_merge
 
-    fn = _with_store(settings, call)
-    return _spec(settings, "merge-clusters", "merge", f"Merge {run.run_id}", (run, opts), fn)
+    return _on_run(
+        settings, "merge-clusters", "merge", "Merge", run_id, MergeOptions, values, stage
+    )
 
 
 def export(

@@ -281,11 +281,13 @@ def _relabel(labels: np.ndarray) -> tuple[np.ndarray, dict[int, int]]:
     """Clusters renumbered largest first (ties by old id); noise stays -1."""
     import numpy as np
 
+    from lmsys_tui.core.cluster.metrics import largest_first
+
     kept = labels[labels >= 0]
     if len(kept) == 0:
         return labels, {}
     counts = np.bincount(kept)
-    order = [int(c) for c in np.lexsort((np.arange(len(counts)), -counts)) if counts[c] > 0]
+    order = largest_first(counts).tolist()
     lut = np.full(len(counts) + 1, -1, dtype=np.int32)  # last slot maps -1 -> -1
     for new, old in enumerate(order):
         lut[old] = new

@@ -239,9 +239,9 @@ def relabel_by_size(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray
     """Cluster 0 is the largest; empty clusters are dropped, so ids run 0..found-1."""
     import numpy as np
 
-    counts = np.bincount(labels, minlength=len(centers))
-    order = np.lexsort((np.arange(len(counts)), -counts))
-    order = order[counts[order] > 0]
+    from lmsys_tui.core.cluster.metrics import largest_first
+
+    order = largest_first(np.bincount(labels, minlength=len(centers)))
     mapping = np.full(len(centers), -1, dtype=np.int32)
     mapping[order] = np.arange(len(order), dtype=np.int32)
     return mapping[labels], centers[order]

@@ -79,3 +79,12 @@ def distances_to(
         diff = X[s : s + chunk] - centroids[index[s : s + chunk]]
         out[s : s + chunk] = np.sqrt(np.einsum("ij,ij->i", diff, diff))
     return out
+
+
+def largest_first(counts: np.ndarray) -> np.ndarray:
+    """The labels that have rows, largest first (ties: lower label first): the order both
+    algorithms renumber their clusters in, so cluster 0 is always the largest."""
+    import numpy as np
+
+    order = np.lexsort((np.arange(len(counts)), -counts))
+    return order[counts[order] > 0]

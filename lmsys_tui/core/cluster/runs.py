@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.store import queries, sql
 from lmsys_tui.core.store.sql import db_timestamp, new_id, utcnow
-from lmsys_tui.core.store.sql import require_positive as require_positive  # commands/cluster.py
 from lmsys_tui.errors import Cancelled, NotFoundError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 

@@ -27,7 +27,7 @@ from lmsys_tui.core.embed.model import (
 from lmsys_tui.core.embed.onnx_export import ExportError, ensure_onnx
 from lmsys_tui.core.embed.onnx_runtime import AGREEMENT, OnnxEncoder
 from lmsys_tui.core.embed.space import OPENAI, OPENAI_SHORTENABLE, Space, model_source
-from lmsys_tui.errors import LmsysError, NeedsKeyError, UsageError
+from lmsys_tui.errors import LmsysError, NeedsKeyError, UsageError, first_line
 
 if TYPE_CHECKING:
     import numpy as np
@@ -119,13 +119,13 @@ class OpenAIEncoder:
                 if "context length" in str(exc).lower() and limit > 500:
                     limit //= 2
                     continue
-                raise LmsysError(f"openai refused the batch: {_first_line(exc)}") from exc
+                raise LmsysError(f"openai refused the batch: {first_line(exc)}") from exc
             except (openai.AuthenticationError, openai.PermissionDeniedError) as exc:
-                raise NeedsKeyError(f"openai rejected the key: {_first_line(exc)}") from exc
+                raise NeedsKeyError(f"openai rejected the key: {first_line(exc)}") from exc
             except openai.APIConnectionError as exc:
-                raise NeedsKeyError(f"cannot reach the openai API: {_first_line(exc)}") from exc
+                raise NeedsKeyError(f"cannot reach the openai API: {first_line(exc)}") from exc
             except openai.APIError as exc:
-                raise LmsysError(f"openai embeddings failed: {_first_line(exc)}") from exc
+                raise LmsysError(f"openai embeddings failed: {first_line(exc)}") from exc
         rows = sorted(resp.data, key=lambda d: d.index)
         out = np.array([r.embedding for r in rows], dtype=np.float32)
         if out.shape != (len(texts), self.space.dim):
@@ -137,11 +137,6 @@ class OpenAIEncoder:
         ok = norms[:, 0] > 0
         out[ok] /= norms[ok]
         return out, ok
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
 
 
 _CACHE: dict[tuple[str, str], Encoder] = {}

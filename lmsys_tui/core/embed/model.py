@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.errors import NeedsKeyError
+from lmsys_tui.errors import NeedsKeyError, first_line
 
 CHARS_PER_TOKEN = 32  # clip before tokenising: no 256-token prefix is longer than this
 
@@ -63,7 +63,7 @@ def load_sentence_transformer(source: str, device: str, eager_attention: bool = 
     except OSError as exc:
         raise NeedsKeyError(
             f"embedding model {source!r} is not available locally and cannot be fetched"
-            f" ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+            f" ({first_line(exc)})"
         ) from exc
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -65,21 +65,7 @@ class EmbedSummary:
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "space": self.space.to_dict(),
-            "requested": self.requested,
-            "distinct_texts": self.distinct_texts,
-            "already_stored": self.already_stored,
-            "embedded": self.embedded,
-            "empty_excluded": self.empty_excluded,
-            "seconds": self.seconds,
-            "texts_per_second": self.texts_per_second,
-            "backend": self.backend,
-            "batches": self.batches,
-            "status": self.status,
-            "embeddings_path": self.embeddings_path,
-            "notes": list(self.notes),
-        }
+        return asdict(self) | {"space": self.space.to_dict()}
 
     @property
     def message(self) -> str:
@@ -191,8 +177,7 @@ def embed_queries(
     from lmsys_tui.core.text import normalise
     from lmsys_tui.errors import UsageError
 
-    if batch_size <= 0:
-        raise UsageError("--embed-batch-size must be a positive number")
+    sql.require_positive(embed_batch_size=batch_size)
     if backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
     started = time.perf_counter()

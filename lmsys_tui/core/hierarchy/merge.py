@@ -300,18 +300,9 @@ async def _llm_levels(
     cancelled: CancelCheck,
 ) -> None:
     from lmsys_tui.core.hierarchy.clio import ClioParams, build_level
-    from lmsys_tui.core.llm.clients import LLMSession, request_timeout, retry_policy
+    from lmsys_tui.core.llm.clients import LLMSession
 
-    session = LLMSession(
-        store,
-        spec,
-        STAGE,
-        run_id=run["run_id"],
-        concurrency=opts.concurrency,
-        rpm=opts.rpm,
-        retry=retry_policy(opts.max_attempts),
-        timeout=request_timeout(opts.timeout),
-    )
+    session = LLMSession.for_stage(store, spec, STAGE, run["run_id"], opts)
     params = ClioParams(neighborhood_size=opts.neighborhood_size, seed=opts.seed)
     state = {"checkpoint": checkpoint}
 

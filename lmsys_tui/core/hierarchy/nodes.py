@@ -84,7 +84,7 @@ def create_run(
     leaves: list[Node],
 ) -> None:
     """The run row plus every leaf node (level 0), in one transaction."""
-    from lmsys_tui.core.store.models import ClusterHierarchy, HierarchyRun
+    from lmsys_tui.core.store.models import HierarchyRun
 
     with store.session() as session:
         session.add(
@@ -99,20 +99,34 @@ def create_run(
         )
         session.flush()
         for leaf in leaves:
-            session.add(
-                ClusterHierarchy(
-                    hierarchy_run_id=hier_id,
-                    run_id=run_id,
-                    cluster_id=leaf.id,
-                    parent_cluster_id=None,
-                    level=0,
-                    children_ids=[],
-                    title=leaf.title,
-                    description=leaf.description,
-                    query_count=leaf.count,
-                )
-            )
+            session.add(_node_row(hier_id, run_id, leaf))
         session.commit()
+
+
+def _node_row(hier_id: str, run_id: str, node: Node) -> Any:
+    """The cluster_hierarchies row of a node, not linked to a parent yet."""
+    from lmsys_tui.core.store.models import ClusterHierarchy
+
+    return ClusterHierarchy(
+        hierarchy_run_id=hier_id,
+        run_id=run_id,
+        cluster_id=node.id,
+        parent_cluster_id=None,
+        level=node.level,
+        children_ids=list(node.children),
+        title=node.title,
+        description=node.description,
+        query_count=node.count,
+    )
+
+
+def _set_checkpoint(session: Any, hier_id: str, checkpoint: dict[str, Any]) -> None:
+    from lmsys_tui.core.store.models import HierarchyRun
+
+    row = session.get(HierarchyRun, hier_id)
+    if row is not None:
+        row.checkpoint = dict(checkpoint)
+        session.add(row)
 
 
 def load_run(store: Store, hier_id: str) -> dict[str, Any] | None:
@@ -124,14 +138,9 @@ def load_run(store: Store, hier_id: str) -> dict[str, Any] | None:
 
 
 def save_checkpoint(store: Store, hier_id: str, checkpoint: dict[str, Any]) -> None:
-    from lmsys_tui.core.store.models import HierarchyRun
-
     with store.session() as session:
-        row = session.get(HierarchyRun, hier_id)
-        if row is not None:
-            row.checkpoint = dict(checkpoint)
-            session.add(row)
-            session.commit()
+        _set_checkpoint(session, hier_id, checkpoint)
+        session.commit()
 
 
 def write_level(
@@ -140,7 +149,7 @@ def write_level(
     """Parents of one level, their children's parent links, and the checkpoint, atomically."""
     from sqlalchemy import delete, update
 
-    from lmsys_tui.core.store.models import ClusterHierarchy, HierarchyRun
+    from lmsys_tui.core.store.models import ClusterHierarchy
 
     with store.session() as session:
         ids = [p.id for p in parents]
@@ -151,19 +160,7 @@ def write_level(
             )
         )
         for p in parents:
-            session.add(
-                ClusterHierarchy(
-                    hierarchy_run_id=hier_id,
-                    run_id=run_id,
-                    cluster_id=p.id,
-                    parent_cluster_id=None,
-                    level=p.level,
-                    children_ids=list(p.children),
-                    title=p.title,
-                    description=p.description,
-                    query_count=p.count,
-                )
-            )
+            session.add(_node_row(hier_id, run_id, p))
             session.exec(
                 update(ClusterHierarchy)  # type: ignore[arg-type]
                 .where(
@@ -172,10 +169,7 @@ def write_level(
                 )
                 .values(parent_cluster_id=p.id)
             )
-        row = session.get(HierarchyRun, hier_id)
-        if row is not None:
-            row.checkpoint = dict(checkpoint)
-            session.add(row)
+        _set_checkpoint(session, hier_id, checkpoint)
         session.commit()
 
 

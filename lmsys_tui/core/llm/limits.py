@@ -23,6 +23,8 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from lmsys_tui.errors import first_line
+
 
 class Limiter:
     """Concurrency cap + even rpm spacing + a shared pause, for one asyncio event loop."""
@@ -133,8 +135,7 @@ def classify(exc: BaseException) -> Failure:
     status = getattr(inner, "status_code", None)
     response = getattr(inner, "response", None)
     headers = getattr(response, "headers", None)
-    text = str(inner).splitlines()[0][:300] if str(inner) else name
-    message = f"{name}: {text}"
+    message = f"{name}: {first_line(inner)}"
     if status is not None:
         if status in (401, 403):
             return Failure(message, retryable=False, fatal="key", status=status)

@@ -13,7 +13,16 @@ from typing import Any
 from lmsys_tui.core.read import members
 from lmsys_tui.core.read.runs import get_hierarchy, get_run, run_total, summary_pass
 from lmsys_tui.core.read.tree import NOISE, cluster_title, leaves_under, pass_summaries
-from lmsys_tui.core.store.sql import IN_IDS, id_list, loads, maybe_reader, one, rows, scalar
+from lmsys_tui.core.store.sql import (
+    IN_IDS,
+    id_list,
+    loads,
+    maybe_reader,
+    one,
+    require_positive,
+    rows,
+    scalar,
+)
 from lmsys_tui.errors import NotFoundError, UsageError
 
 INSPECT_COLUMNS = (
@@ -48,8 +57,7 @@ def list_clusters(
     alias: str | None = None,
 ) -> dict[str, Any]:
     """Clusters of a run, largest first (noise last), with titles and optional examples."""
-    if limit is not None and limit <= 0:
-        raise UsageError("--limit must be a positive number")
+    require_positive(limit=limit)
     if show_examples < 0 or example_width <= 0:
         raise UsageError("--show-examples must be >= 0 and --example-width positive")
     with maybe_reader(path) as maybe:

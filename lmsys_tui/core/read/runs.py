@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 from lmsys_tui.core.store.sql import loads, one, reader, rows, scalar
 from lmsys_tui.errors import NotFoundError, UsageError
@@ -28,6 +28,14 @@ class View:
 
     def with_pass(self, summary_run_id: str | None) -> View:
         return replace(self, summary_run_id=summary_run_id)
+
+
+class ViewChoice(TypedDict, total=False):
+    """Which view of a run to open: `open_run`'s keywords, as the TUI hands them along."""
+
+    hierarchy_run_id: str | None
+    summary_run_id: str | None
+    flat: bool
 
 
 @dataclass(frozen=True)

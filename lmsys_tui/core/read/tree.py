@@ -34,17 +34,21 @@ def cluster_title(cluster_id: int, summary_title: str | None, keywords: list[str
 
 
 def pass_summaries(
-    conn: Any, summary_run_id: str | None, cluster_ids: list[int]
+    conn: Any,
+    summary_run_id: str | None,
+    cluster_ids: list[int] | None,
+    columns: str = "cluster_id, title, description",
 ) -> dict[int, dict[str, Any]]:
-    """Title and description of these clusters in ONE summary pass (never mixed with another)."""
-    if summary_run_id is None or not cluster_ids:
+    """`columns` of these clusters' summaries (None: every summary) in ONE summary pass, never
+    mixed with another, in cluster order; `columns` names cluster_id among them."""
+    if summary_run_id is None or cluster_ids == []:
         return {}
-    found = rows(
-        conn,
-        "SELECT cluster_id, title, description FROM cluster_summaries"
-        f" WHERE summary_run_id = ? AND cluster_id {IN_IDS}",
-        (summary_run_id, id_list(cluster_ids)),
-    )
+    query = f"SELECT {columns} FROM cluster_summaries WHERE summary_run_id = ?"
+    args: tuple[Any, ...] = (summary_run_id,)
+    if cluster_ids is not None:
+        query += f" AND cluster_id {IN_IDS}"
+        args += (id_list(cluster_ids),)
+    found = rows(conn, query + " ORDER BY cluster_id", args)
     return {int(r["cluster_id"]): r for r in found}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.core.read.tree import cluster_title
+from lmsys_tui.core.read.tree import cluster_title, pass_summaries
 from lmsys_tui.core.search.types import Bucket
 from lmsys_tui.core.store import sql
 
@@ -58,24 +58,18 @@ def cluster_titles(
     conn: sqlite3.Connection, run_id: str, summary_run_id: str | None, ids: Sequence[int]
 ) -> dict[int, str]:
     """Title per cluster: from the summary pass, else its keywords (as list-clusters shows)."""
-    wanted = sql.id_list(ids)
-    out: dict[int, str] = {}
-    for cid, keywords in sql.tuples(
+    found = sql.tuples(
         conn,
         f"SELECT cluster_id, keywords FROM clusters WHERE run_id = ? AND cluster_id {sql.IN_IDS}",
-        (run_id, wanted),
-    ):
-        out[int(cid)] = cluster_title(int(cid), None, list(sql.loads(keywords, []) or []))
-    if summary_run_id is not None:
-        for cid, title in sql.tuples(
-            conn,
-            "SELECT cluster_id, title FROM cluster_summaries WHERE summary_run_id = ?"
-            f" AND cluster_id {sql.IN_IDS}",
-            (summary_run_id, wanted),
-        ):
-            if title:
-                out[int(cid)] = str(title)
-    return out
+        (run_id, sql.id_list(ids)),
+    )
+    titles = pass_summaries(conn, summary_run_id, [int(cid) for cid, _ in found])
+    return {
+        int(cid): cluster_title(
+            int(cid), (titles.get(int(cid)) or {}).get("title"), sql.loads(keywords, []) or []
+        )
+        for cid, keywords in found
+    }
 
 
 def buckets(

@@ -5,9 +5,10 @@ rank, hydrate the hits, count facets) and checks `cancelled()` between them, rai
 `Cancelled`, so a live search that the user has already typed past stops early. Results are
 plain dataclasses (types.py); the CLI turns them into the reference JSON.
 
-The Searcher reads the store through its own read-only stdlib connection (no SQLAlchemy), keeps
-vectors and populations in memory while the store is unchanged (`PRAGMA data_version`), and is
-safe to call from worker threads (one search at a time per Searcher).
+The Searcher reads the store through one read-only stdlib connection it keeps
+(`sql.shared_reader`: no SQLAlchemy), keeps vectors and populations in memory while the store is
+unchanged (`PRAGMA data_version`), and is safe to call from worker threads (one search at a time
+per Searcher).
 
 Over 400 lines on purpose: the steps are methods of one class because they share its reader
 connection, its caches and its interrupt flag; split into modules they would pass that state
@@ -17,7 +18,6 @@ around. What does not need it lives beside it (filters, facets, keyword, semanti
 from __future__ import annotations
 
 import contextlib
-import json
 import sqlite3
 import threading
 import time
@@ -49,6 +49,7 @@ from lmsys_tui.core.search.types import (
     QuerySearch,
     QuerySearchResult,
 )
+from lmsys_tui.core.store import sql
 from lmsys_tui.errors import Cancelled, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, never_cancelled
 
@@ -86,14 +87,12 @@ def validate(req: QuerySearch) -> None:
     bad = [f for f in req.facets if f not in GROUPS]
     if bad:
         raise UsageError(f"--facets takes {', '.join(GROUPS)}; {bad[0]!r} is not one of them")
-    for name, value in (
-        ("n-results", req.n_results),
-        ("n-candidates", req.n_candidates),
-        ("top-clusters", req.top_clusters),
-        ("snippet-chars", req.snippet_chars),
-    ):
-        if value <= 0:
-            raise UsageError(f"--{name} must be a positive number")
+    sql.require_positive(
+        n_results=req.n_results,
+        n_candidates=req.n_candidates,
+        top_clusters=req.top_clusters,
+        snippet_chars=req.snippet_chars,
+    )
     needs_run = "cluster" in req.facets or req.by == "cluster"
     if req.run_id is None:
         if needs_run:
@@ -137,13 +136,7 @@ class Searcher:
 
     def conn(self) -> sqlite3.Connection:
         if self._conn is None:
-            from lmsys_tui.core.store import schema
-
-            if schema.ensure_current(self.db_path) is None:
-                raise NotFoundError(f"no lmsys-tui store at {self.db_path}")
-            self._conn = sqlite3.connect(
-                f"file:{self.db_path}?mode=ro", uri=True, timeout=30, check_same_thread=False
-            )
+            self._conn = sql.shared_reader(self.db_path)
         return self._conn
 
     def interrupt(self) -> None:
@@ -232,8 +225,7 @@ class Searcher:
         started = time.perf_counter()
         if not req.text or not req.text.strip():
             raise UsageError("the search text is empty")
-        if req.top_k <= 0:
-            raise UsageError("--top-k must be a positive number")
+        sql.require_positive(top_k=req.top_k)
         with self._lock, _interruptible():
             self._refresh()
             run_id = req.run_id or self._latest_run()
@@ -357,10 +349,10 @@ class Searcher:
     def _population_size(self, filters: flt.Filters) -> int:
         key = f"count:{filters!r}"
         if not filters.any:
-            sql, args = "SELECT COUNT(*) FROM queries", []
+            query, args = "SELECT COUNT(*) FROM queries", []
         else:
-            sql, args = filters.population_sql("count")
-        return int(self._memoised(key, lambda: self.conn().execute(sql, args).fetchone()[0]))
+            query, args = filters.population_sql("count")
+        return int(self._memoised(key, lambda: self.conn().execute(query, args).fetchone()[0]))
 
     def _narrowing(self, filters: flt.Filters, population: int) -> flt.Filters:
         """The filters, or none when they pass every query: a run over the whole store (the
@@ -506,12 +498,12 @@ class Searcher:
         if not hits:
             return
         conn = self.conn()
-        wanted = json.dumps([h.query_id for h in hits])
+        wanted = sql.id_list(h.query_id for h in hits)
         rows = {
             int(r[0]): r[1:]
             for r in conn.execute(
                 "SELECT q.id, substr(q.query_text, 1, ?), length(q.query_text) > ?, q.model,"
-                " q.language FROM queries q WHERE q.id IN (SELECT value FROM json_each(?))",
+                f" q.language FROM queries q WHERE q.id {sql.IN_IDS}",
                 (req.snippet_chars, req.snippet_chars, wanted),
             )
         }
@@ -521,7 +513,7 @@ class Searcher:
                 int(q): int(c)
                 for q, c in conn.execute(
                     "SELECT query_id, cluster_id FROM query_clusters WHERE run_id = ?"
-                    " AND query_id IN (SELECT value FROM json_each(?))",
+                    f" AND query_id {sql.IN_IDS}",
                     (req.run_id, wanted),
                 )
             }

@@ -7,7 +7,7 @@ so the TUI can count hits per tree node without another query.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 MODES = ("semantic", "keyword", "hybrid")
@@ -84,13 +84,7 @@ class ClusterHit:
     num_queries: int
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "cluster_id": self.cluster_id,
-            "distance": self.distance,
-            "title": self.title,
-            "description": self.description,
-            "num_queries": self.num_queries,
-        }
+        return asdict(self)
 
 
 @dataclass
@@ -117,14 +111,7 @@ class Matched:
     description: str
 
     def to_json(self) -> dict[str, Any]:
-        return {
-            "mode": self.mode,
-            "set": self.set,
-            "size": self.size,
-            "population": self.population,
-            "engine": self.engine,
-            "description": self.description,
-        }
+        return asdict(self)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from typing import IO, Any
 from lmsys_tui.core.sources.base import BadReason, BadRow, Item, RowError, SourceInfo
 from lmsys_tui.core.sources.mapping import Mapper, Plan, resolve
 from lmsys_tui.core.sources.spec import SourceSpec
-from lmsys_tui.errors import UsageError
+from lmsys_tui.errors import UsageError, first_line
 
 EXTENSIONS = (".jsonl", ".json", ".parquet", ".csv")
 _PEEK_ROWS = 200  # rows looked at up front to learn the column names of JSON sources
@@ -215,15 +215,10 @@ def _open_parquet(path: Path, spec: SourceSpec, lmsys: bool) -> tuple[Plan, Iter
         # no pre-buffering: one column chunk at a time keeps the Arrow pool at ~50 MB, not ~160
         pf = pq.ParquetFile(path, pre_buffer=False, buffer_size=1 << 20)
     except Exception as exc:  # pyarrow raises ArrowInvalid / OSError for a broken file
-        raise UsageError(f"cannot read {path.name} as parquet: {_first_line(exc)}") from None
+        raise UsageError(f"cannot read {path.name} as parquet: {first_line(exc)}") from None
     plan = _plan(list(pf.schema_arrow.names), spec, lmsys, path)
     batches = pf.iter_batches(batch_size=_PARQUET_BATCH, columns=plan.columns())
     return plan, batch_items(batches, Mapper(plan), where="row"), pf.metadata.num_rows
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
 
 
 # --- CSV --------------------------------------------------------------------------------------

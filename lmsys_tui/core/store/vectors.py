@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.store.names import slug
-from lmsys_tui.errors import LmsysError, NeedsKeyError, NotFoundError, UsageError
+from lmsys_tui.errors import LmsysError, NeedsKeyError, NotFoundError, UsageError, first_line
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -73,7 +73,7 @@ def open_chroma(
             client.heartbeat()
         except Exception as exc:
             raise NeedsKeyError(
-                f"cannot reach the Chroma server at {where(None, host, port)}: {_line(exc)}"
+                f"cannot reach the Chroma server at {where(None, host, port)}: {first_line(exc)}"
             ) from exc
         return client
     if port is not None:
@@ -86,12 +86,7 @@ def open_chroma(
         Path(path).mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=settings)
     except Exception as exc:
-        raise UsageError(f"cannot open the Chroma folder {path}: {_line(exc)}") from exc
-
-
-def _line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+        raise UsageError(f"cannot open the Chroma folder {path}: {first_line(exc)}") from exc
 
 
 def distance_of(collection: Collection) -> str:
@@ -143,7 +138,7 @@ def _space_collection(client: ClientAPI, space: Space, kind: str, create: bool) 
             raise NotFoundError(
                 f"no Chroma collection {name} for {space.key}; run backfill-chroma"
             ) from exc
-        raise LmsysError(f"Chroma: {_line(exc)}") from exc
+        raise LmsysError(f"Chroma: {first_line(exc)}") from exc
     if distance_of(collection) != DISTANCE:
         raise UsageError(
             f"Chroma collection {name} uses {distance_of(collection)} distance, not cosine"

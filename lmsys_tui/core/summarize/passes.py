@@ -178,16 +178,11 @@ def summaries_for_pass(
     srid = resolve_pass(store, run_id, alias, summary_run_id)
     if srid is None:
         return None, {}
+    from lmsys_tui.core.read.tree import pass_summaries
+
     with sql.connection(store) as conn:
-        found = sql.rows(
-            conn,
-            f"SELECT {SUMMARY_COLUMNS} FROM cluster_summaries"
-            " WHERE summary_run_id = ? AND run_id = ? ORDER BY cluster_id",
-            (srid, run_id),
-        )
-    out = {}
-    for row in found:
+        found = pass_summaries(conn, srid, None, SUMMARY_COLUMNS)
+    for row in found.values():
         row["parameters"] = sql.loads(row["parameters"], {}) or {}
         row["summary_run_id"] = srid
-        out[row["cluster_id"]] = row
-    return srid, out
+    return srid, found

@@ -15,7 +15,7 @@ matches each cluster has (`CountsChanged`, rolled up the tree here) and which hi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
 from textual import work
@@ -28,7 +28,7 @@ from textual.worker import get_current_worker
 
 from lmsys_tui.core.read import runs
 from lmsys_tui.core.read.detail import node_detail
-from lmsys_tui.core.read.runs import RunOverview, View
+from lmsys_tui.core.read.runs import RunOverview, View, ViewChoice
 from lmsys_tui.core.read.tree import NodeRow, children, counts_by_node, node_index, path_to
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.screens.queries import PAGE, QueriesScreen, list_args
@@ -37,6 +37,9 @@ from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 from lmsys_tui.tui.widgets.search_panel import SearchPanel
 from lmsys_tui.tui.widgets.view_line import ViewLine
+
+if TYPE_CHECKING:
+    from typing import Unpack
 
 
 class ExplorerScreen(LmsysScreen):
@@ -79,18 +82,10 @@ class ExplorerScreen(LmsysScreen):
         view: View
         index: dict[int, NodeRow]
 
-    def __init__(
-        self,
-        run_id: str,
-        *,
-        hierarchy_run_id: str | None = None,
-        summary_run_id: str | None = None,
-        flat: bool = False,
-    ) -> None:
+    def __init__(self, run_id: str, **choice: Unpack[ViewChoice]) -> None:
         super().__init__()
         self.run_id = run_id
-        self._ask = {"hierarchy_run_id": hierarchy_run_id, "summary_run_id": summary_run_id,
-                     "flat": flat}  # fmt: skip
+        self._ask = choice
         self.overview: RunOverview | None = None
         self.view: View | None = None
         self.sort = "size"
@@ -126,27 +121,15 @@ class ExplorerScreen(LmsysScreen):
     def on_mount(self) -> None:
         self.tree.inline_loader = self._small_level
         self.detail.show_message("Reading the run…")
-        self.open_run(**self._ask)
+        self.open_run(self._ask)
         self.watch(self.app, "data_version", self._data_changed, init=False)
         self.tree.focus()
 
     # -- reads (threads) ----------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="explorer-open", exit_on_error=False)
-    def open_run(
-        self,
-        hierarchy_run_id: str | None = None,
-        summary_run_id: str | None = None,
-        flat: bool = False,
-        again: bool = False,
-    ) -> None:
-        overview = runs.open_run(
-            self.lmsys.settings.db,
-            self.run_id,
-            hierarchy_run_id=hierarchy_run_id,
-            summary_run_id=summary_run_id,
-            flat=flat,
-        )
+    def open_run(self, choice: ViewChoice, again: bool = False) -> None:
+        overview = runs.open_run(self.lmsys.settings.db, self.run_id, **choice)
         if not get_current_worker().is_cancelled:
             self.post_message(self.Opened(overview, again))
 
@@ -237,8 +220,12 @@ class ExplorerScreen(LmsysScreen):
         """A job changed the store: re-read the run's passes and hierarchies (the tree stays)."""
         view = self.view
         if view is not None:
-            flat = view.hierarchy_run_id is None
-            self.open_run(view.hierarchy_run_id, view.summary_run_id, flat, again=True)
+            choice = ViewChoice(
+                hierarchy_run_id=view.hierarchy_run_id,
+                summary_run_id=view.summary_run_id,
+                flat=view.hierarchy_run_id is None,
+            )
+            self.open_run(choice, again=True)
 
     def _show_view_line(self) -> None:
         if self.view is not None and self.overview is not None:

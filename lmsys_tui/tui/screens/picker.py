@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -23,6 +22,8 @@ if TYPE_CHECKING:
     from lmsys_tui.tui.app import LmsysApp
 
 MAX_OPTIONS = 500
+OPEN_RUN = "Open: run…"
+JUMP = "Jump: to cluster…"
 
 
 class PickerScreen(LmsysModal):
@@ -108,7 +109,7 @@ def pick_run(app: LmsysApp) -> None:
     if not options:
         app.notify("No clustering runs in the store yet.", markup=False)
         return
-    app.push_screen(PickerScreen("Open: run…", options), chosen)
+    app.push_screen(PickerScreen(OPEN_RUN, options), chosen)
 
 
 def cluster_options(explorer: Any) -> list[tuple[str, int]]:
@@ -127,18 +128,32 @@ def cluster_options(explorer: Any) -> list[tuple[str, int]]:
     ]
 
 
+def jump(app: LmsysApp, explorer: Any, node_id: int) -> None:
+    """Back to `explorer` (screens above it are closed) and to its node `node_id`."""
+    while app.screen is not explorer and len(app.screen_stack) > 1:
+        app.pop_screen()
+    explorer.jump_to(node_id)
+
+
 def pick_cluster(app: LmsysApp, explorer: Any) -> None:
     def chosen(node_id: int | None) -> None:
         if node_id is not None:
-            while app.screen is not explorer and len(app.screen_stack) > 1:
-                app.pop_screen()
-            explorer.jump_to(node_id)
+            jump(app, explorer, node_id)
 
     options = cluster_options(explorer)
     if not options:
         app.notify("The run's clusters are still being read; try again.", markup=False)
         return
-    app.push_screen(PickerScreen("Jump: to cluster…", options), chosen)
+    app.push_screen(PickerScreen(JUMP, options), chosen)
 
 
-__all__ = ["PickerScreen", "Text", "cluster_options", "pick_cluster", "pick_run", "run_options"]
+__all__ = [
+    "JUMP",
+    "OPEN_RUN",
+    "PickerScreen",
+    "cluster_options",
+    "jump",
+    "pick_cluster",
+    "pick_run",
+    "run_options",
+]

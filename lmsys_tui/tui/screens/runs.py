@@ -33,6 +33,18 @@ from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.text import inert, plain
 
 PIPELINE_KEY = "p"
+# Each table's columns, (heading, key); a heading starting with ">" is a number, right-aligned.
+COLUMNS = {
+    "datasets": (("Label", "label"), ("Source", "source"), (">Queries", "queries"),
+                 ("Status", "status"), ("Updated (UTC)", "updated")),
+    "runs": (("Run", "run"), ("Algorithm", "algorithm"), (">k", "k"), ("Dataset", "dataset"),
+             ("Embedding model", "embedding"), (">Dim", "dim"), ("Status", "status"),
+             ("Created (UTC)", "created")),
+    "passes": (("Summary pass", "pass"), ("Alias", "alias"), ("Model", "model"),
+               (">Titled", "titled"), ("Status", "status")),
+    "hierarchies": (("Hierarchy", "hierarchy"), (">Levels", "levels"), (">Nodes", "nodes"),
+                    ("Status", "status")),
+}  # fmt: skip
 
 
 def stamp(value: Any) -> str:
@@ -136,32 +148,11 @@ class RunsScreen(LmsysScreen):
 
     def _set_up(self) -> None:
         self.built = True
-        datasets = self.query_one("#datasets", DataTable)
-        datasets.add_column("Label", key="label")
-        datasets.add_column("Source", key="source")
-        datasets.add_column(Text("Queries", justify="right"), key="queries")
-        datasets.add_column("Status", key="status")
-        datasets.add_column("Updated (UTC)", key="updated")
-        runs = self.query_one("#runs", DataTable)
-        runs.add_column("Run", key="run")
-        runs.add_column("Algorithm", key="algorithm")
-        runs.add_column(Text("k", justify="right"), key="k")
-        runs.add_column("Dataset", key="dataset")
-        runs.add_column("Embedding model", key="embedding")
-        runs.add_column(Text("Dim", justify="right"), key="dim")
-        runs.add_column("Status", key="status")
-        runs.add_column("Created (UTC)", key="created")
-        passes = self.query_one("#passes", DataTable)
-        passes.add_column("Summary pass", key="pass")
-        passes.add_column("Alias", key="alias")
-        passes.add_column("Model", key="model")
-        passes.add_column(Text("Titled", justify="right"), key="titled")
-        passes.add_column("Status", key="status")
-        hierarchies = self.query_one("#hierarchies", DataTable)
-        hierarchies.add_column("Hierarchy", key="hierarchy")
-        hierarchies.add_column(Text("Levels", justify="right"), key="levels")
-        hierarchies.add_column(Text("Nodes", justify="right"), key="nodes")
-        hierarchies.add_column("Status", key="status")
+        for table_id, columns in COLUMNS.items():
+            table = self.query_one(f"#{table_id}", DataTable)
+            for heading, key in columns:
+                number = heading.startswith(">")
+                table.add_column(Text(heading[1:], justify="right") if number else heading, key=key)
         self.add_class("-loading")
         self.watch(self.app, "overview", self._show_overview, init=True)
         self.watch(self.app, "store_error", self._show_error, init=True)

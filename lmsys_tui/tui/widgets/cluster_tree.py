@@ -34,6 +34,17 @@ TITLE_LIMIT = 90
 
 
 @dataclass
+class TreeMessage(Message):
+    """What a `ClusterTree` posts about itself; its `control` is the tree (`@on` selectors)."""
+
+    tree: ClusterTree
+
+    @property
+    def control(self) -> ClusterTree:
+        return self.tree
+
+
+@dataclass
 class Item:
     """A tree node's data: a row of the store, or a placeholder (row None)."""
 
@@ -58,49 +69,29 @@ class ClusterTree(Tree[Item]):
     CHUNK = 100
 
     @dataclass
-    class ChildrenWanted(Message):
+    class ChildrenWanted(TreeMessage):
         """Load the children of `node_id` (None: the roots) for tree `generation`."""
 
-        tree: ClusterTree
         node_id: int | None
         generation: int
 
-        @property
-        def control(self) -> ClusterTree:
-            return self.tree
-
     @dataclass
-    class ClusterHighlighted(Message):
+    class ClusterHighlighted(TreeMessage):
         """The cursor rests on a node (a cluster or a hierarchy node)."""
 
-        tree: ClusterTree
         row: NodeRow
 
-        @property
-        def control(self) -> ClusterTree:
-            return self.tree
-
     @dataclass
-    class ClusterChosen(Message):
+    class ClusterChosen(TreeMessage):
         """Enter on a cluster (a node without children): open its queries."""
 
-        tree: ClusterTree
         row: NodeRow
 
-        @property
-        def control(self) -> ClusterTree:
-            return self.tree
-
     @dataclass
-    class LevelLoaded(Message):
+    class LevelLoaded(TreeMessage):
         """All children of `node_id` (None: roots) are in the tree now."""
 
-        tree: ClusterTree
         node_id: int | None
-
-        @property
-        def control(self) -> ClusterTree:
-            return self.tree
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("clusters", data=Item(loaded=True), id=id)

@@ -38,32 +38,33 @@ MODES = ("hybrid", "semantic", "keyword")
 TARGETS = ("queries", "clusters")
 
 
+@dataclass
+class PanelMessage(Message):
+    """What a `SearchPanel` posts about itself; its `control` is the panel (`@on` selectors)."""
+
+    panel: SearchPanel
+
+    @property
+    def control(self) -> SearchPanel:
+        return self.panel
+
+
 class SearchPanel(Vertical):
     """Give it `searcher` (returns the session's one search core, made on first use) and
     `interrupt` (aborts the search statement running now, if any); while it is open, `view`
     is what it searches and `index` names the clusters in the hit list."""
 
     @dataclass
-    class HitChosen(Message):
+    class HitChosen(PanelMessage):
         """Enter on a hit: a `QueryHit` or a `ClusterHit` (both carry `cluster_id`)."""
 
-        panel: SearchPanel
         hit: Any
 
-        @property
-        def control(self) -> SearchPanel:
-            return self.panel
-
     @dataclass
-    class CountsChanged(Message):
+    class CountsChanged(PanelMessage):
         """The matches of the search now shown, counted per cluster (empty: none)."""
 
-        panel: SearchPanel
         per_cluster: dict[int, int]
-
-        @property
-        def control(self) -> SearchPanel:
-            return self.panel
 
     @dataclass
     class SearchDone(Message):
