@@ -19,7 +19,7 @@ from lmsys_tui.commands.params import Params, group
 from lmsys_tui.config import Settings, load_settings
 from lmsys_tui.core.cluster.options import EmbedOptions as E
 from lmsys_tui.core.cluster.options import Selection
-from lmsys_tui.core.summarize.options import SummarizeOptions
+from lmsys_tui.core.llm.options import LLMOptions
 
 DbPath = Annotated[
     Path | None,
@@ -137,7 +137,7 @@ CHROMA_SERVER = group(chroma_host=(ChromaHost, None), chroma_port=(ChromaPort, N
 LLM = group(
     model=(LlmModel, None),
     base_url=(BaseUrl, None),
-    concurrency=(Concurrency, SummarizeOptions.concurrency),  # MergeOptions: the same
+    concurrency=(Concurrency, LLMOptions.concurrency),
     rpm=(Rpm, None),
 )
 """Which LLM writes (summarize, merge-clusters) and how hard it is called."""

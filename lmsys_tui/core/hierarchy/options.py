@@ -6,24 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lmsys_tui.core.options import Options, option
+from lmsys_tui.core.llm.options import LLMOptions
+from lmsys_tui.core.options import option
 
 
 @dataclass
-class MergeOptions(Options):
+class MergeOptions(LLMOptions):
     summary_run_id: str | None = option()
     alias: str | None = option()
     target_levels: int = option(3, minimum=2)  # leaves plus at least one merged level
     merge_ratio: float = option(0.35, above=0, below=1)
     neighborhood_size: int = option(40, minimum=2)
-    model: str | None = option()
-    base_url: str | None = option()
-    concurrency: int = option(8, minimum=1)
-    rpm: float | None = option(above=0)
-    resume: str | None = option()
-    seed: int = 42
-    timeout: float | None = None
-    max_attempts: int | None = None
 
     def content_params(self) -> dict[str, Any]:
         """What decides the tree; stored on the run so --resume builds the same one."""

@@ -9,17 +9,14 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from lmsys_tui.core.options import Options, option
+from lmsys_tui.core.llm.options import LLMOptions
+from lmsys_tui.core.options import option
 from lmsys_tui.errors import UsageError
 
 
 @dataclass
-class SummarizeOptions(Options):
-    model: str | None = option()
-    base_url: str | None = option()
+class SummarizeOptions(LLMOptions):
     max_queries: int = option(100, minimum=1)
-    concurrency: int = option(8, minimum=1)
-    rpm: float | None = option(above=0)
     cluster_ids: list[int] | None = option(flag="--cluster-id")
     summary_run_id: str | None = option()
     alias: str | None = option()
@@ -30,12 +27,8 @@ class SummarizeOptions(Options):
     chroma_host: str | None = option()
     chroma_port: int | None = option()
     embed_backend: str = option("auto")  # how --use-chroma embeds summaries (local models)
-    resume: str | None = option()
     token_budget: int = option(6000, minimum=1)  # tokens of query text per prompt
     max_query_chars: int = 1500  # each query is cut to this first
-    seed: int = 42
-    timeout: float | None = None
-    max_attempts: int | None = None
 
     def check(self) -> None:
         if self.max_query_chars <= 0:
