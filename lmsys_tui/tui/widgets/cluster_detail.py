@@ -117,7 +117,11 @@ class ClusterDetail(VerticalScroll, can_focus=True):
             f"{percent(d['share'])} of run",
         ]
         if d["level"] > 0:
-            facts.append(f"{d.get('children', 0)} children, {d['clusters']} clusters")
+            kids, clusters = d.get("children", 0), d["clusters"]
+            facts.append(
+                f"{kids} {'child' if kids == 1 else 'children'},"
+                f" {clusters} {'cluster' if clusters == 1 else 'clusters'}"
+            )
         if d.get("coherence") is not None:
             facts.append(f"coherence {d['coherence']}/5")
         line = inert(" · ".join(facts))
