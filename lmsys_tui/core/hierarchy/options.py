@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lmsys_tui.core.llm.providers import stored_url
 from lmsys_tui.core.options import Options, option
 
 
@@ -32,5 +33,5 @@ class MergeOptions(Options):
             "merge_ratio": self.merge_ratio,
             "neighborhood_size": self.neighborhood_size,
             "seed": self.seed,
-            "base_url": self.base_url,
+            "base_url": stored_url(self.base_url),
         }

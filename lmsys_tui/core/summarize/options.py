@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lmsys_tui.core.llm.providers import stored_url
 from lmsys_tui.core.options import Options, option
 from lmsys_tui.errors import UsageError
 
@@ -51,7 +52,7 @@ class SummarizeOptions(Options):
             "max_query_chars": self.max_query_chars,
             "seed": self.seed,
             "cluster_ids": self.cluster_ids,
-            "base_url": self.base_url,
+            "base_url": stored_url(self.base_url),
         }
 
 
