@@ -49,6 +49,7 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
 def open_store(path: Path, *, create: bool = True) -> Store:
     """Open (and create or migrate) the store at `path`."""
     from sqlalchemy import event
+    from sqlalchemy.exc import OperationalError
     from sqlmodel import SQLModel, create_engine
 
     from lmsys_tui.core.store import models  # noqa: F401  (registers the tables)
@@ -63,7 +64,13 @@ def open_store(path: Path, *, create: bool = True) -> Store:
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
     event.listen(engine, "connect", _on_connect)
     if found is None:
-        _create(engine, SQLModel.metadata)
+        try:
+            _create(engine, SQLModel.metadata)
+        except OperationalError as exc:
+            if "unable to open" not in str(exc.orig):
+                raise
+            engine.dispose()
+            raise UsageError(f"cannot create a store at {path}: {exc.orig}") from None
     return Store(path=path, engine=engine)
 
 

@@ -78,14 +78,19 @@ def read_version(path: Path) -> int | None:
             )
         row = conn.execute("SELECT value FROM schema_info WHERE key = ?", (VERSION_KEY,)).fetchone()
     except sqlite3.DatabaseError as exc:
-        raise UsageError(
-            f"{path} is not an lmsys-tui store (not a SQLite database: {exc})"
-        ) from exc
+        raise UsageError(f"{path}: {damaged_message(exc)}") from exc
     finally:
         conn.close()
     if row is None or not str(row[0]).isdigit():
         raise UsageError(f"{path}: schema_info has no valid {VERSION_KEY}; refusing to open it")
     return int(row[0])
+
+
+def damaged_message(exc: BaseException) -> str:
+    """What every command says about a file SQLite cannot read: not SQLite at all, truncated
+    or damaged (found on opening, or only later by a read that reaches the bad pages)."""
+    reason = getattr(exc, "orig", None) or exc
+    return f"not an lmsys-tui store, or a damaged one (SQLite: {reason})"
 
 
 def ensure_current(path: Path) -> int | None:
