@@ -39,8 +39,9 @@ def _root(
 ) -> None:
     """lmsys-tui headless mode: every TUI action as a command, `--json` on each.
 
-    Exit codes: 0 ok, 1 failed, 2 usage or bad input, 3 not found, 4 needs a key, login or
-    network, 130 interrupted (committed work is kept).
+    Exit codes: 0 ok, 1 failed (also a `verify sync` mismatch), 2 usage or bad input, 3 not
+    found, 4 needs a key, login or network, 130 interrupted (committed work is kept), 141
+    stdout closed early.
     """
     if verbose:
         import logging

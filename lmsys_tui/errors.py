@@ -16,6 +16,7 @@ class ExitCode(IntEnum):
     NOT_FOUND = 3
     NEEDS_KEY = 4
     INTERRUPTED = 130
+    BROKEN_PIPE = 141  # stdout closed early (`| head`): 128 + SIGPIPE, as Unix tools report
 
 
 class LmsysError(Exception):

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from lmsys_tui.commands.options import DB_PATH, JSON_OR_XML, LLM, SUMMARY_PASS
-from lmsys_tui.commands.output import emit, handled, report, safe_text
+from lmsys_tui.commands.output import emit, handled, report, safe_text, stdout_console
 from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.hierarchy.options import MergeOptions as M
@@ -49,7 +49,6 @@ def merge_clusters(
 
 
 def _print_tree(data: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.text import Text
     from rich.tree import Tree
 
@@ -74,7 +73,7 @@ def _print_tree(data: dict[str, Any]) -> None:
     root = Tree(head)
     for n in data["tree"]:
         add(root.add(label(n)), n)
-    Console(markup=False, highlight=False).print(root)
+    stdout_console().print(root)
 
 
 @handled

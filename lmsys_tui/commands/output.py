@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
+import sqlite3
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
+from lmsys_tui.core.store.schema import damaged_message
 from lmsys_tui.core.text import safe_text
 from lmsys_tui.errors import ExitCode, LmsysError
 
@@ -25,6 +28,16 @@ def stderr_console() -> Any:
     from rich.console import Console
 
     return Console(stderr=True, markup=False, highlight=False)
+
+
+def stdout_console() -> Any:
+    """The console tables and trees print with; a closed stdout ends it as `_quiet_broken_pipe`
+    says (Rich's own handler would exit 1)."""
+    from rich.console import Console
+
+    console = Console(markup=False, highlight=False)
+    console.on_broken_pipe = _quiet_broken_pipe  # type: ignore[method-assign]
+    return console
 
 
 def note(message: str) -> None:
@@ -48,14 +61,40 @@ def handled(func: F) -> F:
             fail(err.message, err.code)
         except KeyboardInterrupt:
             fail("interrupted; committed work is kept", ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            _quiet_broken_pipe()
         except (SystemExit, Exception) as err:
             if isinstance(err, SystemExit) or type(err).__name__ in {"Exit", "Abort"}:
                 raise
+            if _damaged(err):
+                fail(f"{_store_path(kwargs)}: {damaged_message(err)}", ExitCode.USAGE)
             if "-v" in sys.argv or "--verbose" in sys.argv:
                 raise
             fail(f"{type(err).__name__}: {err} (run with -v for the traceback)", ExitCode.FAILED)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _quiet_broken_pipe() -> None:
+    """The reader of stdout went away (`| head`): stop without a word, as Unix tools do.
+
+    stdout now points at /dev/null, so the interpreter's last flush cannot fail again.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    raise SystemExit(int(ExitCode.BROKEN_PIPE))
+
+
+def _damaged(err: BaseException) -> bool:
+    """A store SQLite cannot read (damaged, truncated): sqlite3's plain DatabaseError (its
+    OperationalError subclass is a lock, a full disk, ...), bare or wrapped by SQLAlchemy."""
+    return type(getattr(err, "orig", None) or err) is sqlite3.DatabaseError
+
+
+def _store_path(kwargs: dict[str, Any]) -> Any:
+    from lmsys_tui.config import load_settings
+
+    return load_settings(kwargs.get("db_path")).db
 
 
 def emit_json(data: Any) -> None:
@@ -89,7 +128,6 @@ def emit_xml(root: str, data: Any) -> None:
 def emit_table(
     title: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], *, clip: int = 80
 ) -> None:
-    from rich.console import Console
     from rich.table import Table
     from rich.text import Text
 
@@ -98,7 +136,7 @@ def emit_table(
         table.add_column(col)
     for row in rows:
         table.add_row(*(Text(safe_text(v, clip)) for v in row))
-    Console(markup=False, highlight=False).print(table)
+    stdout_console().print(table)
 
 
 def emit(

@@ -1,7 +1,8 @@
 """`verify sync RUN`: SQLite and Chroma agree for a run, by ids and by content; `--fix`.
 
-The check itself succeeding exits 0 whatever it found (as in the reference): the verdict is
-`status` ("ok" | "mismatch") with one line per problem in `issues`. Unknown run: exit 3.
+The verdict is `status` ("ok" | "mismatch") with one line per problem in `issues`, printed
+either way; a mismatch then exits 1 (the reference exited 0, so scripts took it for a pass).
+Unknown run: exit 3.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ from typing import Annotated
 import typer
 
 from lmsys_tui.commands.options import CHROMA_SERVER, JSON_OR_XML, STORE_PATHS, RunId
-from lmsys_tui.commands.output import emit, emit_table, handled, note
+from lmsys_tui.commands.output import emit, emit_table, fail, handled, note
 from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
 from lmsys_tui.core.options import RunArg
 from lmsys_tui.core.search.verify.options import VerifyOptions as V
+from lmsys_tui.errors import ExitCode
 
 
 @handled
@@ -62,3 +64,6 @@ def verify_sync(
             note(f"issue: {issue}")
 
     emit(report, params, root="verify", table=table)
+    if report["status"] != "ok":
+        issues = len(report["issues"])
+        fail(f"run {run_id}: SQLite and Chroma disagree ({issues} issues)", ExitCode.FAILED)

@@ -3,7 +3,7 @@
 Rows are read with a cursor in batches and written as they come, so memory does not grow with
 the run (1M rows export in the memory of one batch). The file is written under a temporary name
 beside the target and renamed at the end: an interrupted export never leaves a half file at the
-path you asked for.
+path you asked for. CSV cells a spreadsheet would run as formulas are escaped unless `raw_csv`.
 """
 
 from __future__ import annotations
@@ -11,11 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from lmsys_tui.core.options import Options, option
 from lmsys_tui.core.read.runs import get_run, run_total
@@ -43,11 +45,25 @@ _SQL = (
 )
 
 
+STDOUT = Path("-")  # --output -: the export goes to stdout (the headless door passes it)
+# A CSV cell starting with one of these is a formula to a spreadsheet (=HYPERLINK(...), +cmd|...)
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 @dataclass(frozen=True)
 class ExportOptions(Options):
     output: Path = option(Path("export.csv"))
     format: str = option("csv", choices=FORMATS, lower=True)
     batch_size: int = option(10_000, minimum=1)  # rows read and written per batch
+    raw_csv: bool = option(False)  # keep CSV cells as stored, formula-like ones too
+
+
+def csv_cell(value: Any) -> Any:
+    """A text cell a spreadsheet would run as a formula, prefixed with ' so it shows as text
+    (the OWASP advice for CSV injection); any other value unchanged."""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 @dataclass
@@ -72,8 +88,9 @@ def _batches(cursor: Any, size: int) -> Iterator[list[tuple[Any, ...]]]:
 
 
 class _Writer:
-    def __init__(self, fmt: str, path: Path) -> None:
+    def __init__(self, fmt: str, path: Path, raw_csv: bool = False) -> None:
         self.fmt = fmt
+        self.raw_csv = raw_csv
         self.path = path
         self.first = True
         self.fh: Any = None
@@ -119,7 +136,7 @@ class _Writer:
                 )
             )
         elif self.fmt == "csv":
-            self.csv.writerows(rows)
+            self.csv.writerows(rows if self.raw_csv else ([csv_cell(v) for v in r] for r in rows))
         else:
             parts = [
                 json.dumps(dict(zip(COLUMNS, r, strict=True)), ensure_ascii=False) for r in rows
@@ -131,12 +148,14 @@ class _Writer:
         self.first = False
 
     def close(self) -> None:
+        """Finish the file; a second call (on the error path) does nothing."""
         if self.pq is not None:
             self.pq.close()
         if self.fh is not None:
             if self.fmt == "json":
                 self.fh.write("\n]\n" if not self.first else "]\n")
             self.fh.close()
+        self.pq = self.fh = None
 
 
 def export_run(
@@ -144,23 +163,35 @@ def export_run(
     run_id: str,
     opts: ExportOptions,
     *,
+    stdout: BinaryIO | None = None,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
 ) -> ExportSummary:
-    """Write every query of `run_id` with its cluster to `opts.output` in `opts.format`."""
+    """Write every query of `run_id` with its cluster to `opts.output` in `opts.format`.
 
+    `--output -` writes to `stdout` (a caller without one, the TUI, is told to name a file):
+    the export is made in a temporary file first, so an interrupted one writes nothing there.
+    """
+    to_stdout = opts.output == STDOUT
+    if to_stdout and stdout is None:
+        raise UsageError("--output - (stdout) works only headless; give a file path")
     output = opts.output.expanduser()
-    if output.is_dir():
+    if not to_stdout and output.is_dir():
         raise UsageError(f"--output {output} is a folder; give a file path")
-    if not output.parent.is_dir():
+    if not to_stdout and not output.parent.is_dir():
         raise UsageError(f"--output folder {output.parent} does not exist")
     started = time.perf_counter()
-    tmp = output.with_name(f".{output.name}.part-{os.getpid()}")
+    if to_stdout:
+        handle, name = tempfile.mkstemp(prefix="lmsys-tui-export-", suffix=f".{opts.format}")
+        os.close(handle)
+        tmp = Path(name)
+    else:
+        tmp = output.with_name(f".{output.name}.part-{os.getpid()}")
     rows = 0
     with reader(db) as conn:
         run = get_run(conn, run_id)
         total = run_total(conn, run_id)
-        writer = _Writer(opts.format, tmp)
+        writer = _Writer(opts.format, tmp, opts.raw_csv)
         try:
             cursor = conn.execute(_SQL, (run["run_id"],))
             for batch in _batches(cursor, opts.batch_size):
@@ -170,7 +201,14 @@ def export_run(
                 rows += len(batch)
                 progress(rows, total, f"exported {rows:,}")
             writer.close()
-            os.replace(tmp, output)
+            size = tmp.stat().st_size
+            if to_stdout and stdout is not None:
+                with tmp.open("rb") as fh:
+                    shutil.copyfileobj(fh, stdout)
+                stdout.flush()
+                tmp.unlink()
+            else:
+                os.replace(tmp, output)
         except BaseException:
             writer.close()
             tmp.unlink(missing_ok=True)
@@ -180,6 +218,6 @@ def export_run(
         format=opts.format,
         output=str(output),
         rows=rows,
-        bytes=output.stat().st_size,
+        bytes=size,
         seconds=round(time.perf_counter() - started, 3),
     )

@@ -97,19 +97,16 @@ def _digest(item: Item) -> str | None:
 
 
 def _dataset_id(cur: Any, label: str, info: SourceInfo, now: str) -> int:
-    row = cur.execute("SELECT id FROM datasets WHERE label = ?", (label,)).fetchone()
-    if row:
-        cur.execute(
-            "UPDATE datasets SET status = 'running', error = NULL, updated_at = ? WHERE id = ?",
-            (now, row[0]),
-        )
-        return int(row[0])
-    cur.execute(
+    """The label's dataset row, made or marked running in ONE statement: two loads of a new
+    label started at once both get its id (a read then an insert would race)."""
+    row = cur.execute(
         "INSERT INTO datasets (label, source, source_ref, status, query_count, parameters,"
-        " created_at, updated_at) VALUES (?, ?, ?, 'running', 0, ?, ?, ?)",
+        " created_at, updated_at) VALUES (?, ?, ?, 'running', 0, ?, ?, ?)"
+        " ON CONFLICT (label) DO UPDATE SET status = 'running', error = NULL,"
+        " updated_at = excluded.updated_at RETURNING id",
         (label, info.source, info.ref, json.dumps(info.parameters, default=str), now, now),
-    )
-    return int(cur.lastrowid)
+    ).fetchone()
+    return int(row[0])
 
 
 def _existing_ids(cur: Any, dataset_id: int, ids: list[str]) -> set[str]:

@@ -14,7 +14,9 @@ import re
 import unicodedata
 from typing import Any
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+# C0/C1 controls, and the Unicode bidi controls (LRM, RLM, ALM, embeddings, overrides, isolates)
+# that would reorder what is shown around them ("Trojan Source"): all shown as escapes
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _LINE_BREAKS = re.compile(r"[\r\n\t]+")
 
 
@@ -30,8 +32,9 @@ def text_hash(text: str) -> str:
 
 def safe_text(value: Any, limit: int | None = None, *, one_line: bool = False) -> str:
     """`value` made inert for a terminal: control characters shown as escapes (`\\x1b`), so
-    no escape sequence reaches the terminal; clipped to `limit` with "…"; with `one_line`,
-    line breaks and tabs first become one space. Rich markup is the caller's business: show
+    no escape sequence reaches the terminal, and bidi controls too (`\\u202e`), so none
+    reorders the text; clipped to `limit` with "…"; with `one_line`, line breaks and tabs
+    first become one space. Rich markup is the caller's business: show
     the result through `Text` or with markup off."""
     s = "" if value is None else str(value)
     if one_line:

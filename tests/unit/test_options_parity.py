@@ -178,6 +178,7 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ),
         ("merge-clusters", (RunArg(RUN), MergeOptions(alias="v1", resume="hier-1", rpm=30.0))),
         ("export", (RunArg(RUN), ExportOptions(output=Path("/tmp/x.json"), format="json"))),
+        ("export", (RunArg(RUN), ExportOptions(output=Path("-"), raw_csv=True))),
         ("verify-sync", (RunArg(RUN), VerifyOptions(fix=True, embed_backend="torch"))),
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),

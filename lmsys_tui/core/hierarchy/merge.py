@@ -141,7 +141,7 @@ def run_merge(
     cancelled: CancelCheck = never_cancelled,
 ) -> MergeResult:
     """Build (or resume) a hierarchy over the run's clusters."""
-    from lmsys_tui.core.llm.providers import resolve_model
+    from lmsys_tui.core.llm.providers import resolve_model, resumed_url
     from lmsys_tui.core.summarize import load_run, summaries_for_pass
 
     opts = opts or MergeOptions()
@@ -150,9 +150,11 @@ def run_merge(
     existing: dict[str, Any] | None = None
     if opts.resume:
         hier_id, existing = _start(store, run_id, opts)
+        given_url = opts.base_url
         for key, value in (existing["parameters"] or {}).items():
             if key in opts.content_params():
                 setattr(opts, key, value)
+        opts.base_url = resumed_url(opts.base_url, given_url)
         opts.model = existing["model"]
         srid = existing["summary_run_id"]
     else:

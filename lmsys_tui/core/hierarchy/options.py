@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lmsys_tui.core.llm.options import LLMOptions
+from lmsys_tui.core.llm.providers import stored_url
 from lmsys_tui.core.options import option
 
 
@@ -25,5 +26,5 @@ class MergeOptions(LLMOptions):
             "merge_ratio": self.merge_ratio,
             "neighborhood_size": self.neighborhood_size,
             "seed": self.seed,
-            "base_url": self.base_url,
+            "base_url": stored_url(self.base_url),
         }

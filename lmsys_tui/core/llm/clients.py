@@ -164,7 +164,10 @@ class LLMSession:
     async def ask(self, messages: list[dict[str, Any]], response_model: type[T]) -> T:
         """The validated answer; ledger first, so an identical prompt is never paid twice."""
         schema = _schema(response_model)
-        key = ledger.prompt_hash(self.spec.model, messages, schema, {"mode": self.spec.mode})
+        params: dict[str, Any] = {"mode": self.spec.mode}
+        if self.spec.endpoint is not None:  # the provider's own API keeps its earlier keys
+            params["endpoint"] = self.spec.endpoint
+        key = ledger.prompt_hash(self.spec.model, messages, schema, params)
         if key in self._inflight:  # the same prompt is being asked right now: share it
             data = await asyncio.shield(self._inflight[key])
             self.stats.cached += 1

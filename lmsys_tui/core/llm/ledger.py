@@ -1,9 +1,10 @@
 """The llm_calls ledger: every attempt is written as it completes, and it doubles as a cache.
 
 The reference lost all paid LLM work on one failure. Here each answer is committed the moment
-it arrives, keyed by a hash of everything that determines it (model, messages, response schema,
-sampling parameters). Before any request the ledger is asked first: an identical prompt that was
-answered before is served from it, so a resumed, cancelled or repeated pass pays nothing twice.
+it arrives, keyed by a hash of everything that determines it (model, endpoint, messages,
+response schema, sampling parameters), so another server's answers never serve this one. Before
+any request the ledger is asked first: an identical prompt that was answered before is served
+from it, so a resumed, cancelled or repeated pass pays nothing twice.
 Failed attempts are recorded too (status "error"), for cost and latency accounting; only "ok"
 rows serve as cache.
 """

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 from lmsys_tui.core.llm.offline import OFFLINE_MODEL
 from lmsys_tui.errors import NeedsKeyError, UsageError
@@ -24,6 +25,8 @@ DEFAULT_MODELS = {
     "ANTHROPIC_API_KEY": "anthropic/claude-sonnet-4-5-20250929",
     "OPENAI_API_KEY": "openai/gpt-4o-mini",
 }
+SDK_URL_ENV = {"anthropic": "ANTHROPIC_BASE_URL", "openai": "OPENAI_BASE_URL"}  # read by the SDKs
+REDACTED = "***"  # a password's place in a stored or printed URL
 GROQ_URL = "https://api.groq.com/openai/v1"
 OLLAMA_URL = "http://localhost:11434/v1"
 
@@ -41,6 +44,45 @@ class ModelSpec:
     @property
     def offline(self) -> bool:
         return self.provider == "offline"
+
+    @property
+    def endpoint(self) -> str | None:
+        """Where the requests go, any password redacted; None for the provider's own API.
+
+        Part of the ledger's cache key, so one server's answers never serve another (a dead
+        --base-url is never "answered" from the cache); the SDK's own URL variable counts too.
+        """
+        url = self.base_url or os.environ.get(SDK_URL_ENV.get(self.provider, ""), "")
+        return redact_url(url) if url else None
+
+
+def stored_url(url: str | None) -> str | None:
+    """A --base-url as a pass stores it: its password redacted (see `redact_url`)."""
+    return None if url is None else redact_url(url)
+
+
+def resumed_url(saved: str | None, given: str | None) -> str | None:
+    """The --base-url a resumed pass uses: the one it was made with. A password was never
+    stored, so it must come again with --base-url (the same URL, password redacted)."""
+    if given is not None and stored_url(given) == saved:
+        return given
+    if saved is not None and urlsplit(saved).password == REDACTED:
+        raise UsageError(
+            f"this pass was made with a password in --base-url ({saved}), which is never "
+            "stored: give --base-url again to resume it"
+        )
+    return saved
+
+
+def redact_url(url: str) -> str:
+    """`url` with the password of its user info (`http://user:secret@host`) shown as ***: what
+    is stored in a pass's parameters, printed and hashed. The real URL stays in memory only."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.partition(":")[0]
+    return urlunsplit(parts._replace(netloc=f"{user}:{REDACTED}@{hostport}"))
 
 
 def default_model() -> str:
@@ -115,25 +157,44 @@ def make_client(spec: ModelSpec, timeout: float, before_send: Any = None) -> tup
 
     key = api_key(spec)
     hooks = {"request": [before_send]} if before_send is not None else {}
+    base_url, auth = _split_credentials(spec.base_url)
     if spec.provider == "anthropic":
         import anthropic
 
         raw = anthropic.AsyncAnthropic(
             api_key=key,
-            base_url=spec.base_url,
+            base_url=base_url,
             max_retries=0,
             timeout=timeout,
-            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=hooks),
+            http_client=anthropic.DefaultAsyncHttpxClient(event_hooks=hooks, auth=auth),
         )
         return instructor.from_anthropic(raw, mode=instructor.Mode.TOOLS), raw
     import openai
 
     raw = openai.AsyncOpenAI(
         api_key=key or "not-needed",
-        base_url=spec.base_url,
+        base_url=base_url,
         max_retries=0,
         timeout=timeout,
-        http_client=openai.DefaultAsyncHttpxClient(event_hooks=hooks),
+        http_client=openai.DefaultAsyncHttpxClient(event_hooks=hooks, auth=auth),
     )
     mode = instructor.Mode.JSON if spec.mode == "json" else instructor.Mode.TOOLS
     return instructor.from_openai(raw, mode=mode), raw
+
+
+def _split_credentials(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    """(`url` without its user info, the (user, password) of it for the HTTP client's basic
+    auth, or None).
+
+    httpx sends the same Basic header for a URL with user info, but the SDKs and httpx log
+    (with -v) and put in their errors the URL they send to: without user info in it, the
+    password stays in memory only.
+    """
+    if url is None:
+        return None, None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    hostport = parts.netloc.rpartition("@")[2]
+    auth = (unquote(parts.username or ""), unquote(parts.password or ""))
+    return urlunsplit(parts._replace(netloc=hostport)), auth

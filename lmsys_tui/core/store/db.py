@@ -49,9 +49,10 @@ def _on_connect(dbapi_conn: Any, _record: Any) -> None:
 def open_store(path: Path, *, create: bool = True) -> Store:
     """Open (and create or migrate) the store at `path`."""
     from sqlalchemy import event
-    from sqlmodel import Session, SQLModel, create_engine
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import SQLModel, create_engine
 
-    from lmsys_tui.core.store import models
+    from lmsys_tui.core.store import models  # noqa: F401  (registers the tables)
 
     found = schema.ensure_current(path)
     if found is None and not create:
@@ -63,13 +64,31 @@ def open_store(path: Path, *, create: bool = True) -> Store:
     engine = create_engine(f"sqlite:///{path}", connect_args={"timeout": 30})
     event.listen(engine, "connect", _on_connect)
     if found is None:
-        SQLModel.metadata.create_all(engine)
-        with engine.begin() as conn:
-            for sql in schema.SEARCH_DDL:
-                conn.exec_driver_sql(sql)
-        with Session(engine) as session:
-            session.merge(
-                models.SchemaInfo(key=schema.VERSION_KEY, value=str(schema.SCHEMA_VERSION))
-            )
-            session.commit()
+        try:
+            _create(engine, SQLModel.metadata)
+        except OperationalError as exc:
+            if "unable to open" not in str(exc.orig):
+                raise
+            engine.dispose()
+            raise UsageError(f"cannot create a store at {path}: {exc.orig}") from None
     return Store(path=path, engine=engine)
+
+
+def _create(engine: Any, metadata: Any) -> None:
+    """Tables, search indexes and the version in ONE write transaction taken up front.
+
+    Two commands started at once on a new home both find no store: BEGIN IMMEDIATE makes the
+    second wait for the first's commit, after which `create_all` finds every table there and
+    the version row exists, so it changes nothing. Readers (WAL) see either no tables (no
+    store yet) or all of them with the version, never a store half made.
+    """
+    with engine.connect() as conn:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        metadata.create_all(conn)
+        for sql in schema.SEARCH_DDL:
+            conn.exec_driver_sql(sql)
+        conn.exec_driver_sql(
+            "INSERT OR IGNORE INTO schema_info (key, value) VALUES (?, ?)",
+            (schema.VERSION_KEY, str(schema.SCHEMA_VERSION)),
+        )
+        conn.commit()

@@ -78,14 +78,19 @@ def read_version(path: Path) -> int | None:
             )
         row = conn.execute("SELECT value FROM schema_info WHERE key = ?", (VERSION_KEY,)).fetchone()
     except sqlite3.DatabaseError as exc:
-        raise UsageError(
-            f"{path} is not an lmsys-tui store (not a SQLite database: {exc})"
-        ) from exc
+        raise UsageError(f"{path}: {damaged_message(exc)}") from exc
     finally:
         conn.close()
     if row is None or not str(row[0]).isdigit():
         raise UsageError(f"{path}: schema_info has no valid {VERSION_KEY}; refusing to open it")
     return int(row[0])
+
+
+def damaged_message(exc: BaseException) -> str:
+    """What every command says about a file SQLite cannot read: not SQLite at all, truncated
+    or damaged (found on opening, or only later by a read that reaches the bad pages)."""
+    reason = getattr(exc, "orig", None) or exc
+    return f"not an lmsys-tui store, or a damaged one (SQLite: {reason})"
 
 
 def ensure_current(path: Path) -> int | None:
@@ -109,12 +114,19 @@ def ensure_current(path: Path) -> int | None:
 
 
 def migrate(path: Path, found: int) -> None:
-    """Run every migration from `found` in ONE transaction; on any error nothing changes."""
-    backup = path.with_name(f"{path.name}.bak-v{found}")
-    shutil.copy2(path, backup)
-    conn = sqlite3.connect(path, isolation_level=None)
+    """Run every migration from `found` in ONE transaction; on any error nothing changes.
+
+    The write lock comes first and the version is read again under it: of two commands that
+    start on an old store at once, the second waits and then finds nothing left to do.
+    """
+    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
     try:
         conn.execute("BEGIN IMMEDIATE")
+        row = conn.execute("SELECT value FROM schema_info WHERE key = ?", (VERSION_KEY,)).fetchone()
+        if row is not None and str(row[0]) == str(SCHEMA_VERSION):
+            conn.execute("ROLLBACK")
+            return
+        shutil.copy2(path, path.with_name(f"{path.name}.bak-v{found}"))
         for version in range(found, SCHEMA_VERSION):
             MIGRATIONS[version](conn)
         conn.execute(
@@ -122,7 +134,8 @@ def migrate(path: Path, found: int) -> None:
         )
         conn.execute("COMMIT")
     except Exception as exc:
-        conn.execute("ROLLBACK")
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
         raise UsageError(
             f"{path}: migration from schema v{found} failed and was rolled back ({exc})"
         ) from exc

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lmsys_tui.core.llm.options import LLMOptions
+from lmsys_tui.core.llm.providers import stored_url
 from lmsys_tui.core.options import option
 from lmsys_tui.errors import UsageError
 
@@ -44,7 +45,7 @@ class SummarizeOptions(LLMOptions):
             "max_query_chars": self.max_query_chars,
             "seed": self.seed,
             "cluster_ids": self.cluster_ids,
-            "base_url": self.base_url,
+            "base_url": stored_url(self.base_url),
         }
 
 

@@ -1,0 +1,156 @@
+"""The LLM call cache answers only for the server that gave the answer; a password in
+--base-url is never stored nor printed.
+
+Real summarize processes, the real SDKs over HTTP to tests/llm_server.py, and a dead URL
+(127.0.0.1:9, nothing listens there) for the server that is gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import summary_fixtures as fx
+from conftest import run_cli
+from summary_fixtures import N_CLUSTERS
+
+from lmsys_tui.core.llm.providers import (
+    make_client,
+    redact_url,
+    resolve_model,
+    resumed_url,
+    stored_url,
+)
+from lmsys_tui.errors import UsageError
+
+DEAD = "http://127.0.0.1:9/v1"
+FEW = ["--cluster-id", "0", "--cluster-id", "1", "--cluster-id", "2"]
+
+
+def _env(cli_env: dict[str, str]) -> dict[str, str]:
+    # fail fast against the dead URL: one attempt, a short timeout
+    return cli_env | {
+        "OPENAI_API_KEY": "test-key",
+        "LMSYS_TUI_LLM_RETRY_BASE": "0.01",
+        "LMSYS_TUI_LLM_MAX_ATTEMPTS": "1",
+        "LMSYS_TUI_LLM_TIMEOUT": "5",
+    }
+
+
+def _summarize(env: dict[str, str], url: str, *extra: str):  # type: ignore[no-untyped-def]
+    return run_cli(
+        ["--headless", "summarize", fx.RUN_ID, "--model", "openai/gpt-4o-mini", "--base-url",
+         url, *FEW, "--json", *extra],
+        env,
+    )  # fmt: skip
+
+
+def test_a_dead_server_is_never_answered_from_another_servers_cache(db, cli_env, server) -> None:
+    env = _env(cli_env)
+    first = _summarize(env, server.openai_url)
+    assert first.returncode == 0, first.stderr
+    assert json.loads(first.stdout)["llm"]["paid"] == 3
+    # same server, same prompts: answered from the ledger, nothing paid twice
+    again = _summarize(env, server.openai_url)
+    assert again.returncode == 0, again.stderr
+    llm = json.loads(again.stdout)["llm"]
+    assert (llm["cached"], llm["requests"]) == (3, 0)
+    # another (dead) server: every cluster fails, none is "cached"
+    dead = _summarize(env, DEAD)
+    assert dead.returncode == 1
+    report = json.loads(dead.stdout)
+    assert report["llm"]["cached"] == 0 and report["done"] == 0 and report["failed"] == 3
+    assert max(server.paid().values()) == 1 and len(server.paid()) == 3
+    # the SDK's own URL variable is an endpoint too: the same server by either route
+    via_env = run_cli(
+        ["--headless", "summarize", fx.RUN_ID, "--model", "openai/gpt-4o-mini", *FEW, "--json"],
+        env | {"OPENAI_BASE_URL": server.openai_url},
+    )
+    assert via_env.returncode == 0 and json.loads(via_env.stdout)["llm"]["cached"] == 3
+    assert N_CLUSTERS > 3
+
+
+def test_a_password_in_the_base_url_is_not_stored_nor_printed(db, cli_env, server) -> None:
+    env = _env(cli_env)
+    url = server.openai_url.replace("http://", "http://alice:s3cret-pw@")
+    out = _summarize(env, url)
+    assert out.returncode == 0, out.stderr
+    verbose = run_cli(
+        ["--headless", "-v", "summarize", fx.RUN_ID, "--model", "openai/gpt-4o-mini",
+         "--base-url", url, "--cluster-id", "3", "--json"],
+        env,
+    )  # fmt: skip
+    assert verbose.returncode == 0, verbose.stderr
+    assert "s3cret-pw" not in out.stdout + out.stderr + verbose.stdout + verbose.stderr
+    stored = fx.query(db, "SELECT parameters FROM summary_runs")
+    assert stored and all("s3cret-pw" not in p for (p,) in stored)
+    assert json.loads(stored[0][0])["base_url"] == redact_url(url)
+    errors = fx.query(db, "SELECT COALESCE(error, '') FROM llm_calls")
+    assert not any("s3cret-pw" in e for (e,) in errors)
+    for path in db.parent.iterdir():  # the store, its WAL, the embeddings: nowhere on disk
+        assert b"s3cret-pw" not in path.read_bytes(), path
+
+
+def test_the_password_still_reaches_the_server_as_basic_auth() -> None:
+    """Taken out of the URL, the user info is sent as the same Basic header httpx would send."""
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            body = json.dumps({"object": "list", "data": []}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://al%40ice:s3cret:pw@127.0.0.1:{server.server_address[1]}/v1"
+        spec = resolve_model("compat/some-model", url)
+        _client, raw = make_client(spec, timeout=5)
+        assert "s3cret" not in str(raw.base_url)
+
+        async def listing() -> None:
+            await raw.models.list()
+            await raw.close()
+
+        asyncio.run(listing())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen == ["Basic " + base64.b64encode(b"al@ice:s3cret:pw").decode()]
+
+
+def test_a_resumed_merge_asks_for_the_password_again() -> None:
+    saved = stored_url("http://u:pw@h/v1")
+    assert saved == "http://u:***@h/v1"
+    assert resumed_url(saved, "http://u:pw@h/v1") == "http://u:pw@h/v1"
+    with pytest.raises(UsageError, match="give --base-url again"):
+        resumed_url(saved, None)
+    with pytest.raises(UsageError):
+        resumed_url(saved, "http://other:pw@h/v1")
+    assert resumed_url("http://h/v1", None) == "http://h/v1"
+    assert resumed_url(None, None) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("http://u:p@h:8/v1", "http://u:***@h:8/v1"),
+        ("http://h/v1", "http://h/v1"),
+        ("https://tok@h/v1", "https://tok@h/v1"),
+        ("http://u:p:q@[::1]:8/x?y=1", "http://u:***@[::1]:8/x?y=1"),
+    ],
+)
+def test_redact_url(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
