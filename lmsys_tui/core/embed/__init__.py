@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.core.embed.space import Space, resolve_space
+from lmsys_tui.core.embed.space import BACKENDS, Space, resolve_space
 
 if TYPE_CHECKING:
-    from lmsys_tui.core.embed.encoders import BACKENDS, embed_texts
+    from lmsys_tui.core.embed.encoders import embed_texts
     from lmsys_tui.core.embed.stage import (
         EmbedSummary,
         MissingVectorsError,
@@ -33,7 +33,6 @@ __all__ = [
 ]
 
 _LAZY = {
-    "BACKENDS": "lmsys_tui.core.embed.encoders",
     "embed_texts": "lmsys_tui.core.embed.encoders",
     "EmbedSummary": "lmsys_tui.core.embed.stage",
     "MissingVectorsError": "lmsys_tui.core.embed.stage",

@@ -26,7 +26,13 @@ from lmsys_tui.core.embed.model import (
 )
 from lmsys_tui.core.embed.onnx_export import ExportError, ensure_onnx
 from lmsys_tui.core.embed.onnx_runtime import AGREEMENT, OnnxEncoder
-from lmsys_tui.core.embed.space import OPENAI, OPENAI_SHORTENABLE, Space, model_source
+from lmsys_tui.core.embed.space import (
+    OPENAI,
+    OPENAI_SHORTENABLE,
+    Space,
+    check_backend,
+    model_source,
+)
 from lmsys_tui.errors import LmsysError, NeedsKeyError, UsageError, first_line
 
 if TYPE_CHECKING:
@@ -34,7 +40,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")
 OPENAI_MAX_CHARS = 8000  # ~8191-token input limit; halved on a context-length refusal
 
 
@@ -165,8 +170,7 @@ def get_encoder(
     space: Space, backend: str = "auto", cache_dir: Path | None = None
 ) -> tuple[Encoder, str | None]:
     """The cached encoder for (space, backend) and a note when it is not the one asked for."""
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    check_backend(backend)
     if space.provider == OPENAI:
         backend = "api"
     cache_key = (space.key, backend)

@@ -17,6 +17,16 @@ from typing import Any
 from lmsys_tui.core.embed.model import bundled_model_path, embedding_dim, load_sentence_transformer
 from lmsys_tui.errors import UsageError
 
+BACKENDS = ("auto", "torch", "onnx", "onnx-int8")  # how a local model computes its vectors
+
+
+def check_backend(backend: str) -> None:
+    """UsageError unless `backend` is one of BACKENDS (here, a leaf: the CLI checks options at
+    start without loading the encoders)."""
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+
+
 SENTENCE_TRANSFORMERS = "sentence-transformers"
 OPENAI = "openai"
 PROVIDERS = (SENTENCE_TRANSFORMERS, OPENAI)

@@ -173,13 +173,12 @@ def embed_queries(
     cache_dir: Path | None = None,
 ) -> EmbedSummary:
     """Embed the texts of `query_ids` (all queries if None) missing from the space's store."""
-    from lmsys_tui.core.embed.encoders import BACKENDS, get_encoder
+    from lmsys_tui.core.embed.encoders import get_encoder
+    from lmsys_tui.core.embed.space import check_backend
     from lmsys_tui.core.text import normalise
-    from lmsys_tui.errors import UsageError
 
     sql.require_positive(embed_batch_size=batch_size)
-    if backend not in BACKENDS:
-        raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    check_backend(backend)
     started = time.perf_counter()
     epath = embeddings_path(store.path)
     summary = EmbedSummary(space=space, embeddings_path=str(epath))
