@@ -118,6 +118,16 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture
+def filled(sample: Any, home: Path) -> Iterator[Any]:
+    """The test's own open copy of the embedded `sample`."""
+    from lmsys_tui.core.store.db import open_store
+
+    store = open_store(sample.copy_to(home))
+    yield store
+    store.close()
+
+
+@pytest.fixture
 def seeded(home: Path) -> Iterator[Any]:
     """The open store of cluster_seed's embedded sample (no run yet)."""
     from cluster_seed import seeded_home

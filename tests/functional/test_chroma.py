@@ -24,17 +24,9 @@ from conftest import run_cli
 from lmsys_tui.core import chroma
 from lmsys_tui.core.embed import load_vectors
 from lmsys_tui.core.store import vectors
-from lmsys_tui.core.store.db import open_store
 from lmsys_tui.errors import ExitCode, UsageError
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def filled(sample, home: Path) -> Iterator[object]:
-    store = open_store(sample.copy_to(home))
-    yield store
-    store.close()
 
 
 def _collection(home: Path, sample):

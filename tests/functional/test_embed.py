@@ -15,7 +15,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import ClassVar
 
 import embed_sample
@@ -42,14 +41,6 @@ from lmsys_tui.core.text import text_hash
 from lmsys_tui.errors import ExitCode, NeedsKeyError, NotFoundError, UsageError
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def filled(sample, home: Path) -> Iterator[object]:
-    """The test's own copy of the embedded sample."""
-    store = open_store(sample.copy_to(home))
-    yield store
-    store.close()
 
 
 def _ids_by_conversation(store, *conv_ids: str) -> list[int]:
