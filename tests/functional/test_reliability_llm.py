@@ -59,11 +59,9 @@ def test_a_dead_server_is_never_answered_from_another_servers_cache(db, cli_env,
     assert again.returncode == 0, again.stderr
     llm = json.loads(again.stdout)["llm"]
     assert (llm["cached"], llm["requests"]) == (3, 0)
-    # another (dead) server: every cluster fails, none is "cached"
+    # another (dead) server: stopped by the probe, nothing "cached" from the live one
     dead = _summarize(env, DEAD)
-    assert dead.returncode == 1
-    report = json.loads(dead.stdout)
-    assert report["llm"]["cached"] == 0 and report["done"] == 0 and report["failed"] == 3
+    assert dead.returncode == 4 and dead.stdout == "", dead.stderr
     assert max(server.paid().values()) == 1 and len(server.paid()) == 3
     # the SDK's own URL variable is an endpoint too: the same server by either route
     via_env = run_cli(
@@ -154,3 +152,65 @@ def test_a_resumed_merge_asks_for_the_password_again() -> None:
 )
 def test_redact_url(url: str, shown: str) -> None:
     assert redact_url(url) == shown
+
+
+# -- an endpoint that is malformed, dead or refusing: said at once --------------------------
+
+
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://127.0.0.1/v1", "http:///v1", "http://h:x/v1"])
+def test_a_malformed_base_url_is_a_usage_error(url, cli_env) -> None:
+    for command in ("summarize", "merge-clusters"):
+        out = run_cli(["--headless", command, "some-run", "--base-url", url], cli_env)
+        assert out.returncode == 2, out.stderr
+        assert "--base-url" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def _one_line_and_no_pass(out, db, url: str) -> None:  # type: ignore[no-untyped-def]
+    assert out.returncode == 4, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and url in lines[0], out.stderr
+    assert fx.query(db, "SELECT COUNT(*) FROM llm_calls") == [(0,)]
+
+
+def test_a_dead_endpoint_stops_summarize_and_merge_before_a_pass(db, cli_env) -> None:
+    env = _env(cli_env) | {"LMSYS_TUI_LLM_MAX_ATTEMPTS": "5"}
+    summ = _summarize(env, DEAD)
+    _one_line_and_no_pass(summ, db, DEAD)
+    assert fx.query(db, "SELECT COUNT(*) FROM summary_runs") == [(0,)]
+    offline = run_cli(["--headless", "summarize", fx.RUN_ID, *FEW, "--model", "offline"], env)
+    assert offline.returncode == 0, offline.stderr
+    merge = run_cli(
+        ["--headless", "merge-clusters", fx.RUN_ID, "--model", "openai/gpt-4o-mini",
+         "--base-url", DEAD, "--json"],
+        env,
+    )  # fmt: skip
+    _one_line_and_no_pass(merge, db, DEAD)
+    assert fx.query(db, "SELECT COUNT(*) FROM hierarchy_runs") == [(0,)]
+
+
+def test_ollama_with_nothing_listening_is_one_line(db, cli_env) -> None:
+    env = cli_env | {"OLLAMA_BASE_URL": DEAD}  # the default port may have a real ollama
+    out = run_cli(["--headless", "summarize", fx.RUN_ID, "--model", "ollama/llama3"], env)
+    _one_line_and_no_pass(out, db, DEAD)
+
+
+def test_a_refusing_endpoint_is_one_line(db, cli_env) -> None:
+    class Refuse(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        out = _summarize(_env(cli_env), url)
+    finally:
+        server.shutdown()
+        server.server_close()
+    _one_line_and_no_pass(out, db, url)
+    assert "HTTP 401" in out.stderr

@@ -265,3 +265,12 @@ def test_every_options_class_is_covered() -> None:
 
 def _subclasses(cls: type) -> list[type]:
     return [s for c in cls.__subclasses__() for s in (c, *_subclasses(c))]
+
+
+@pytest.mark.parametrize("cls", [SummarizeOptions, MergeOptions])
+@pytest.mark.parametrize("url", ["not-a-url", "ftp://h/v1", "http://", "http://u:pw@:1/v1"])
+def test_a_malformed_base_url_is_refused_by_every_llm_stage(cls, url) -> None:
+    with pytest.raises(UsageError, match="--base-url") as refused:
+        cls(base_url=url)
+    assert "pw" not in refused.value.message
+    assert cls(base_url="https://u:pw@h:8000/v1").base_url == "https://u:pw@h:8000/v1"

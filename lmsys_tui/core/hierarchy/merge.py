@@ -141,6 +141,7 @@ def run_merge(
     cancelled: CancelCheck = never_cancelled,
 ) -> MergeResult:
     """Build (or resume) a hierarchy over the run's clusters."""
+    from lmsys_tui.core.llm.probe import probe
     from lmsys_tui.core.llm.providers import resolve_model, resumed_url
     from lmsys_tui.core.summarize import load_run, summaries_for_pass
 
@@ -165,6 +166,7 @@ def run_merge(
     if srid is None:
         raise UsageError(f"run {run_id!r} has no summaries: run `summarize {run_id}` first")
     spec = resolve_model(opts.model, opts.base_url)
+    probe(spec)  # a dead or refusing endpoint is one line, exit 4, before any pass row
     leaves, vectors, missing = _leaves(store, run_id, summaries)
     schedule = level_sizes(len(leaves), opts.target_levels, opts.merge_ratio)
     if existing is None:

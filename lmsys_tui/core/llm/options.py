@@ -6,9 +6,12 @@ checks are declared once (and `commands.options.LLM` takes its defaults from her
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from lmsys_tui.core.options import Options, option
+from lmsys_tui.errors import UsageError
 
 
 @dataclass
@@ -21,3 +24,24 @@ class LLMOptions(Options):
     seed: int = 42
     timeout: float | None = None  # per request, seconds (None: the SDK's)
     max_attempts: int | None = None  # per call, retries included (None: the limits' default)
+
+    def check(self) -> None:
+        check_base_url(self.base_url)
+
+
+def check_base_url(url: str | None) -> None:
+    """A --base-url must be an http(s) URL with a host: anything else is a usage error before
+    a pass starts (else every request fails the same way and the pass ends "done", all failed)."""
+    if url is None:
+        return
+    try:
+        parts = urlsplit(url.strip())
+        ok = parts.scheme in {"http", "https"} and bool(parts.hostname)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        ok = False
+    if not ok:
+        shown = re.sub(r"//[^/@]*@", "//***@", url)  # a password in it is never printed
+        raise UsageError(
+            f"--base-url must be an http:// or https:// URL with a host, not {shown!r}"
+        )

@@ -157,7 +157,7 @@ def make_client(spec: ModelSpec, timeout: float, before_send: Any = None) -> tup
 
     key = api_key(spec)
     hooks = {"request": [before_send]} if before_send is not None else {}
-    base_url, auth = _split_credentials(spec.base_url)
+    base_url, auth = split_credentials(spec.base_url)
     if spec.provider == "anthropic":
         import anthropic
 
@@ -182,7 +182,7 @@ def make_client(spec: ModelSpec, timeout: float, before_send: Any = None) -> tup
     return instructor.from_openai(raw, mode=mode), raw
 
 
-def _split_credentials(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
+def split_credentials(url: str | None) -> tuple[str | None, tuple[str, str] | None]:
     """(`url` without its user info, the (user, password) of it for the HTTP client's basic
     auth, or None).
 

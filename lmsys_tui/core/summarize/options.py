@@ -32,6 +32,7 @@ class SummarizeOptions(LLMOptions):
     max_query_chars: int = 1500  # each query is cut to this first
 
     def check(self) -> None:
+        super().check()
         if self.max_query_chars <= 0:
             raise UsageError("max_query_chars must be a positive number")
 

@@ -31,6 +31,7 @@ def run_summarize(
     cancelled: CancelCheck = never_cancelled,
 ) -> SummarizeResult:
     """Summarise the run's clusters into one summary pass (new, or resumed)."""
+    from lmsys_tui.core.llm.probe import probe
     from lmsys_tui.core.llm.providers import resolve_model
     from lmsys_tui.core.summarize.index import index_summaries
     from lmsys_tui.core.summarize.llm_pass import llm_pass
@@ -50,6 +51,7 @@ def run_summarize(
     if opts.resume:
         opts.model = resumed_model(store, opts.resume)
     spec = resolve_model(opts.model, opts.base_url)
+    probe(spec)  # a dead or refusing endpoint is one line, exit 4, before any pass row
     clusters = load_clusters(store, run_id)
     if not clusters:
         raise UsageError(f"run {run_id!r} has no clusters")
