@@ -7,7 +7,9 @@ SDKs at start: every command imports what it needs inside its function.
 from __future__ import annotations
 
 import importlib
+import signal
 import sys
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -113,11 +115,23 @@ def _demo(
     run_app(load_settings(db_path), demo_limit=opts.limit)
 
 
+def _terminated(_signum: int, _frame: object) -> None:
+    """SIGTERM ends a headless command as Ctrl-C does: the stage records its work as
+    `cancelled` and the command exits 130, never leaving a pass `running`."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     if HEADLESS in args:
         args.remove(HEADLESS)
-        build_headless_app()(args=args, prog_name="lmsys-tui --headless")
+        main_thread = threading.current_thread() is threading.main_thread()
+        before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
+        try:
+            build_headless_app()(args=args, prog_name="lmsys-tui --headless")
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, before)
         return
     if args[:1] == ["demo"]:
         demo = typer.Typer(add_completion=False, pretty_exceptions_enable=False)

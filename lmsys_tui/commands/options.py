@@ -99,6 +99,21 @@ BaseUrl = Annotated[
     ),
 ]
 Concurrency = Annotated[int, typer.Option(help="Requests in flight at once.")]
+RequestTimeout = Annotated[
+    float | None,
+    typer.Option(
+        "--request-timeout",
+        help="Seconds one request may take. Default: $LMSYS_TUI_LLM_TIMEOUT, else 60.",
+    ),
+]
+ClusterDeadline = Annotated[
+    float,
+    typer.Option(
+        "--cluster-deadline",
+        help="Seconds one cluster's call may take, retries included; then it is recorded "
+        "failed and the pass goes on.",
+    ),
+]
 Rpm = Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")]
 
 # -- which summary pass to read (list-clusters, inspect, merge-clusters, search, search-cluster) -
@@ -139,6 +154,8 @@ LLM = group(
     base_url=(BaseUrl, None),
     concurrency=(Concurrency, LLMOptions.concurrency),
     rpm=(Rpm, None),
+    request_timeout=(RequestTimeout, None),
+    cluster_deadline=(ClusterDeadline, LLMOptions.cluster_deadline),
 )
 """Which LLM writes (summarize, merge-clusters) and how hard it is called."""
 SUMMARY_PASS = group(summary_run_id=(SummaryRunId, None), alias=(Alias, None))

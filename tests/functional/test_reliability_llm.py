@@ -10,8 +10,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import signal
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import ClassVar
 
 import pytest
 import summary_fixtures as fx
@@ -214,3 +220,72 @@ def test_a_refusing_endpoint_is_one_line(db, cli_env) -> None:
         server.server_close()
     _one_line_and_no_pass(out, db, url)
     assert "HTTP 401" in out.stderr
+
+
+# -- a server that accepts and never answers: bounded, and SIGTERM is a cancel --------------
+
+
+class _Silent(BaseHTTPRequestHandler):
+    """Answers the probe, then holds every LLM request open without a word."""
+
+    posts: ClassVar[list[float]] = []
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def do_POST(self) -> None:
+        type(self).posts.append(time.monotonic())
+        time.sleep(30)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def silent() -> Iterator[str]:
+    _Silent.posts = []
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Silent)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/v1"
+    server.shutdown()
+    server.server_close()
+
+
+def test_a_silent_server_costs_each_cluster_its_deadline_only(db, cli_env, silent) -> None:
+    env = _env(cli_env) | {"LMSYS_TUI_LLM_MAX_ATTEMPTS": "5"}
+    started = time.monotonic()
+    out = _summarize(env, silent, "--request-timeout", "0.5", "--cluster-deadline", "1.5")
+    assert out.returncode == 1, out.stderr
+    report = json.loads(out.stdout)
+    assert (report["done"], report["failed"]) == (0, 3)
+    assert time.monotonic() - started < 60
+    assert fx.query(db, "SELECT status FROM summary_runs") == [("done",)]
+
+
+@pytest.mark.parametrize(
+    ("command", "table"), [("summarize", "summary_runs"), ("merge-clusters", "hierarchy_runs")]
+)
+def test_sigterm_cancels_like_ctrl_c(command, table, db, cli_env, silent) -> None:
+    if command == "merge-clusters":
+        offline = run_cli(["--headless", "summarize", fx.RUN_ID, "--model", "offline"], cli_env)
+        assert offline.returncode == 0, offline.stderr
+    cmd = [sys.executable, "-m", "lmsys_tui", "--headless", command, fx.RUN_ID, "--model",
+           "openai/gpt-4o-mini", "--base-url", silent]  # fmt: skip
+    proc = subprocess.Popen(
+        cmd, env=_env(cli_env), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not _Silent.posts and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert _Silent.posts, "no request reached the server"
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err
+    assert ("cancelled",) in fx.query(db, f"SELECT status FROM {table}")
+    assert ("running",) not in fx.query(db, f"SELECT status FROM {table}")

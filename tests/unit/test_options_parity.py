@@ -177,6 +177,8 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
             (RunArg(RUN), SummarizeOptions(cluster_ids=[1, 2], use_chroma=True, rpm=1.5)),
         ),
         ("merge-clusters", (RunArg(RUN), MergeOptions(alias="v1", resume="hier-1", rpm=30.0))),
+        ("summarize", (RunArg(RUN), SummarizeOptions(request_timeout=2.5, cluster_deadline=9.0))),
+        ("merge-clusters", (RunArg(RUN), MergeOptions(request_timeout=1.0, cluster_deadline=4.0))),
         ("export", (RunArg(RUN), ExportOptions(output=Path("/tmp/x.json"), format="json"))),
         ("export", (RunArg(RUN), ExportOptions(output=Path("-"), raw_csv=True))),
         ("verify-sync", (RunArg(RUN), VerifyOptions(fix=True, embed_backend="torch"))),

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T", bound="BaseModel")
 
-TIMEOUT_ENV = "LMSYS_TUI_LLM_TIMEOUT"  # seconds per request (default 120)
+TIMEOUT_ENV = "LMSYS_TUI_LLM_TIMEOUT"  # seconds per request (default 60)
 
 
 class Stopped(Exception):
@@ -94,7 +94,8 @@ class CallLimits(Protocol):
     concurrency: int
     rpm: float | None
     max_attempts: int | None
-    timeout: float | None
+    request_timeout: float | None
+    cluster_deadline: float
 
 
 @dataclass
@@ -108,7 +109,8 @@ class LLMSession:
     concurrency: int = 8
     rpm: float | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    timeout: float = 120.0
+    timeout: float = 60.0  # per request
+    deadline: float | None = None  # per call, its retries included: then CallFailed
     max_tokens: int = 2048
     stats: CallStats = field(default_factory=CallStats)
 
@@ -125,8 +127,9 @@ class LLMSession:
     def for_stage(
         cls, store: Store, spec: ModelSpec, stage: str, run_id: str, limits: CallLimits
     ) -> LLMSession:
-        """A session paced and retried as the stage's --concurrency, --rpm, --max-attempts
-        and --timeout say (environment defaults for what they leave unset)."""
+        """A session paced, retried and timed as the stage's --concurrency, --rpm,
+        --request-timeout and --cluster-deadline say (environment defaults for what they
+        leave unset)."""
         return cls(
             store,
             spec,
@@ -135,7 +138,8 @@ class LLMSession:
             concurrency=limits.concurrency,
             rpm=limits.rpm,
             retry=retry_policy(limits.max_attempts),
-            timeout=request_timeout(limits.timeout),
+            timeout=request_timeout(limits.request_timeout),
+            deadline=limits.cluster_deadline,
         )
 
     async def __aenter__(self) -> LLMSession:
@@ -188,7 +192,7 @@ class LLMSession:
                 self.stats.cached += 1
                 value = response_model.model_validate(data)
             else:
-                value = await self._request(messages, response_model, key)
+                value = await self._answer(messages, response_model, key)
                 data = value.model_dump(mode="json")
             future.set_result(data)
             return value
@@ -200,6 +204,18 @@ class LLMSession:
             raise
         finally:
             self._inflight.pop(key, None)
+
+    async def _answer(self, messages: list[dict[str, Any]], response_model: type[T], key: str) -> T:
+        """`_request` within the deadline: a server that accepts and never answers costs one
+        cluster at most `deadline` seconds, then it is recorded failed and the pass goes on."""
+        if self.deadline is None:
+            return await self._request(messages, response_model, key)
+        try:
+            return await asyncio.wait_for(
+                self._request(messages, response_model, key), self.deadline
+            )
+        except TimeoutError:
+            raise CallFailed(f"no answer within the {self.deadline:g} s deadline", 0) from None
 
     async def _request(
         self, messages: list[dict[str, Any]], response_model: type[T], key: str
@@ -274,7 +290,7 @@ class LLMSession:
 
 
 def request_timeout(value: float | None = None) -> float:
-    return value if value is not None else float(os.environ.get(TIMEOUT_ENV, "120"))
+    return value if value is not None else float(os.environ.get(TIMEOUT_ENV, "60"))
 
 
 def retry_policy(max_attempts: int | None = None, base_delay: float | None = None) -> RetryPolicy:

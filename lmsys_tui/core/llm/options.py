@@ -22,7 +22,8 @@ class LLMOptions(Options):
     rpm: float | None = option(above=0)
     resume: str | None = option()  # the pass (or hierarchy) to continue
     seed: int = 42
-    timeout: float | None = None  # per request, seconds (None: the SDK's)
+    request_timeout: float | None = option(above=0)  # seconds (None: $LMSYS_TUI_LLM_TIMEOUT or 60)
+    cluster_deadline: float = option(300.0, above=0)  # seconds for one call and all its retries
     max_attempts: int | None = None  # per call, retries included (None: the limits' default)
 
     def check(self) -> None:
