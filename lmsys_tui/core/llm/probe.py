@@ -42,9 +42,7 @@ def probe(spec: ModelSpec, timeout: float = PROBE_SECONDS) -> None:
             f"the LLM server at {shown} did not answer within {timeout:g} s"
         ) from None
     except httpx.HTTPError as exc:
-        raise NeedsKeyError(
-            f"no LLM server answers at {shown}: {first_line(exc) or type(exc).__name__}"
-        ) from None
+        raise NeedsKeyError(f"no LLM server answers at {shown}: {first_line(exc)}") from None
     if answer.status_code in {401, 403}:
         raise NeedsKeyError(
             f"the LLM server at {shown} refused the request (HTTP {answer.status_code}"
