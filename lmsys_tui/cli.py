@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> None:
         try:
             build_headless_app()(args=args, prog_name="lmsys-tui --headless")
         finally:
-            if main_thread:
+            if before is not None:  # None also when the old handler was not set from Python
                 signal.signal(signal.SIGTERM, before)
         return
     if args[:1] == ["demo"]:
