@@ -127,6 +127,7 @@ def _plan(conn: Any, ident: str, kind: str | None) -> DeletePlan:
             "cluster_edits",
             "cluster_metadata",
             "orphaned_queries",
+            "run_layouts",
         ):
             plan.rows[table] = _count(conn, table, "run_id", [ident])
         plan.rows["summary_runs"] = len(plan.summary_passes)
@@ -188,6 +189,7 @@ def delete(db: Path, ident: str, kind: str | None = None, *, force: bool = False
                 "cluster_edits",
                 "cluster_metadata",
                 "orphaned_queries",
+                "run_layouts",
                 "cluster_summaries",
                 "cluster_hierarchies",
             ):

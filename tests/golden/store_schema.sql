@@ -79,6 +79,9 @@ CREATE INDEX ix_summary_runs_run_id ON summary_runs (run_id);
 -- index sqlite_autoindex_query_clusters_1 on query_clusters
 (implicit);
 
+-- index sqlite_autoindex_run_layouts_1 on run_layouts
+(implicit);
+
 -- index sqlite_autoindex_schema_info_1 on schema_info
 (implicit);
 
@@ -304,6 +307,22 @@ CREATE TABLE query_clusters (
 	CONSTRAINT uq_query_clusters_run_query UNIQUE (run_id, query_id), 
 	FOREIGN KEY(run_id) REFERENCES clustering_runs (run_id), 
 	FOREIGN KEY(query_id) REFERENCES queries (id)
+);
+
+-- table run_layouts on run_layouts
+CREATE TABLE run_layouts (
+	id INTEGER NOT NULL, 
+	run_id VARCHAR NOT NULL, 
+	method VARCHAR NOT NULL, 
+	members INTEGER NOT NULL, 
+	points INTEGER NOT NULL, 
+	query_ids BLOB NOT NULL, 
+	coords BLOB NOT NULL, 
+	parameters JSON NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id), 
+	CONSTRAINT uq_run_layouts_run_method UNIQUE (run_id, method), 
+	FOREIGN KEY(run_id) REFERENCES clustering_runs (run_id)
 );
 
 -- table schema_info on schema_info

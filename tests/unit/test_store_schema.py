@@ -19,7 +19,7 @@ GOLDEN_SCHEMA = Path(__file__).resolve().parent.parent / "golden" / "store_schem
 EXPECTED_TABLES = {
     "schema_info", "datasets", "queries", "clustering_runs", "clusters", "query_clusters",
     "summary_runs", "cluster_summaries", "hierarchy_runs", "cluster_hierarchies",
-    "cluster_edits", "cluster_metadata", "orphaned_queries", "llm_calls",
+    "cluster_edits", "cluster_metadata", "orphaned_queries", "llm_calls", "run_layouts",
 }  # fmt: skip
 
 

@@ -257,6 +257,23 @@ class OrphanedQuery(SQLModel, table=True):
     orphaned_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class RunLayout(SQLModel, table=True):
+    """(v4) A run's 2-D map, computed once per (run, method) and reused: query ids and their
+    x, y in [0, 1] as packed little-endian arrays (one row, read in one go for any size)."""
+
+    __tablename__ = "run_layouts"
+    __table_args__ = (UniqueConstraint("run_id", "method", name="uq_run_layouts_run_method"),)
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str = Field(foreign_key="clustering_runs.run_id")
+    method: str  # pca | umap
+    members: int  # the run's memberships when computed: a different count means stale
+    points: int
+    query_ids: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # int64 each
+    coords: bytes = Field(sa_column=Column(LargeBinary, nullable=False))  # float32 x, y each
+    parameters: dict[str, Any] = _json(dict)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class LLMCall(SQLModel, table=True):
     """Ledger of every LLM call: cost accounting, and the cache that makes passes resumable."""
 

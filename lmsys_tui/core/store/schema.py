@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmsys_tui.errors import UsageError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_KEY = "schema_version"
 
 # Search (v2). Keyword search: an external-content FTS5 index over queries.query_text (it
@@ -55,8 +55,20 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Cluster map (v4): a run's stored 2-D layout (models.RunLayout), computed on first use."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS run_layouts (id INTEGER NOT NULL, run_id VARCHAR NOT NULL,"
+        " method VARCHAR NOT NULL, members INTEGER NOT NULL, points INTEGER NOT NULL,"
+        " query_ids BLOB NOT NULL, coords BLOB NOT NULL, parameters JSON NOT NULL,"
+        " created_at DATETIME NOT NULL, PRIMARY KEY (id),"
+        " CONSTRAINT uq_run_layouts_run_method UNIQUE (run_id, method),"
+        " FOREIGN KEY(run_id) REFERENCES clustering_runs (run_id))"
+    )
+
+
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
 
 
 def read_version(path: Path) -> int | None:
