@@ -200,6 +200,23 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
     Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
+    Action(
+        "map",
+        "Show: cluster map",
+        "A run's queries placed in 2-D (PCA, or UMAP with the extra), stored once; --output "
+        "draws it as SVG or PNG.",
+        command="map",
+        target="lmsys_tui.commands.map:map_run",
+        key="o",
+    ),
+    Action(
+        "report",
+        "Write: report",
+        "The hierarchy with shares, descriptions, examples, the map, provenance and notes as one "
+        "Markdown or self-contained HTML file (small nodes rolled up).",
+        command="report",
+        target="lmsys_tui.commands.report:report",
+    ),
 )
 
 

@@ -30,6 +30,7 @@ from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
+from lmsys_tui.core.insights.map_options import MapOptions, ReportOptions
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.options import Options, RunArg, argv
 from lmsys_tui.core.search.verify.options import VerifyOptions
@@ -185,6 +186,22 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
+        ("map", (RunArg(RUN), MapOptions(method="umap", output=Path("m.png"), node=-1))),
+        ("map", (RunArg(RUN), MapOptions(recompute=True))),
+        (
+            "report",
+            (
+                RunArg(RUN),
+                ReportOptions(
+                    output=Path("r.md"),
+                    format="md",
+                    min_cluster_size=1,
+                    examples=0,
+                    summary_run_id="s",
+                    hierarchy_run_id="h",
+                ),
+            ),
+        ),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -259,7 +276,7 @@ def test_every_options_class_is_covered() -> None:
     covered = {
         SourceSpec, ColumnMap, LoadOptions, KMeansParams, HdbscanParams, Selection,
         EmbedOptions, SummarizeOptions, MergeOptions, ExportOptions, VerifyOptions,
-        DeleteOptions, ClearOptions, DemoOptions, RunArg,
+        DeleteOptions, ClearOptions, DemoOptions, RunArg, MapOptions, ReportOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

@@ -68,7 +68,11 @@ def _v3_to_v4(conn: sqlite3.Connection) -> None:
 
 
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3, 3: _v3_to_v4}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 def read_version(path: Path) -> int | None:

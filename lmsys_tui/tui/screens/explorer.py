@@ -274,6 +274,36 @@ class ExplorerScreen(LmsysScreen):
         if row is not None:
             self.open_queries(row)
 
+    def do_map(self) -> None:
+        """The run's cluster map, the highlighted node's clusters lit."""
+        from lmsys_tui.tui.screens.map import MapScreen
+
+        if self.view is not None:
+            self.app.push_screen(MapScreen(self.view, self.tree.cursor_row))
+
+    def do_report(self) -> None:
+        """Write this view's HTML report beside the store (reports/RUN.html), in a worker."""
+        if self.view is not None:
+            self.notify("Writing the report…", markup=False)
+            self.write_report(self.view)
+
+    @work(thread=True, group="explorer-report", exit_on_error=False)
+    def write_report(self, view: View) -> None:
+        from lmsys_tui.core.insights.map_options import ReportOptions
+        from lmsys_tui.core.insights.report import write_report
+
+        folder = view.db.parent / "reports"
+        folder.mkdir(exist_ok=True)
+        opts = ReportOptions(
+            output=folder / f"{view.run_id}.html",
+            summary_run_id=view.summary_run_id,
+            hierarchy_run_id=view.hierarchy_run_id,
+        )
+        done = write_report(view.db, view.run_id, opts)
+        self.app.call_from_thread(
+            self.notify, f"Report written: {done['output']}", title="Report", markup=False
+        )
+
     def open_queries(self, row: NodeRow) -> None:
         if self.view is not None:
             self.app.push_screen(QueriesScreen(self.view, row))
