@@ -138,6 +138,13 @@ def main(argv: list[str] | None = None) -> None:
         demo.command()(_demo)
         demo(args=args[1:], prog_name="lmsys-tui demo")
         return
+    if args[:1] == ["serve"]:
+        from lmsys_tui.commands.serve import serve
+
+        web = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        web.command()(serve)
+        web(args=args[1:], prog_name="lmsys-tui serve")
+        return
     tui = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     tui.command()(_tui)
     tui(args=args, prog_name="lmsys-tui")
