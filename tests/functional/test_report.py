@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import sqlite3
 import subprocess
 from html.parser import HTMLParser
 
 import pytest
 import summary_fixtures as fx
+from browser import chromium
 from conftest import run_cli
 
 from lmsys_tui.core.hierarchy.merge import MergeOptions, run_merge
@@ -31,11 +31,6 @@ from lmsys_tui.core.summarize import SummarizeOptions, run_summarize
 EVIL_QUERY = '<script>alert("q")</script><img src=x onerror="alert(1)"> [link](javascript:x)'
 EVIL_TITLE = "<b onmouseover=alert(2)>Evil</b> title"
 NOTE = "check <i>this</i> group"
-
-
-def chromium() -> str | None:
-    return next((p for n in ("chromium", "chromium-browser", "google-chrome")
-                 if (p := shutil.which(n))), None)  # fmt: skip
 
 
 @pytest.fixture
