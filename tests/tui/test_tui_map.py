@@ -105,3 +105,21 @@ def test_map_snapshot(fx, home, monkeypatch, snap_compare) -> None:
         await settle(pilot.app, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
+
+
+async def test_write_report_from_the_tree(fx) -> None:
+    """`Write: report` (palette) writes reports/RUN.html beside the store for the view shown,
+    and says where; the fixture has no vectors, so the report says why it has no map."""
+    app = make_app(fx.db, run_id=RUN_ID)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(app, pilot)
+        app.invoke("report")
+        await settle(app, pilot)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        out = fx.db.parent / "reports" / f"{RUN_ID}.html"
+        html = out.read_text(encoding="utf-8")
+        assert "Work and code" in html and tui_store.HIER_ID in html
+        assert "No map:" in html and "no vectors" in html
+        assert "\x1b" not in html  # the fixture's ESC sequences are shown as text
+        assert any(str(out) in str(n.message) for n in app._notifications)
