@@ -1,6 +1,7 @@
 """A run's 2-D map: every member query placed by its embedding, computed once and stored.
 
-PCA (numpy, exact and deterministic) by default; UMAP when the optional `umap-learn` is
+PCA (numpy, deterministic; its axes fitted on an even sample of 50,000 rows in larger runs) by
+default; UMAP when the optional `umap-learn` is
 installed (`pip install 'lmsys-tui[umap]'`). Coordinates are scaled into [0, 1] (the 0.5th to
 99.5th percentiles span the square, outliers are clamped to its edge) so every drawing
 (terminal canvas, SVG, PNG) shares one frame. The layout is stored in `run_layouts` with the
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 UMAP_FIT_SAMPLE = 20_000  # UMAP is fitted on at most this many points, the rest transformed
+PCA_FIT_SAMPLE = 50_000  # PCA's axes come from at most this many rows (all below it)
 
 
 @dataclass(frozen=True)
@@ -122,17 +124,22 @@ def _vectors(db: Path, space: Any, members: list[tuple]) -> tuple[np.ndarray, li
     return unique[rows], keep
 
 
-def pca_2d(vectors: np.ndarray) -> np.ndarray:
+def pca_2d(vectors: np.ndarray, fit_rows: int = PCA_FIT_SAMPLE) -> np.ndarray:
     """The two principal components (eigenvectors of the covariance, signs fixed so the
-    largest loading is positive: the same input always gives the same picture)."""
+    largest loading is positive: the same input always gives the same picture). Fitted on
+    every row up to `fit_rows`, beyond that on evenly spaced rows (the axes of a 2-D picture
+    settle long before that); every row is projected, without a centred copy of the matrix."""
     import numpy as np
 
-    x = vectors.astype(np.float64) - vectors.mean(axis=0, dtype=np.float64)
-    cov = x.T @ x
-    _, vecs = np.linalg.eigh(cov)
+    step = max(1, -(-len(vectors) // fit_rows))
+    sample = vectors[::step]
+    mean = sample.mean(axis=0, dtype=np.float64).astype(np.float32)
+    centred = sample - mean
+    _, vecs = np.linalg.eigh((centred.T @ centred).astype(np.float64))
     top = vecs[:, ::-1][:, :2]
     signs = np.sign(top[np.abs(top).argmax(axis=0), [0, 1]])
-    return (x @ (top * np.where(signs == 0, 1, signs))).astype(np.float32)
+    top = (top * np.where(signs == 0, 1, signs)).astype(np.float32)
+    return vectors @ top - mean @ top
 
 
 def _umap_2d(vectors: np.ndarray, seed: int) -> np.ndarray:

@@ -74,6 +74,7 @@ class ClusterMap(Widget, can_focus=True):
     def __init__(self, **kw: Any) -> None:
         super().__init__(**kw)
         self.data: MapData | None = None
+        self._drawn: tuple[Any, np.ndarray, np.ndarray] | None = None  # last canvas, by key
 
     def show(self, data: MapData) -> None:
         self.data = data
@@ -131,15 +132,18 @@ class ClusterMap(Widget, can_focus=True):
         ids = list(data.centres)
         centre_xy = np.array([data.centres[c][:2] for c in ids], dtype=np.float32).reshape(-1, 2)
         ccols, crows = self._to_dots(centre_xy, w, h)
-        yy, xx = np.mgrid[0 : 4 * h, 0 : 2 * w]
+        span = np.arange(-MAX_DISC, MAX_DISC + 1)
         for cid, col, row in zip(ids, ccols, crows, strict=True):
             radius = round((data.centres[cid][2] / largest) ** 0.5 * MAX_DISC)
-            if radius < 1 or not (0 <= col < 2 * w and 0 <= row < 4 * h):
+            if radius < 1:
                 continue
-            disc = (xx - col) ** 2 + (yy - row) ** 2 <= radius * radius
-            dots |= disc
+            dy, dx = np.meshgrid(span, span, indexing="ij")
+            inside = dx * dx + dy * dy <= radius * radius
+            rr, cc = row + dy[inside], col + dx[inside]
+            ok = (rr >= 0) & (rr < 4 * h) & (cc >= 0) & (cc < 2 * w)
+            dots[rr[ok], cc[ok]] = True
             if data.lit is None or cid in data.lit:
-                lit |= disc
+                lit[rr[ok], cc[ok]] = True
         return dots, lit
 
     @staticmethod
@@ -161,8 +165,11 @@ class ClusterMap(Widget, can_focus=True):
         w, h = self.size.width, self.size.height
         if self.data is None or w < 2 or h < 2:
             return Text("")
-        dots, lit = self.grids(w, h)
-        codes, lit_cells = self.cells(dots), self.cells(lit) > 0
+        key = (w, h, self.zoomed, id(self.data))
+        if self._drawn is None or self._drawn[0] != key:  # the cursor moves without a redraw
+            dots, lit = self.grids(w, h)
+            self._drawn = (key, self.cells(dots), self.cells(lit) > 0)
+        codes, lit_cells = self._drawn[1], self._drawn[2]
         dot = self.get_component_rich_style("cluster-map--dot")
         bright = self.get_component_rich_style("cluster-map--lit")
         here = self.get_component_rich_style("cluster-map--cursor")
