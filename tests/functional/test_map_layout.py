@@ -42,3 +42,23 @@ def test_unit_square_keeps_aspect_and_clamps_outliers() -> None:
     assert out.min() >= 0 and out.max() <= 1 and tuple(out[0]) == (1.0, 1.0)
     width, height = np.ptp(out[1:], axis=0)
     assert 0.95 < width <= 1 and 0.08 < height < 0.12  # 20:2 stays 10:1
+
+
+def test_a_v3_store_is_migrated_to_hold_layouts(store) -> None:  # type: ignore[no-untyped-def]
+    import sqlite3
+
+    from lmsys_tui.core.store.schema import SCHEMA_VERSION, ensure_current
+
+    path = store.path
+    store.close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE run_layouts")
+    conn.execute("UPDATE schema_info SET value = '3' WHERE key = 'schema_version'")
+    conn.commit()
+    conn.close()
+    assert ensure_current(path) == 3 and SCHEMA_VERSION >= 4
+    conn = sqlite3.connect(path)
+    columns = [r[1] for r in conn.execute("PRAGMA table_info(run_layouts)")]
+    conn.close()
+    assert columns == ["id", "run_id", "method", "members", "points", "query_ids", "coords",
+                       "parameters", "created_at"]  # fmt: skip
