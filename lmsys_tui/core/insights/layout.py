@@ -1,6 +1,6 @@
 """A run's 2-D map: every member query placed by its embedding, computed once and stored.
 
-PCA (numpy, deterministic; its axes fitted on an even sample of 50,000 rows in larger runs) by
+PCA (numpy, deterministic; its axes fitted on an even sample of 20,000 rows in larger runs) by
 default; UMAP when the optional `umap-learn` is
 installed (`pip install 'lmsys-tui[umap]'`). Coordinates are scaled into [0, 1] (the 0.5th to
 99.5th percentiles span the square, outliers are clamped to its edge) so every drawing
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 UMAP_FIT_SAMPLE = 20_000  # UMAP is fitted on at most this many points, the rest transformed
-PCA_FIT_SAMPLE = 50_000  # PCA's axes come from at most this many rows (all below it)
+PCA_FIT_SAMPLE = 20_000  # PCA's axes come from at most this many rows (all below it)
 
 
 @dataclass(frozen=True)
