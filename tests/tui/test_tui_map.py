@@ -89,6 +89,12 @@ async def test_map_lights_the_node_names_the_pointed_cluster_and_zooms(fx) -> No
         await pilot.press("z")
         assert canvas.box() == (0.0, 0.0, 1.0, 1.0)
         assert screen.headless() == ("map", [RUN_ID, "--output", "map.svg", "--node", "2000000"])
+        # enter: back to the tree, on the named cluster (opened down to it)
+        assert static_text(screen.query_one("#map-status", Static)).startswith("cluster 5 ·")
+        await pilot.press("enter")
+        await settle(app, pilot)
+        assert isinstance(app.screen, ExplorerScreen)
+        assert app.screen.tree.cursor_row is not None and app.screen.tree.cursor_row.node_id == 5
 
 
 def test_map_snapshot(fx, home, monkeypatch, snap_compare) -> None:

@@ -4,10 +4,12 @@ the clusters of the explorer's highlighted node lit, the cluster under the curso
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Footer, Header, Static
 from textual.worker import get_current_worker
@@ -21,6 +23,9 @@ from lmsys_tui.tui.widgets.cluster_map import ClusterMap, MapData
 
 class MapScreen(LmsysScreen):
     SUB_TITLE = "Cluster map"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open_in_tree", "in tree", tooltip="Show the named cluster in the tree."),
+    ]
 
     @dataclass
     class Loaded(Message):
@@ -32,6 +37,7 @@ class MapScreen(LmsysScreen):
         super().__init__()
         self.view = view
         self.row = row
+        self.pointed: int | None = None  # the cluster the cursor names
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -67,13 +73,23 @@ class MapScreen(LmsysScreen):
         self.query_one(ClusterMap).show(message.data)
 
     def on_cluster_map_pointed(self, message: ClusterMap.Pointed) -> None:
+        self.pointed = message.cluster_id
         if message.cluster_id is None:
             return
         status = (
             f"cluster {message.cluster_id} · {message.size:,} queries · "
-            f"{plain(message.title, 80)}   (arrows or mouse: name a cluster · z: zoom)"
+            f"{plain(message.title, 80)}   (arrows or mouse: point at another)"
         )
         self.query_one("#map-status", Static).update(Text(status))
+
+    def action_open_in_tree(self) -> None:
+        """Back to the tree, its cursor on the named cluster."""
+        explorer = self.lmsys.explorer()
+        if self.pointed is None or explorer is None:
+            return
+        self.app.pop_screen()
+        if not explorer.jump_to(self.pointed):
+            self.notify("That cluster is not in this view of the run.", markup=False)
 
     def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
         args = [self.view.run_id, "--output", "map.svg"]
