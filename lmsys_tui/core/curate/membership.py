@@ -221,10 +221,11 @@ def split_cluster(
         nid = max(nid, 0)
         new_id.append(nid)
         scope.clusters.add(nid)
-        conn.execute(
+        conn.execute(  # the original's centroid: the hierarchy places the new cluster beside it
             "INSERT INTO clusters (run_id, cluster_id, size, centroid, keywords, metrics)"
-            " VALUES (?, ?, 0, NULL, '[]', ?)",
-            (run_id, nid, json.dumps({"split_from": cluster_id})),
+            " SELECT run_id, ?, 0, centroid, keywords, ? FROM clusters"
+            " WHERE run_id = ? AND cluster_id = ?",
+            (nid, json.dumps({"split_from": cluster_id}), run_id, cluster_id),
         )
         _reassign(conn, run_id, ids, nid)
         recount(conn, run_id, {cluster_id, nid})

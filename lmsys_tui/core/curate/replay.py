@@ -50,7 +50,9 @@ def _replay(db: Path, run_id: str, table: str, key: str, key_value: str) -> dict
     with sql.file_transaction(db) as conn:
         for edit in _live_edits(conn, run_id):
             if edit["edit_type"] == "rename" and edit["new_value"].get("hierarchy_run_id"):
-                if edit["new_value"]["hierarchy_run_id"] != key_value:
+                if table == "cluster_summaries":  # a topic's name: no pass overwrites it
+                    kept.append(int(edit["id"]))
+                elif edit["new_value"]["hierarchy_run_id"] != key_value:
                     other = edit["new_value"]["hierarchy_run_id"]
                     why = f"renamed a node of hierarchy {other}"
                     not_applied.append({"edit_id": edit["id"], "why": why})
