@@ -244,7 +244,7 @@ ACTIONS: tuple[Action, ...] = (
         "Split the given queries off a cluster into a new cluster.",
         command="edit split-cluster",
         target="lmsys_tui.commands.edit:split_cluster",
-        key="p",
+        key="n",
     ),
     Action(
         "edit-delete-cluster",

@@ -140,7 +140,7 @@ async def test_merge_and_split_from_the_tree(fx: tui_store.FixtureStore) -> None
         await settle(app, pilot)
         app.screen.open_queries(tree.cursor_row)
         await settle(app, pilot)
-        await pilot.press("space", "space", "p")
+        await pilot.press("space", "space", "n")
         await _answer(app, pilot, title="Baking")
         await _edited(app, pilot, fx, 2)
         new_id = _q(fx, "SELECT MAX(cluster_id) FROM clusters")[0][0]

@@ -57,8 +57,10 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
 
 def _v3_to_v4(conn: sqlite3.Connection) -> None:
     """Curation (v4): each audit row keeps the rows it changed (for undo) and who undid it."""
-    conn.execute("ALTER TABLE cluster_edits ADD COLUMN snapshot JSON")
-    conn.execute("ALTER TABLE cluster_edits ADD COLUMN undone_by INTEGER")
+    have = {r[1] for r in conn.execute("PRAGMA table_info(cluster_edits)")}
+    for column, kind in (("snapshot", "JSON"), ("undone_by", "INTEGER")):
+        if column not in have:  # (a store made by this version and marked older has them)
+            conn.execute(f"ALTER TABLE cluster_edits ADD COLUMN {column} {kind}")
 
 
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)

@@ -93,7 +93,7 @@ class ExplorerEditing(EditRunner):
     def do_edit_split_cluster(self) -> None:
         row = self._row(cluster=True)
         if row is not None:
-            self.app.notify("Mark the queries to split off (space), then press p.", markup=False)
+            self.app.notify("Mark the queries to split off (space), then press n.", markup=False)
             self.open_queries(row)  # type: ignore[attr-defined]
 
     def do_edit_delete_cluster(self) -> None:

@@ -216,7 +216,7 @@ class QueriesScreen(QueriesEditing, LmsysScreen):
         row = table.cursor_row
         table.update_cell(key, "n", self._number(self.number * PAGE + row + 1, qid))
         table.move_cursor(row=min(row + 1, table.row_count - 1), animate=False)
-        self._status(f"{len(self.marked):,} marked · o: move to a cluster · p: split off")
+        self._status(f"{len(self.marked):,} marked · o: move to a cluster · n: split off")
 
     def refetch(self) -> None:
         """Read the page again from the start (after an edit changed the members)."""
