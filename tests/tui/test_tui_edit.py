@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import tui_store
 from textual.widgets import DataTable, Input
-from tui_pilot import SIZE, make_app, settle, wait_for
+from tui_pilot import SIZE, make_app, settle, static_text, wait_for
 from tui_store import RUN_ID
 
 from lmsys_tui.tui.screens.audit import AuditScreen
@@ -163,6 +163,11 @@ async def test_tag_flag_audit_view_and_undo(fx: tui_store.FixtureStore) -> None:
         assert _q(fx, "SELECT coherence_score, quality, flags, notes FROM cluster_metadata") == [
             (2, "low", '["language_mixing"]', "mixed bag")
         ]
+        detail = app.screen.detail.query_one("#detail-body")
+        await wait_for(app, pilot, lambda: "language_mixing" in static_text(detail))
+        shown = static_text(detail)
+        assert "quality low · tagged coherence 2/5 · flags: language_mixing · 2 edits" in shown
+        assert "notes: mixed bag" in shown
         await pilot.press("y")
         await settle(app, pilot)
         assert isinstance(app.screen, AuditScreen)

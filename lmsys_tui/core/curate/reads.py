@@ -161,3 +161,27 @@ def select_bad_clusters(
             "flags": sql.loads(r["flags"], []), "notes": r["notes"], "reasons": reasons,
         })  # fmt: skip
     return out
+
+
+def cluster_tags(conn: Any, run_id: str, cluster_id: int) -> dict[str, Any] | None:
+    """A cluster's tags and flags and how many edits touched it (the TUI's detail panel);
+    None when it has neither tags nor edits. Reads on the caller's connection."""
+    meta = sql.one(
+        conn,
+        "SELECT coherence_score, quality, flags, notes FROM cluster_metadata"
+        " WHERE run_id = ? AND cluster_id = ?",
+        (run_id, cluster_id),
+    )
+    edits = int(
+        sql.scalar(
+            conn,
+            "SELECT COUNT(*) FROM cluster_edits WHERE run_id = ? AND cluster_id = ?"
+            " AND edit_type != 'undo' AND undone_by IS NULL",
+            (run_id, cluster_id),
+            0,
+        )
+    )
+    if meta is None and not edits:
+        return None
+    meta = meta or {"coherence_score": None, "quality": None, "flags": None, "notes": None}
+    return {**meta, "flags": sql.loads(meta["flags"], []), "edits": edits}

@@ -57,6 +57,14 @@ class ExplorerEditing(EditRunner):
             self.detail.wanted_id = None
             self.detail.want(row)
 
+    def curation_of(self, view: Any, cluster_id: int) -> dict[str, Any] | None:
+        """(worker thread) The cluster's tags, flags and edit count for the detail panel."""
+        from lmsys_tui.core.curate.reads import cluster_tags
+        from lmsys_tui.core.store.sql import reader
+
+        with reader(self.lmsys.settings.db) as conn:
+            return cluster_tags(conn, view.run_id, cluster_id)
+
     def do_edit_rename_cluster(self) -> None:
         from lmsys_tui.core.curate.labels import rename_cluster
 

@@ -143,6 +143,8 @@ class ExplorerScreen(ExplorerEditing, LmsysScreen):
     def load_detail(self, view: View, row: NodeRow) -> None:
         worker = get_current_worker()
         detail = node_detail(view, row.node_id, row.level, cancelled=lambda: worker.is_cancelled)
+        if row.is_cluster:  # curation: its tags, flags and edits (screens/editing.py)
+            detail["curation"] = self.curation_of(view, row.node_id)
         if not worker.is_cancelled:
             self.post_message(self.DetailLoaded(view, row.node_id, detail))
 
