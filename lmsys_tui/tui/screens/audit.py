@@ -95,6 +95,14 @@ class AuditScreen(EditRunner, LmsysScreen):
 
     def on_audit_screen_read(self, message: Read) -> None:
         self.rows = message.rows
+        n = len(message.rows)
+        count = {"audit": "edit", "orphaned": "query", "review": "cluster"}[self.kind]
+        plural = "queries" if count == "query" else count + "s"
+        line = self._title()
+        line.append(f" · {n:,} {count if n == 1 else plural}", style="not bold")
+        if self.kind == "audit" and self.cluster_id is None and n:
+            line.append(" · ctrl+z undoes the newest", style="not bold")
+        self.query_one("#audit-title", Static).update(line)
         table = self.query_one("#audit", DataTable)
         table.clear()
         for r in message.rows:
