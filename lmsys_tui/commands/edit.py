@@ -64,8 +64,10 @@ def _change(params: Params, do: Callable[..., Any]) -> None:
 @takes(*ChangeGroups)
 def move_query(
     run_id: RunId,
-    query_id: Annotated[int | None, typer.Option("--query-id", help="Query to move.")] = None,
-    to_cluster: Annotated[int | None, typer.Option("--to-cluster", help="Target cluster.")] = None,
+    query_id: Annotated[int | None, typer.Option("--query-id", help="Query to move.")] = V.query_id,
+    to_cluster: Annotated[
+        int | None, typer.Option("--to-cluster", help="Target cluster.")
+    ] = V.to_cluster,
     *,
     params: Params,
 ) -> None:
@@ -84,8 +86,10 @@ def move_queries(
     run_id: RunId,
     query_ids: Annotated[
         str | None, typer.Option("--query-ids", help="Comma-separated query ids.")
-    ] = None,
-    to_cluster: Annotated[int | None, typer.Option("--to-cluster", help="Target cluster.")] = None,
+    ] = V.query_ids,
+    to_cluster: Annotated[
+        int | None, typer.Option("--to-cluster", help="Target cluster.")
+    ] = V.to_cluster,
     *,
     params: Params,
 ) -> None:
@@ -103,15 +107,15 @@ def move_queries(
 @takes(*ChangeGroups)
 def rename_cluster(
     run_id: RunId,
-    cluster_id: ClusterId = None,
-    title: Annotated[str | None, typer.Option("--title", help="New title.")] = None,
+    cluster_id: ClusterId = R.cluster_id,
+    title: Annotated[str | None, typer.Option("--title", help="New title.")] = R.title,
     description: Annotated[
         str | None, typer.Option("--description", help="New description.")
-    ] = None,
+    ] = R.description,
     hierarchy_run_id: Annotated[
         str | None,
         typer.Option("--hierarchy-run-id", help="Rename this hierarchy's node (a topic) instead."),
-    ] = None,
+    ] = R.hierarchy_run_id,
     *,
     params: Params,
 ) -> None:
@@ -134,12 +138,16 @@ def merge_clusters(
     run_id: RunId,
     source: Annotated[
         str | None, typer.Option("--source", help="Comma-separated clusters to merge.")
-    ] = None,
-    target: Annotated[int | None, typer.Option("--target", help="Cluster to merge into.")] = None,
-    new_title: Annotated[str | None, typer.Option("--new-title", help="Title after.")] = None,
+    ] = M.source,
+    target: Annotated[
+        int | None, typer.Option("--target", help="Cluster to merge into.")
+    ] = M.target,
+    new_title: Annotated[
+        str | None, typer.Option("--new-title", help="Title after.")
+    ] = M.new_title,
     new_description: Annotated[
         str | None, typer.Option("--new-description", help="Description after.")
-    ] = None,
+    ] = M.new_description,
     *,
     params: Params,
 ) -> None:
@@ -160,16 +168,16 @@ def merge_clusters(
 @takes(*ChangeGroups)
 def split_cluster(
     run_id: RunId,
-    cluster_id: ClusterId = None,
+    cluster_id: ClusterId = S.cluster_id,
     query_ids: Annotated[
         str | None, typer.Option("--query-ids", help="Comma-separated queries to split off.")
-    ] = None,
+    ] = S.query_ids,
     new_title: Annotated[
         str | None, typer.Option("--new-title", help="New cluster's title.")
-    ] = None,
+    ] = S.new_title,
     new_description: Annotated[
         str | None, typer.Option("--new-description", help="New cluster's description.")
-    ] = None,
+    ] = S.new_description,
     *,
     params: Params,
 ) -> None:
@@ -190,11 +198,13 @@ def split_cluster(
 @takes(*ChangeGroups)
 def delete_cluster(
     run_id: RunId,
-    cluster_id: ClusterId = None,
-    orphan: Annotated[bool, typer.Option("--orphan", help="Leave its queries orphaned.")] = False,
+    cluster_id: ClusterId = D.cluster_id,
+    orphan: Annotated[
+        bool, typer.Option("--orphan", help="Leave its queries orphaned.")
+    ] = D.orphan,
     move_to: Annotated[
         int | None, typer.Option("--move-to", help="Move its queries to this cluster.")
-    ] = None,
+    ] = D.move_to,
     *,
     params: Params,
 ) -> None:
@@ -214,10 +224,12 @@ def delete_cluster(
 @takes(*ChangeGroups)
 def tag_cluster(
     run_id: RunId,
-    cluster_id: ClusterId = None,
-    coherence: Annotated[int | None, typer.Option("--coherence", help="1 to 5.")] = None,
-    quality: Annotated[str | None, typer.Option("--quality", help="high | medium | low.")] = None,
-    notes: Annotated[str | None, typer.Option("--notes", help="Free-form notes.")] = None,
+    cluster_id: ClusterId = T.cluster_id,
+    coherence: Annotated[int | None, typer.Option("--coherence", help="1 to 5.")] = T.coherence,
+    quality: Annotated[
+        str | None, typer.Option("--quality", help="high | medium | low.")
+    ] = T.quality,
+    notes: Annotated[str | None, typer.Option("--notes", help="Free-form notes.")] = T.notes,
     *,
     params: Params,
 ) -> None:
@@ -238,8 +250,8 @@ def tag_cluster(
 @takes(*ChangeGroups)
 def flag_cluster(
     run_id: RunId,
-    cluster_id: ClusterId = None,
-    flag: Annotated[str | None, typer.Option("--flag", help="e.g. language_mixing.")] = None,
+    cluster_id: ClusterId = F.cluster_id,
+    flag: Annotated[str | None, typer.Option("--flag", help="e.g. language_mixing.")] = F.flag,
     *,
     params: Params,
 ) -> None:
@@ -256,7 +268,7 @@ def undo(
     edit_id: Annotated[
         int | None, typer.Argument(help="The edit to undo (default: the newest one left).")
     ] = None,
-    run: Annotated[str | None, typer.Option("--run", help="Newest edit of this run.")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Newest edit of this run.")] = U.run,
     *,
     params: Params,
 ) -> None:
@@ -303,7 +315,7 @@ def _edits_table(title: str, edits: list[dict[str, Any]]) -> None:
 
 @handled
 @takes(DB_PATH, JSON_OR_XML)
-def history(run_id: RunId, cluster_id: ClusterId = None, *, params: Params) -> None:
+def history(run_id: RunId, cluster_id: ClusterId = H.cluster_id, *, params: Params) -> None:
     """The edit history of a run, or of one cluster."""
     from lmsys_tui.core.curate.reads import history as read
 
@@ -319,7 +331,7 @@ def audit(
     run_id: RunId,
     since: Annotated[
         str | None, typer.Option("--since", help="Only edits since this date (YYYY-MM-DD).")
-    ] = None,
+    ] = H.since,
     *,
     params: Params,
 ) -> None:
@@ -350,15 +362,15 @@ def orphaned(run_id: RunId, *, params: Params) -> None:
 @takes(DB_PATH, JSON_OR_XML)
 def select_bad_clusters(
     run_id: RunId,
-    max_size: Annotated[int | None, typer.Option("--max-size", help="Size at most.")] = None,
-    min_size: Annotated[int | None, typer.Option("--min-size", help="Size at least.")] = None,
+    max_size: Annotated[int | None, typer.Option("--max-size", help="Size at most.")] = B.max_size,
+    min_size: Annotated[int | None, typer.Option("--min-size", help="Size at least.")] = B.min_size,
     min_languages: Annotated[
         int | None, typer.Option("--min-languages", help="At least this many languages.")
-    ] = None,
-    quality: Annotated[str | None, typer.Option("--quality", help="Tagged quality.")] = None,
+    ] = B.min_languages,
+    quality: Annotated[str | None, typer.Option("--quality", help="Tagged quality.")] = B.quality,
     max_coherence: Annotated[
         int | None, typer.Option("--max-coherence", help="Coherence at most (tag or summary).")
-    ] = None,
+    ] = B.max_coherence,
     *,
     params: Params,
 ) -> None:
