@@ -207,7 +207,7 @@ ACTIONS: tuple[Action, ...] = (
         "draws it as SVG or PNG.",
         command="map",
         target="lmsys_tui.commands.map:map_run",
-        key="o",
+        key="M",
     ),
     Action(
         "report",

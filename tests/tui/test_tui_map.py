@@ -55,7 +55,7 @@ async def test_map_lights_the_node_names_the_pointed_cluster_and_zooms(fx) -> No
         assert isinstance(app.screen, ExplorerScreen)
         row = app.screen.tree.cursor_row  # the first root: "Work and code" (clusters 0, 1)
         assert row is not None and row.node_id == 2_000_000
-        await pilot.press("o")
+        await pilot.press("M")
         await settle(app, pilot)
         screen = app.screen
         assert isinstance(screen, MapScreen)
@@ -107,7 +107,7 @@ def test_map_snapshot(fx, home, monkeypatch, snap_compare) -> None:
 
     async def run_before(pilot) -> None:  # type: ignore[no-untyped-def]
         await settle(pilot.app, pilot)
-        await pilot.press("o")
+        await pilot.press("M")
         await settle(pilot.app, pilot)
 
     assert snap_compare(app, terminal_size=SIZE, run_before=run_before)
