@@ -69,6 +69,7 @@ VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
         "model": MODELS,
         "target_levels": ("", "2", "3", "5"),
         "merge_ratio": ("", "0.35", "0.5", ".2"),
+        "top_nodes": ("", "6"),
     },
     "export": {"run_id": (RUN,), "format": FORMATS, "output": ("", "out.parquet", "~/x.csv")},
     "chroma": {"task": jobspecs.CHROMA_TASKS, "run_id": (RUN,), "dataset": DATASETS},
@@ -150,7 +151,9 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
                     split="test",
                     streaming=False,
                     max_chars=500,
-                    columns=ColumnMap(text_column="prompt", text_format="plain"),
+                    columns=ColumnMap(
+                        text_column="prompt", text_format="plain", label_column="topic"
+                    ),
                 ),
                 LoadOptions(label="x", limit=9, force_reload=True, batch_size=10),
             ),
