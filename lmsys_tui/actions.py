@@ -200,6 +200,20 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
     Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
+    Action(
+        "evaluate-run",
+        "Evaluate: run against labels",
+        "Score a run's leaves and hierarchy levels against the labels loaded with the data.",
+        command="evaluate run",
+        target="lmsys_tui.commands.evaluate:evaluate_run",
+    ),
+    Action(
+        "evaluate-stability",
+        "Evaluate: stability over seeds",
+        "Refit a run with other seeds and report the ARI between the fits at every level.",
+        command="evaluate stability",
+        target="lmsys_tui.commands.evaluate:evaluate_stability",
+    ),
 )
 
 
@@ -208,6 +222,7 @@ GROUPS: dict[str, str] = {
     "chroma": "Chroma, the vector store beside SQLite: its collections.",
     "cluster": "Cluster the queries by their embeddings: kmeans, hdbscan.",
     "verify": "Check that SQLite and Chroma agree (and repair Chroma).",
+    "evaluate": "Measure insight quality: labelled figures per level, stability over seeds.",
 }
 
 

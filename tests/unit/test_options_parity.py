@@ -28,6 +28,7 @@ from lmsys_tui.core.cluster.kmeans import KMeansParams
 from lmsys_tui.core.cluster.options import EmbedOptions, Selection
 from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
+from lmsys_tui.core.evaluate.options import EvaluateOptions, StabilityOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.llm.options import LLMOptions
@@ -188,6 +189,9 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
+        ("merge-clusters", (RunArg(RUN), MergeOptions(top_nodes=6, target_levels=4))),
+        ("evaluate-run", (RunArg(RUN), EvaluateOptions(hierarchy="hier-1"))),
+        ("evaluate-stability", (RunArg(RUN), StabilityOptions(seeds=3, hierarchy="hier-1"))),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -262,7 +266,7 @@ def test_every_options_class_is_covered() -> None:
     covered = {
         SourceSpec, ColumnMap, LoadOptions, KMeansParams, HdbscanParams, Selection,
         EmbedOptions, SummarizeOptions, MergeOptions, ExportOptions, VerifyOptions,
-        DeleteOptions, ClearOptions, DemoOptions, RunArg,
+        DeleteOptions, ClearOptions, DemoOptions, RunArg, EvaluateOptions, StabilityOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases
