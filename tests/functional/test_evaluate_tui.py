@@ -53,7 +53,8 @@ async def test_panel_shows_the_figures_of_evaluate_run(fx: tui_store.FixtureStor
     assert "Reconstruction at the top" in shown  # on the screen, beside the tree
     assert f"Against {expected['labels']} labels ({expected['labelled']} queries)" in text
     for lvl in expected["levels"]:
-        assert f"{lvl['v_measure']:.3f}" in text and lvl["name"] in text
+        name = "leaves" if lvl["level"] == 0 else f"L{lvl['level']}"
+        assert f"{lvl['v_measure']:.3f}" in text and name in text
     # the labels are the level-1 nodes: that level gives them back exactly
     assert expected["levels"][1]["purity"] == expected["levels"][1]["v_measure"] == 1.0
     accuracy = expected["reconstruction"]["accuracy"]

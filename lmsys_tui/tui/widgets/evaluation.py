@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -29,15 +30,27 @@ def _f(value: Any) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
+def _table(title: str, columns: tuple[str, ...]) -> Table:
+    """A narrow table: the panel shares the width with the tree."""
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1),
+                  title_justify="left", show_edge=False)  # fmt: skip
+    for name in columns:
+        table.add_column(name, justify="left" if name == "level" else "right", no_wrap=True)
+    return table
+
+
+def _level(lvl: dict[str, Any]) -> str:
+    return "leaves" if lvl["level"] == 0 else f"L{lvl['level']}"
+
+
 def figures_view(data: dict[str, Any]) -> Group:
     """`evaluate run`'s figures: one row per level, then the reconstruction at the top."""
-    table = Table(title=f"Against {data['labels']} labels ({data['labelled']} queries)",
-                  expand=True, show_edge=False)  # fmt: skip
-    for name in ("level", "nodes", "V", "NMI", "ARI", "purity"):
-        table.add_column(name, justify="left" if name == "level" else "right")
+    title = f"Against {data['labels']} labels ({data['labelled']} queries)"
+    # NMI (arithmetic) equals V-measure: the panel leaves it to `evaluate run` for the width
+    table = _table(title, ("level", "nodes", "V-measure", "ARI", "purity"))
     for lvl in data["levels"]:
-        figures = (lvl["v_measure"], lvl["nmi"], lvl["ari"], lvl["purity"])
-        table.add_row(lvl["name"], str(lvl["nodes_total"]), *map(_f, figures))
+        figures = (lvl["v_measure"], lvl["ari"], lvl["purity"])
+        table.add_row(_level(lvl), str(lvl["nodes_total"]), *map(_f, figures))
     rec = data["reconstruction"]
     mix = ", ".join(
         f"{plain(m['label'], 20)} {m['true_share']:.0%}→{m['top_share']:.0%}" for m in rec["mix"]
@@ -56,13 +69,11 @@ def figures_view(data: dict[str, Any]) -> Group:
 def stability_view(data: dict[str, Any]) -> Group:
     """`evaluate stability`'s figures: ARI between the fits at every level."""
     seeds = ", ".join(map(str, data["seeds"]))
-    table = Table(title=f"Refitted with seeds {seeds}", expand=True, show_edge=False)
-    for name in ("level", "nodes", "ARI mean", "min", "max"):
-        table.add_column(name, justify="left" if name == "level" else "right")
+    table = _table(f"Refitted with seeds {seeds}", ("level", "nodes", "ARI mean", "min", "max"))
     for lvl in data["levels"]:
         nodes = "/".join(map(str, sorted(set(lvl["nodes"]))))
         aris = (lvl["ari_mean"], lvl["ari_min"], lvl["ari_max"])
-        table.add_row(lvl["name"], nodes, *map(_f, aris))
+        table.add_row(_level(lvl), nodes, *map(_f, aris))
     return Group(table)
 
 
