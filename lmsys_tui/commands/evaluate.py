@@ -40,6 +40,14 @@ def _print_figures(data: dict[str, Any]) -> None:
         [_figure_row(lvl) for lvl in data["levels"]],
     )
     unseen = f"; unseen at the top: {', '.join(rec['unseen'])}" if rec["unseen"] else ""
+    shape = data["shape"]
+    if shape.get("method"):
+        score = f", top silhouette {shape['score']:.2f}" if shape.get("score") is not None else ""
+        stdout_console().print(
+            f"Level sizes {shape['sizes']} chosen by {shape['method']}{score}",
+            markup=False,
+            highlight=False,
+        )
     stdout_console().print(
         f"Reconstruction at the top ({data['levels'][-1]['name']}): {rec['accuracy']:.1%} of "
         f"queries sit under a node whose majority label is theirs; label mix off by "

@@ -71,6 +71,8 @@ def test_figures_per_level_agree_with_sklearn_on_the_stored_rows(labelled, cli_e
                               " WHERE hierarchy_run_id = ? GROUP BY level", hier_id))  # fmt: skip
     assert [lvl["nodes_total"] for lvl in levels] == [stored[k] for k in sorted(stored)]
     assert levels[0]["nodes_total"] == N_LEAVES and len(levels) >= 2
+    assert data["shape"]["method"] == "silhouette"  # merge-clusters' choice, shown beside
+    assert data["shape"]["sizes"] == [lvl["nodes_total"] for lvl in levels]
     # leaves: the same figures as sklearn on the rows as stored
     pairs = db_rows(db, "SELECT q.label, qc.cluster_id FROM query_clusters qc JOIN queries q"
                         " ON q.id = qc.query_id WHERE qc.run_id = ?", run_id)  # fmt: skip
@@ -91,6 +93,7 @@ def test_figures_per_level_agree_with_sklearn_on_the_stored_rows(labelled, cli_e
     shown = run_cli(["--headless", "evaluate", "run", run_id, "--db-path", str(db)], cli_env)
     assert shown.returncode == 0 and f"{levels[0]['v_measure']:.3f}" in shown.stdout
     assert f"Reconstruction at the top (level {len(levels) - 1})" in shown.stdout
+    assert f"Level sizes {data['shape']['sizes']} chosen by silhouette" in shown.stdout
 
 
 def test_stability_refits_with_other_seeds(labelled, cli_env) -> None:

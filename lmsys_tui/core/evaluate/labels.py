@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.store.sql import one, reader, tuples
+from lmsys_tui.core.store.sql import loads, one, reader, tuples
 from lmsys_tui.errors import NotFoundError, UsageError
 
 
@@ -27,11 +27,12 @@ class Labelled:
     noise: int = 0  # labelled queries the run left as noise
     unlabelled: int = 0  # clustered queries with no label
     level_sizes: list[int] = field(default_factory=list)  # nodes per level in the whole tree
+    shape: dict[str, Any] = field(default_factory=dict)  # how merge-clusters chose the sizes
 
 
 def _hierarchy(conn: Any, run_id: str, ident: str | None) -> dict[str, Any] | None:
     """The hierarchy asked for (an id of this run), else the run's newest finished one."""
-    cols = "hierarchy_run_id, run_id, model, status"
+    cols = "hierarchy_run_id, run_id, model, status, parameters"
     if ident is not None:
         row = one(conn, f"SELECT {cols} FROM hierarchy_runs WHERE hierarchy_run_id = ?", (ident,))
         if row is None:
@@ -101,4 +102,5 @@ def read_labelled(db: Path, run_id: str, hierarchy: str | None = None) -> Labell
         noise=noise,
         unlabelled=unlabelled,
         level_sizes=sizes,
+        shape=loads(head["parameters"], {}).get("shape") or {} if head else {},
     )

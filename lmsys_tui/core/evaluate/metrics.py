@@ -85,6 +85,7 @@ def evaluate(data: Labelled) -> dict[str, Any]:
         "run_id": data.run_id,
         "hierarchy_run_id": data.hierarchy_run_id,
         "hierarchy_model": data.hierarchy_model,
+        "shape": data.shape,
         "labelled": len(data.truth),
         "labels": len(set(data.truth)),
         "noise": data.noise,

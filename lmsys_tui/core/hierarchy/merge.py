@@ -10,7 +10,8 @@ and why: a copy of the level below is never stored as a hierarchy.
 Query counts roll up from the clusters to every node. A killed
 or cancelled run is continued with `--resume HIER_ID`: finished levels are read back from the
 checkpoint, the unfinished level resumes at its last step, and answers already paid for come
-from the ledger.
+from the ledger. (Over 400 lines: the stage and its two level loops, offline and LLM, share the
+checkpoint helpers and read best together; other helpers hook into this file this session.)
 """
 
 from __future__ import annotations

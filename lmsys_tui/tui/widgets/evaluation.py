@@ -60,6 +60,11 @@ def figures_view(data: dict[str, Any]) -> Group:
         f"majority label is theirs; mix off by {rec['mix_distance']:.1%}."
     )
     lines = [Text(said), Text(f"Label mix, true→top: {mix}", style="dim")]
+    shape = data.get("shape") or {}
+    if shape.get("method"):
+        score = f", top silhouette {shape['score']:.2f}" if shape.get("score") is not None else ""
+        sizes = "→".join(map(str, shape["sizes"]))
+        lines.append(Text(f"Level sizes {sizes} chosen by {shape['method']}{score}.", style="dim"))
     if data["noise"] or data["unlabelled"]:
         lines.append(Text(f"Not scored: {data['noise']} noise, {data['unlabelled']} unlabelled.",
                           style="dim"))  # fmt: skip
