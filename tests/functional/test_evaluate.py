@@ -135,3 +135,16 @@ def test_errors_are_one_line(labelled, cli_env, tmp_path) -> None:
         out = run_cli(["--headless", *args, "--json"], cli_env)
         assert out.returncode == code, (args, out.stderr)
         assert out.stdout == "" and text in out.stderr and out.stderr.count("\n") == 1, args
+
+
+def test_stability_of_a_density_run_without_labels_or_hierarchy(runs, cli_env) -> None:
+    """HDBSCAN (noise left out of the comparison), no hierarchy (the sizes merge-clusters would
+    choose), no labels (no V-measure): still ARI per level, and `evaluate run` says what's
+    missing."""
+    data = _json(["evaluate", "stability", runs["hdbscan"], "--seeds", "2"], cli_env)
+    assert data["algorithm"] == "hdbscan" and data["seeds"] == [42, 43]
+    assert len(data["levels"]) == 1 + len(data["sizes"]) and data["sizes"]
+    for lvl in data["levels"]:
+        assert lvl["pairs"] == 1 and -1 <= lvl["ari_mean"] <= 1 and "v_measure" not in lvl
+    out = run_cli(["--headless", "evaluate", "run", runs["kmeans"], "--json"], cli_env)
+    assert out.returncode == 2 and "load the data with --label-column" in out.stderr
