@@ -130,6 +130,8 @@ def test_errors_are_one_line(labelled, cli_env, tmp_path) -> None:
          "no hierarchy"),
         (["evaluate", "run", run_id, "--db-path", str(bare)], 2, "--label-column"),
         (["evaluate", "stability", run_id, "--seeds", "1", "--db-path", str(db)], 2, "--seeds"),
+        (["evaluate", "stability", run_id, "--hierarchy", "hier-x", "--db-path", str(db)], 3,
+         "no hierarchy"),
     ]  # fmt: skip
     for args, code, text in cases:
         out = run_cli(["--headless", *args, "--json"], cli_env)

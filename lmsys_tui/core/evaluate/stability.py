@@ -116,13 +116,12 @@ def stability(
         )
         if run is None:
             raise NotFoundError(f"no finished clustering run {run_id!r} (see `runs`)")
-        query_ids = [
-            int(r[0])
-            for r in sql.tuples(
-                conn, "SELECT query_id FROM query_clusters WHERE run_id = ? ORDER BY query_id",
-                (run_id,),
-            )
-        ]  # fmt: skip
+        found = sql.tuples(
+            conn,
+            "SELECT query_id FROM query_clusters WHERE run_id = ? ORDER BY query_id",
+            (run_id,),
+        )
+    query_ids = [int(r[0]) for r in found]
     base = int(sql.loads(run["parameters"], {}).get("random_state", 42))
     space = Space(run["embedding_provider"], run["embedding_model"], int(run["embedding_dim"]))
     ids, X = load_vectors(store, space, query_ids)
@@ -176,6 +175,14 @@ def stability(
 def _tree_sizes(store: Store, run_id: str, hierarchy: str | None) -> list[int]:
     """Nodes per level above the leaves of the given (or newest finished) hierarchy."""
     with sql.connection(store) as conn:
+        if hierarchy is not None:
+            owner = sql.scalar(
+                conn, "SELECT run_id FROM hierarchy_runs WHERE hierarchy_run_id = ?", (hierarchy,)
+            )
+            if owner is None:
+                raise NotFoundError(f"no hierarchy {hierarchy!r} (merge-clusters prints its id)")
+            if owner != run_id:
+                raise UsageError(f"hierarchy {hierarchy!r} belongs to run {owner!r}")
         hid = hierarchy or sql.scalar(
             conn,
             "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND status = 'done'"
