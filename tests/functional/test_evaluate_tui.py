@@ -7,6 +7,7 @@ get them instead of failing.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
@@ -64,6 +65,13 @@ async def test_panel_shows_the_figures_of_evaluate_run(fx: tui_store.FixtureStor
 async def test_panel_on_a_run_without_labels_says_how_to_get_them(
     fx: tui_store.FixtureStore,
 ) -> None:
+    """No labels: the panel says how to load them, and still shows how the shape was chosen."""
+    shape = {"sizes": [6, 3, 2], "method": "silhouette", "score": 0.4242}
+    with sqlite3.connect(fx.db) as conn:
+        conn.execute(
+            "UPDATE hierarchy_runs SET parameters = json_set(parameters, '$.shape', json(?))",
+            (json.dumps(shape),),
+        )
     app = make_app(fx.db, run_id=RUN_ID)
     async with app.run_test(size=SIZE) as pilot:
         await settle(app, pilot)
@@ -71,5 +79,7 @@ async def test_panel_on_a_run_without_labels_says_how_to_get_them(
         await settle(app, pilot)
         await app.workers.wait_for_complete()
         await settle(app, pilot)
-        assert "load the data with --label-column" in _panel_text(app)
+        text = _panel_text(app)
+        assert "load the data with --label-column" in text
+        assert "Level sizes 6→3→2 chosen by silhouette, top silhouette 0.42." in text
         assert app.is_running

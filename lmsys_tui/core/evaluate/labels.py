@@ -48,6 +48,13 @@ def _hierarchy(conn: Any, run_id: str, ident: str | None) -> dict[str, Any] | No
     )
 
 
+def hierarchy_shape(db: Path, run_id: str, hierarchy: str | None = None) -> dict[str, Any]:
+    """How the (given or newest) hierarchy's level sizes were chosen; {} when there is none."""
+    with reader(db) as conn:
+        head = _hierarchy(conn, run_id, hierarchy)
+    return (loads(head["parameters"], {}).get("shape") or {}) if head else {}
+
+
 def _or(value: int | None, default: int) -> int:
     return default if value is None else value
 

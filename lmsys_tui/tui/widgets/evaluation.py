@@ -60,15 +60,20 @@ def figures_view(data: dict[str, Any]) -> Group:
         f"majority label is theirs; mix off by {rec['mix_distance']:.1%}."
     )
     lines = [Text(said), Text(f"Label mix, true→top: {mix}", style="dim")]
-    shape = data.get("shape") or {}
-    if shape.get("method"):
-        score = f", top silhouette {shape['score']:.2f}" if shape.get("score") is not None else ""
-        sizes = "→".join(map(str, shape["sizes"]))
-        lines.append(Text(f"Level sizes {sizes} chosen by {shape['method']}{score}.", style="dim"))
+    lines += _shape_lines(data.get("shape") or {})
     if data["noise"] or data["unlabelled"]:
         lines.append(Text(f"Not scored: {data['noise']} noise, {data['unlabelled']} unlabelled.",
                           style="dim"))  # fmt: skip
     return Group(table, *lines)
+
+
+def _shape_lines(shape: dict[str, Any]) -> list[Text]:
+    """How merge-clusters chose the hierarchy's level sizes (nothing for older hierarchies)."""
+    if not shape.get("method"):
+        return []
+    score = f", top silhouette {shape['score']:.2f}" if shape.get("score") is not None else ""
+    sizes = "→".join(map(str, shape["sizes"]))
+    return [Text(f"Level sizes {sizes} chosen by {shape['method']}{score}.", style="dim")]
 
 
 def stability_view(data: dict[str, Any]) -> Group:
@@ -93,6 +98,7 @@ class EvaluationPanel(Static):
     @dataclass
     class Failed(Message):
         message: str
+        shape: dict[str, Any]  # the hierarchy's shape is shown even without labels
 
     def evaluate(self, db: Path, run_id: str, hierarchy: str | None) -> None:
         self.update(Text(f"Scoring run {plain(run_id, 60)} against its labels…"))
@@ -110,7 +116,7 @@ class EvaluationPanel(Static):
             data = _run(kind, db, run_id, hierarchy, lambda: worker.is_cancelled)
         except LmsysError as exc:
             if not worker.is_cancelled:
-                self.post_message(self.Failed(exc.message))
+                self.post_message(self.Failed(exc.message, _shape(db, run_id, hierarchy)))
             return
         if not worker.is_cancelled:
             self.post_message(self.Computed(kind, data))
@@ -122,7 +128,16 @@ class EvaluationPanel(Static):
 
     def on_evaluation_panel_failed(self, message: Failed) -> None:
         message.stop()
-        self.update(Text(message.message, style="bold"))
+        self.update(Group(Text(message.message, style="bold"), *_shape_lines(message.shape)))
+
+
+def _shape(db: Path, run_id: str, hierarchy: str | None) -> dict[str, Any]:
+    from lmsys_tui.core.evaluate.labels import hierarchy_shape
+
+    try:
+        return hierarchy_shape(db, run_id, hierarchy)
+    except LmsysError:
+        return {}
 
 
 def _run(kind: str, db: Path, run_id: str, hierarchy: str | None, cancelled: Any) -> Any:
