@@ -216,6 +216,8 @@ ACTIONS: tuple[Action, ...] = (
         "Markdown or self-contained HTML file (small nodes rolled up).",
         command="report",
         target="lmsys_tui.commands.report:report",
+    ),
+    Action(
         "edit-view-query",
         "Edit: view query",
         "A query in full with its cluster in every run.",
@@ -321,6 +323,20 @@ ACTIONS: tuple[Action, ...] = (
         target="lmsys_tui.commands.edit:undo",
         key="ctrl+z",
     ),
+    Action(
+        "evaluate-run",
+        "Evaluate: run against labels",
+        "Score a run's leaves and hierarchy levels against the labels loaded with the data.",
+        command="evaluate run",
+        target="lmsys_tui.commands.evaluate:evaluate_run",
+    ),
+    Action(
+        "evaluate-stability",
+        "Evaluate: stability over seeds",
+        "Refit a run with other seeds and report the ARI between the fits at every level.",
+        command="evaluate stability",
+        target="lmsys_tui.commands.evaluate:evaluate_stability",
+    ),
 )
 
 
@@ -330,6 +346,7 @@ GROUPS: dict[str, str] = {
     "cluster": "Cluster the queries by their embeddings: kmeans, hdbscan.",
     "verify": "Check that SQLite and Chroma agree (and repair Chroma).",
     "edit": "Curate a run's clusters: move, rename, merge, split, delete, tag; audit and undo.",
+    "evaluate": "Measure insight quality: labelled figures per level, stability over seeds.",
 }
 
 

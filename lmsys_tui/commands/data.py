@@ -61,6 +61,10 @@ def load(
     model_default: Annotated[
         str | None, typer.Option(help="Model name for rows without one.")
     ] = None,
+    label_column: Annotated[
+        str | None,
+        typer.Option(help="Column with a known class per row, stored for `evaluate`."),
+    ] = None,
     max_chars: Annotated[
         int, typer.Option(help="Skip first turns longer than this (counted as too_long).")
     ] = S.max_chars,

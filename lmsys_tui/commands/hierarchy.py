@@ -23,8 +23,16 @@ def merge_clusters(
         M.target_levels
     ),
     merge_ratio: Annotated[
-        float, typer.Option(help="Each level has about this fraction of the nodes below.")
+        float | None,
+        typer.Option(
+            help="Each level has this fraction of the nodes below (default: sizes chosen from "
+            "the centroids by silhouette, the top within 4-30 nodes)."
+        ),
     ] = M.merge_ratio,
+    top_nodes: Annotated[
+        int | None,
+        typer.Option(help="Nodes at the top level (default: chosen from the centroids)."),
+    ] = M.top_nodes,
     neighborhood_size: Annotated[
         int, typer.Option(help="Clusters per LLM context when proposing parents (Clio: 40).")
     ] = M.neighborhood_size,
@@ -48,6 +56,17 @@ def merge_clusters(
     report(result, params, root="merge")
 
 
+def _shape_note(data: dict[str, Any]) -> str:
+    """How the level sizes were chosen, and each LLM level that was built offline instead."""
+    shape = data.get("shape") or {}
+    note = f"; sizes by {shape['method']}" if shape.get("method") else ""
+    if shape.get("score") is not None:
+        note += f", top silhouette {shape['score']:.2f}"
+    for fb in data.get("fallbacks") or []:
+        note += f"; level {fb['level']} built offline ({fb['reason']})"
+    return note
+
+
 def _print_tree(data: dict[str, Any]) -> None:
     from rich.text import Text
     from rich.tree import Tree
@@ -67,7 +86,7 @@ def _print_tree(data: dict[str, Any]) -> None:
     head = Text(
         safe_text(
             f"{data['hierarchy_run_id']} (run {data['run_id']}, "
-            f"{data['total_queries']} queries, levels {data['levels']})"
+            f"{data['total_queries']} queries, levels {data['levels']}{_shape_note(data)})"
         )
     )
     root = Tree(head)

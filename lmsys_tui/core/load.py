@@ -31,21 +31,21 @@ LOAD_CHECKPOINT_PAGES = 10_000  # WAL pages between automatic checkpoints while 
 
 _COLUMNS = (
     "dataset_id, conversation_id, query_text, text_hash, model, language, turn_count, redacted,"
-    " moderation_flagged, timestamp, extra_metadata, created_at"
+    " moderation_flagged, timestamp, extra_metadata, created_at, label"
 )
 _INSERT = f"INSERT INTO queries ({_COLUMNS}) VALUES "
-_ROW = f"({', '.join('?' * 12)})"
+_ROW = f"({', '.join('?' * 13)})"
 # Many rows per INSERT statement, not one statement per row (executemany): triggers on queries
 # (the FTS index) then run inside one statement, and FTS5 writes its postings once per
 # statement instead of flushing a tiny segment per row (measured ~2.5x faster with FTS).
-ROWS_PER_STATEMENT = 1000  # 12,000 parameters; SQLite allows 32,766
+ROWS_PER_STATEMENT = 1000  # 13,000 parameters; SQLite allows 32,766
 _KEEP = " ON CONFLICT(dataset_id, conversation_id) DO NOTHING"
 _REPLACE = (
     " ON CONFLICT(dataset_id, conversation_id) DO UPDATE SET query_text = excluded.query_text,"
     " text_hash = excluded.text_hash, model = excluded.model, language = excluded.language,"
     " turn_count = excluded.turn_count, redacted = excluded.redacted,"
     " moderation_flagged = excluded.moderation_flagged, timestamp = excluded.timestamp,"
-    " extra_metadata = excluded.extra_metadata"
+    " extra_metadata = excluded.extra_metadata, label = excluded.label"
 )
 
 
@@ -86,6 +86,7 @@ def _rows(
             db_timestamp(c.timestamp) if c.timestamp else None,
             json.dumps(c.extra, ensure_ascii=False, default=str) if c.extra else None,
             now,
+            c.label,
         )
         for c, digest in zip(batch, digests, strict=True)
     ]

@@ -93,6 +93,7 @@ FORMS: tuple[Form, ...] = (
             LLM,
             FormField("target_levels", "Levels"),
             FormField("merge_ratio", "Merge ratio"),
+            FormField("top_nodes", "Top nodes"),
         ),
     ),
     Form(

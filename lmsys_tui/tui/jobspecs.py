@@ -89,7 +89,8 @@ def placeholders(form_id: str) -> dict[str, str]:
 
         return {
             "target_levels": str(MergeOptions.target_levels),
-            "merge_ratio": f"{MergeOptions.merge_ratio:g}",
+            "merge_ratio": "sizes from the data",
+            "top_nodes": "chosen from the data (4-30)",
         }
     if form_id == "demo":
         from lmsys_tui.core.demo import DemoOptions

@@ -171,5 +171,6 @@ def test_offline_summaries_and_hierarchy_on_1000_clusters(bench_db) -> None:
         f"\noffline on 1,000 clusters: summarize {t_sum:.2f} s ({s.timings}), "
         f"merge {t_merge:.2f} s (levels {m.levels}), total {total:.2f} s"
     )
-    assert s.done == 1000 and m.levels == [1000, 350, 122]
+    assert s.done == 1000 and len(m.levels) == 3 and m.levels[0] == 1000
+    assert 4 <= m.levels[-1] <= 30  # the top's size is chosen from the data (4-30 nodes)
     assert total <= 10.0

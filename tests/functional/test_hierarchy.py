@@ -116,8 +116,12 @@ def test_offline_three_level_hierarchy_on_real_data(db, cli_env) -> None:
                   cli_env)  # fmt: skip
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["model"] == "offline/ctfidf" and data["levels"] == [30, 10, 4]
-    nodes = _check_tree(db, data["hierarchy_run_id"], [30, 10, 4])
+    levels = data["levels"]  # chosen from the centroids: the top within the readable range
+    assert data["model"] == "offline/ctfidf" and levels[0] == 30 and 4 <= levels[-1] <= 29
+    assert len(levels) == 3 and levels[0] > levels[1] > levels[2]
+    assert data["shape"]["method"] == "silhouette" and data["shape"]["sizes"] == levels
+    assert data["shape"]["candidates"][str(levels[-1])] == max(data["shape"]["candidates"].values())
+    nodes = _check_tree(db, data["hierarchy_run_id"], levels)
     # parents are named from their children's keywords
     for node in nodes.values():
         if node[2] == 1:
@@ -130,7 +134,8 @@ def test_offline_three_level_hierarchy_on_real_data(db, cli_env) -> None:
     assert {k: v[1:] for k, v in same.items()} == {k: v[1:] for k, v in nodes.items()}
     shown = run_cli(["--headless", "show-hierarchy", data["hierarchy_run_id"], "--json"], cli_env)
     tree = json.loads(shown.stdout)
-    assert tree["levels"] == [30, 10, 4] and len(tree["tree"]) == 4
+    assert tree["levels"] == levels and len(tree["tree"]) == levels[-1]
+    assert tree["shape"]["score"] == data["shape"]["score"]
     assert abs(sum(t["share"] for t in tree["tree"]) - 1.0) < 1e-4
     assert sum(len(c["children"]) for t in tree["tree"] for c in t["children"]) == N_CLUSTERS
     trimmed = run_cli(

@@ -65,7 +65,7 @@ def test_loads_and_status_started_at_once_on_a_new_home(tmp_path: Path, cli_env)
 def test_commands_started_at_once_on_an_old_store_migrate_it_once(home: Path, cli_env) -> None:
     db = home / "queries.db"
     open_store(db).close()
-    old = schema.SCHEMA_VERSION - 1
+    old = 2  # a v2 store (no browse index): every migration since runs once
     conn = sqlite3.connect(db)
     conn.execute("DROP INDEX ix_query_clusters_run_cluster_distance")  # as v2 had it
     conn.execute("UPDATE schema_info SET value = ? WHERE key = ?", (str(old), schema.VERSION_KEY))

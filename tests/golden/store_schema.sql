@@ -277,6 +277,7 @@ CREATE TABLE queries (
 	timestamp DATETIME, 
 	extra_metadata JSON, 
 	created_at DATETIME NOT NULL, 
+	label VARCHAR, 
 	PRIMARY KEY (id), 
 	CONSTRAINT uq_queries_dataset_conversation UNIQUE (dataset_id, conversation_id), 
 	FOREIGN KEY(dataset_id) REFERENCES datasets (id)

@@ -41,6 +41,7 @@ from lmsys_tui.core.curate.options import (
 )
 from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
+from lmsys_tui.core.evaluate.options import EvaluateOptions, StabilityOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.insights.map_options import MapOptions, ReportOptions
@@ -83,6 +84,7 @@ VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
         "model": MODELS,
         "target_levels": ("", "2", "3", "5"),
         "merge_ratio": ("", "0.35", "0.5", ".2"),
+        "top_nodes": ("", "6"),
     },
     "export": {"run_id": (RUN,), "format": FORMATS, "output": ("", "out.parquet", "~/x.csv")},
     "chroma": {"task": jobspecs.CHROMA_TASKS, "run_id": (RUN,), "dataset": DATASETS},
@@ -164,7 +166,9 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
                     split="test",
                     streaming=False,
                     max_chars=500,
-                    columns=ColumnMap(text_column="prompt", text_format="plain"),
+                    columns=ColumnMap(
+                        text_column="prompt", text_format="plain", label_column="topic"
+                    ),
                 ),
                 LoadOptions(label="x", limit=9, force_reload=True, batch_size=10),
             ),
@@ -237,6 +241,9 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
             (RunArg(RUN), BadClusterOptions(max_size=3, min_languages=2, max_coherence=2)),
         ),
         ("edit-undo", (UndoOptions(run=RUN), EditBy(editor="x"))),
+        ("merge-clusters", (RunArg(RUN), MergeOptions(top_nodes=6, target_levels=4))),
+        ("evaluate-run", (RunArg(RUN), EvaluateOptions(hierarchy="hier-1"))),
+        ("evaluate-stability", (RunArg(RUN), StabilityOptions(seeds=3, hierarchy="hier-1"))),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -315,6 +322,7 @@ def test_every_options_class_is_covered() -> None:
         DeleteOptions, ClearOptions, DemoOptions, RunArg, EditBy, MoveOptions, RenameOptions,
         MergeEditOptions, SplitOptions, DeleteClusterOptions, TagOptions, FlagOptions,
         HistoryOptions, BadClusterOptions, UndoOptions,
+        DeleteOptions, ClearOptions, DemoOptions, RunArg, EvaluateOptions, StabilityOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

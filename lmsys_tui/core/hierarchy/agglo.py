@@ -39,16 +39,23 @@ def name_parent(children: list[Node]) -> tuple[str, str, list[str]]:
 
 
 def merge_level(
-    nodes: list[Node], vectors: np.ndarray, n_parents: int, level: int
+    nodes: list[Node],
+    vectors: np.ndarray,
+    n_parents: int,
+    level: int,
+    labels: np.ndarray | None = None,
 ) -> tuple[list[Node], np.ndarray]:
-    """One level up: parents (with ids, names, counts) and their centroids."""
+    """One level up: parents (with ids, names, counts) and their centroids.
+
+    `labels` (a parent label per node) come from a cut of the leaves' dendrogram when the whole
+    tree is built offline; without them the nodes are agglomerated here (Ward)."""
     import numpy as np
     from sklearn.cluster import AgglomerativeClustering
 
     unit = unit_rows(vectors)
-    if n_parents >= len(nodes):
+    if labels is None and n_parents >= len(nodes):
         labels = np.arange(len(nodes))
-    else:
+    elif labels is None:
         labels = AgglomerativeClustering(n_clusters=n_parents, linkage="ward").fit_predict(unit)
     by_label: dict[int, list[int]] = defaultdict(list)
     for idx, lab in enumerate(labels):

@@ -1,11 +1,17 @@
 """The merge-clusters stage: levels chained into a tree, checkpointed, resumable.
 
-Leaves are the run's clusters (noise left out) named by one summary pass. Level sizes follow a
-geometric schedule; each level is built by Clio with an LLM, or offline by agglomerative
-clustering when no key is set. Query counts roll up from the clusters to every node. A killed
+Leaves are the run's clusters (noise left out) named by one summary pass. Level sizes come from
+the data (`shape.choose_shape`: the best-scoring cuts of the leaves' agglomeration), unless
+--top-nodes or --merge-ratio is given; each level is built by Clio with an LLM, or offline from
+the cuts of that agglomeration when no key is set. An LLM level that does not shrink toward its
+size (e.g. every child left its own parent) is rebuilt offline, and the result says which level
+and why: a copy of the level below is never stored as a hierarchy.
+
+Query counts roll up from the clusters to every node. A killed
 or cancelled run is continued with `--resume HIER_ID`: finished levels are read back from the
 checkpoint, the unfinished level resumes at its last step, and answers already paid for come
-from the ledger.
+from the ledger. (Over 400 lines: the stage and its two level loops, offline and LLM, share the
+checkpoint helpers and read best together; other helpers hook into this file this session.)
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 from lmsys_tui.core.hierarchy import nodes as rows
 from lmsys_tui.core.hierarchy.nodes import Node, title_keywords
 from lmsys_tui.core.hierarchy.options import MergeOptions
-from lmsys_tui.core.hierarchy.plan import level_sizes, unit_rows
+from lmsys_tui.core.hierarchy.plan import unit_rows
+from lmsys_tui.core.hierarchy.shape import choose_shape, merge_failure
 from lmsys_tui.errors import Cancelled, LmsysError, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
@@ -43,6 +50,8 @@ class MergeResult:
     unplaced: list[dict[str, Any]] = field(default_factory=list)
     unsummarised: int = 0
     vectors: str = "centroids"
+    shape: dict[str, Any] = field(default_factory=dict)  # how the level sizes were chosen
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)  # LLM levels built offline
     llm: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     message: str = ""
@@ -169,7 +178,14 @@ def run_merge(
     spec = resolve_model(opts.model, opts.base_url)
     probe(spec)  # a dead or refusing endpoint is one line, exit 4, before any pass row
     leaves, vectors, missing = _leaves(store, run_id, summaries)
-    schedule = level_sizes(len(leaves), opts.target_levels, opts.merge_ratio)
+    shape = choose_shape(
+        vectors,
+        [n.count for n in leaves],
+        opts.target_levels,
+        top_nodes=opts.top_nodes,
+        merge_ratio=opts.merge_ratio,
+    )
+    schedule = shape.sizes
     if existing is None:
         hier_id = rows.new_hierarchy_id(store, run_id)
         rows.create_run(
@@ -178,7 +194,7 @@ def run_merge(
             run_id,
             srid,
             spec.model,
-            opts.content_params() | {"schedule": schedule},
+            opts.content_params() | {"schedule": schedule, "shape": shape.to_dict()},
             leaves,
         )
     else:
@@ -192,6 +208,7 @@ def run_merge(
         schedule,
         levels=[len(leaves)],
         unsummarised=missing,
+        shape=shape.to_dict(),
     )
     checkpoint = dict((existing or {}).get("checkpoint") or {"levels_done": 0, "step": {}})
     try:
@@ -244,6 +261,10 @@ def run_merge(
     result.seconds = round(time.perf_counter() - started, 3)
     shape = " → ".join(str(n) for n in result.levels)
     result.message = f"hierarchy {hier_id}: {shape} nodes per level"
+    if result.shape.get("score") is not None:
+        result.message += f" (top chosen by {result.shape['method']}, {result.shape['score']:.2f})"
+    for fb in result.fallbacks:
+        result.message += f"; level {fb['level']} built offline: {fb['reason']}"
     if result.unplaced:
         result.message += f"; {len(result.unplaced)} children could not be placed (recorded)"
     rows.finish_run(store, hier_id, "done", None, result.to_dict())
@@ -260,7 +281,14 @@ def _level_done(checkpoint: dict[str, Any], level: int, parents: list[Node]) -> 
     unplaced = list(checkpoint.get("unplaced") or []) + list(
         (checkpoint.get("step") or {}).get("unplaced") or []
     )
-    return {"levels_done": level, "levels": levels, "unplaced": unplaced, "step": {}}
+    fallbacks = list(checkpoint.get("fallbacks") or [])
+    return {
+        "levels_done": level,
+        "levels": levels,
+        "unplaced": unplaced,
+        "fallbacks": fallbacks,
+        "step": {},
+    }
 
 
 def _offline_levels(
@@ -276,7 +304,11 @@ def _offline_levels(
     cancelled: CancelCheck,
 ) -> None:
     from lmsys_tui.core.hierarchy.agglo import merge_level
+    from lmsys_tui.core.hierarchy.shape import cuts, dendrogram
 
+    # every level is a cut of the one agglomeration the shape was scored on: the cuts nest
+    leaf_cuts = cuts(dendrogram(vectors), schedule[1:]) if len(schedule) > 1 else None
+    below = list(range(len(leaves)))  # a leaf under each node of the current level
     current, vecs = leaves, vectors
     for level in range(1, len(schedule)):
         if cancelled():
@@ -285,9 +317,12 @@ def _offline_levels(
             parents = _restore(checkpoint, level)
             vecs = _parent_vectors(parents, current, vecs)
         else:
-            parents, vecs = merge_level(current, vecs, schedule[level], level)
+            labels = leaf_cuts[below, level - 1] if leaf_cuts is not None else None
+            parents, vecs = merge_level(current, vecs, schedule[level], level, labels)
             checkpoint = _level_done(checkpoint, level, parents)
             rows.write_level(store, hier_id, run_id, parents, checkpoint)
+        index = {n.id: i for i, n in enumerate(current)}
+        below = [below[index[p.children[0]]] for p in parents]
         result.levels.append(len(parents))
         current = parents
         progress(level, len(schedule) - 1, f"level {level}: {len(parents)} nodes")
@@ -307,6 +342,7 @@ async def _llm_levels(
     progress: Progress,
     cancelled: CancelCheck,
 ) -> None:
+    from lmsys_tui.core.hierarchy.agglo import merge_level
     from lmsys_tui.core.hierarchy.clio import ClioParams, build_level
     from lmsys_tui.core.llm.clients import LLMSession
 
@@ -343,6 +379,15 @@ async def _llm_levels(
                     progress,
                     cancelled,
                 )
+                why = merge_failure(len(current), len(parents), schedule[level])
+                if why is not None:  # never store a level that did not merge: build it offline
+                    parents, _ = merge_level(current, vecs, schedule[level], level)
+                    dropped = len(step.get("unplaced") or [])
+                    step["unplaced"] = []  # the LLM's placement is not what is stored
+                    fallback = {"level": level, "reason": f"the LLM gave {why}"}
+                    fallback |= {"unplaced_dropped": dropped} if dropped else {}
+                    fallbacks = [*(state["checkpoint"].get("fallbacks") or []), fallback]
+                    state["checkpoint"] = {**state["checkpoint"], "fallbacks": fallbacks}
                 state["checkpoint"] = _level_done(
                     {**state["checkpoint"], "step": step}, level, parents
                 )
@@ -362,6 +407,7 @@ async def _llm_levels(
             current = parents
     finally:
         result.unplaced = list(state["checkpoint"].get("unplaced") or [])
+        result.fallbacks = list(state["checkpoint"].get("fallbacks") or [])
         result.llm = session.stats.to_dict()
         await session.aclose()
 

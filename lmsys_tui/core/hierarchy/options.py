@@ -9,6 +9,7 @@ from typing import Any
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.llm.providers import stored_url
 from lmsys_tui.core.options import option
+from lmsys_tui.errors import UsageError
 
 
 @dataclass
@@ -16,14 +17,23 @@ class MergeOptions(LLMOptions):
     summary_run_id: str | None = option()
     alias: str | None = option()
     target_levels: int = option(3, minimum=2)  # leaves plus at least one merged level
-    merge_ratio: float = option(0.35, above=0, below=1)
+    # None: each level's size is chosen from the centroids (core/hierarchy/shape.py); a ratio
+    # brings back the fixed geometric schedule, --top-nodes fixes the top level's size
+    merge_ratio: float | None = option(None, above=0, below=1)
+    top_nodes: int | None = option(None, minimum=1)
     neighborhood_size: int = option(40, minimum=2)
+
+    def check(self) -> None:
+        super().check()
+        if self.merge_ratio is not None and self.top_nodes is not None:
+            raise UsageError("--top-nodes and --merge-ratio do not go together: give one")
 
     def content_params(self) -> dict[str, Any]:
         """What decides the tree; stored on the run so --resume builds the same one."""
         return {
             "target_levels": self.target_levels,
             "merge_ratio": self.merge_ratio,
+            "top_nodes": self.top_nodes,
             "neighborhood_size": self.neighborhood_size,
             "seed": self.seed,
             "base_url": stored_url(self.base_url),

@@ -77,5 +77,7 @@ def load_tree(db: Path, ident: str, max_depth: int | None = None) -> dict[str, A
         "total_queries": total,
         "levels": [levels[k] for k in sorted(levels)],
         "unplaced": (params.get("last_result") or {}).get("unplaced", []),
+        "shape": params.get("shape") or {},  # how the level sizes were chosen (and the score)
+        "fallbacks": (params.get("last_result") or {}).get("fallbacks", []),
         "tree": [build(r, 1) for r in roots],
     }

@@ -37,6 +37,7 @@ class Conversation:
     moderation_flagged: bool | None = None
     timestamp: datetime | None = None
     extra: dict[str, Any] | None = None
+    label: str | None = None  # a known class (load --label-column), for `evaluate`
 
 
 @dataclass(slots=True)

@@ -59,6 +59,7 @@ class Plan:
     max_chars: int = 100_000
     json_cells: bool = False  # message lists arrive as JSON strings (CSV)
     lmsys: bool = False
+    label: str | None = None  # --label-column: a known class, for `evaluate`
 
     def columns(self) -> list[str]:
         """The source columns this plan reads (to read nothing else)."""
@@ -71,6 +72,7 @@ class Plan:
             self.turn,
             self.redacted,
             self.moderation,
+            self.label,
         )
         return list(dict.fromkeys(c for c in named if c))
 
@@ -96,6 +98,7 @@ def resolve(
         "--language-column": cmap.language_column,
         "--timestamp-column": cmap.timestamp_column,
         "--conversation-id-column": cmap.conversation_id_column,
+        "--label-column": cmap.label_column,
     }
     for flag, col in named.items():
         if col is not None and col not in present:
@@ -127,6 +130,7 @@ def resolve(
         max_chars=max_chars,
         json_cells=json_cells,
         lmsys=lmsys,
+        label=cmap.label_column,
     )
 
 
@@ -170,6 +174,7 @@ class Mapper:
             plan.redacted,
             plan.moderation,
             plan.timestamp,
+            plan.label,
         )
 
     def text_of(self, value: Any) -> tuple[str, int | None]:
@@ -215,6 +220,7 @@ class Mapper:
         redacted: Any,
         moderation: Any,
         timestamp: Any,
+        label: Any = None,
     ) -> Conversation:
         """One Conversation from the extracted first turn and the raw values of `fields`.
 
@@ -225,8 +231,9 @@ class Mapper:
         conv_id = f"row-{index}" if plan.conversation_id is None else _id(raw_id)
         model = as_opt_str(model)
         language = as_opt_str(language)
+        label = _label(label)
         if self.check_unicode:
-            for value in (text, conv_id, model, language):
+            for value in (text, conv_id, model, language, label):
                 _encodable(value)
         turns = as_int(turn)
         return Conversation(
@@ -238,6 +245,7 @@ class Mapper:
             redacted=as_bool(redacted),
             moderation_flagged=self._flagged(moderation),
             timestamp=as_timestamp(timestamp),
+            label=label,
         )
 
     def _flagged(self, value: Any) -> bool | None:
@@ -260,6 +268,16 @@ def _id(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
         return str(value)
     raise RowError(BadReason.WRONG_TYPE)
+
+
+def _label(value: Any) -> str | None:
+    """A label cell as text: class names and class numbers alike (7 and "7" are one class)."""
+    if value is None or (isinstance(value, float) and value != value):  # NaN: a missing cell
+        return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = " ".join(str(value).split())
+    return text or None
 
 
 def _encodable(value: str | None) -> None:

@@ -29,6 +29,7 @@ class ColumnMap(Options):
     timestamp_column: str | None = option()
     conversation_id_column: str | None = option()
     model_default: str | None = option()
+    label_column: str | None = option()  # a known class per row, stored for `evaluate`
 
 
 @dataclass(frozen=True)

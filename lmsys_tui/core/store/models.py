@@ -93,6 +93,8 @@ class Query(SQLModel, table=True):
     timestamp: datetime | None = Field(default=None, sa_type=UTCDateTime)
     extra_metadata: dict[str, Any] | None = _json()
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # (v4) a known class per query (load --label-column): what `evaluate` measures against
+    label: str | None = None
 
 
 class ClusteringRun(SQLModel, table=True):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmsys_tui.errors import UsageError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 VERSION_KEY = "schema_version"
 
 # Search (v2). Keyword search: an external-content FTS5 index over queries.query_text (it
@@ -75,12 +75,20 @@ def _v4_to_v5(conn: sqlite3.Connection) -> None:
             conn.execute(f"ALTER TABLE cluster_edits ADD COLUMN {column} {kind}")
 
 
+def _v5_to_v6(conn: sqlite3.Connection) -> None:
+    """Labels (v6): a known class per query (load --label-column), for `evaluate`."""
+    cols = {r[1] for r in conn.execute("PRAGMA table_info(queries)")}
+    if "label" not in cols:
+        conn.execute("ALTER TABLE queries ADD COLUMN label VARCHAR")
+
+
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_to_v2,
     2: _v2_to_v3,
     3: _v3_to_v4,
     4: _v4_to_v5,
+    5: _v5_to_v6,
 }
 
 

@@ -36,6 +36,7 @@ from lmsys_tui.tui.screens.queries import PAGE, QueriesScreen, list_args
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
+from lmsys_tui.tui.widgets.evaluation import EvaluationPanel
 from lmsys_tui.tui.widgets.search_panel import SearchPanel
 from lmsys_tui.tui.widgets.view_line import ViewLine
 
@@ -352,6 +353,21 @@ class ExplorerScreen(ExplorerEditing, LmsysScreen):
         else:
             self.search_defaults["target"] = "clusters"
         self.do_search()
+
+    def do_evaluate_run(self) -> None:
+        """The run's (and the shown hierarchy's) figures against its labels, beside the tree."""
+        self.call_later(self._evaluate, "evaluate")
+
+    def do_evaluate_stability(self) -> None:
+        self.call_later(self._evaluate, "stability")
+
+    async def _evaluate(self, kind: str) -> None:
+        panel = next(self.query("#evaluation").results(EvaluationPanel), None)
+        if panel is None:  # built on first use, above the detail
+            panel = EvaluationPanel(id="evaluation")
+            await self.query_one("#side").mount(panel, before="#detail")
+        hierarchy = self.view.hierarchy_run_id if self.view is not None else None
+        getattr(panel, kind)(self.lmsys.settings.db, self.run_id, hierarchy)
 
     def action_close_search(self) -> None:
         self.searching = False

@@ -1,0 +1,1 @@
+"""Measuring insight quality: labelled-data figures, stability and title judging."""
