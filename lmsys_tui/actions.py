@@ -200,6 +200,13 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
     Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
+    Action(
+        "facets",
+        "Show: facet lift",
+        "Per cluster or hierarchy node, each facet value's share, lift and a corrected test.",
+        command="facets",
+        target="lmsys_tui.commands.facets:facets",
+    ),
 )
 
 

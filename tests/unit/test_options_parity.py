@@ -30,6 +30,7 @@ from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
+from lmsys_tui.core.insights.lift import FacetOptions
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.options import Options, RunArg, argv
 from lmsys_tui.core.search.verify.options import VerifyOptions
@@ -185,6 +186,15 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
+        (
+            "facets",
+            (
+                FacetOptions(
+                    run_id=RUN, by="language", level=1, hierarchy_run_id="h-1", alpha=0.01,
+                    significant_only=True,
+                ),
+            ),
+        ),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -260,6 +270,7 @@ def test_every_options_class_is_covered() -> None:
         SourceSpec, ColumnMap, LoadOptions, KMeansParams, HdbscanParams, Selection,
         EmbedOptions, SummarizeOptions, MergeOptions, ExportOptions, VerifyOptions,
         DeleteOptions, ClearOptions, DemoOptions, RunArg,
+        FacetOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

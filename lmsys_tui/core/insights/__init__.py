@@ -1,0 +1,1 @@
+"""Tools that turn clusters into findings: lift, diff, map, report."""
