@@ -94,7 +94,7 @@ def test_a_label_column_is_a_facet_when_the_store_has_one(db: Path) -> None:
 
 
 def test_facets_command_json_and_table(db: Path, cli_env: dict[str, str]) -> None:
-    run_id, cluster = _plant(db)
+    run_id, _ = _plant(db)
     args = ["--headless", "facets", run_id, "--by", "model", "--db-path", str(db)]
     out = run_cli([*args, "--json", "--significant-only"], cli_env)
     assert out.returncode == 0, out.stderr

@@ -190,7 +190,11 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
             "facets",
             (
                 FacetOptions(
-                    run_id=RUN, by="language", level=1, hierarchy_run_id="h-1", alpha=0.01,
+                    run_id=RUN,
+                    by="language",
+                    level=1,
+                    hierarchy_run_id="h-1",
+                    alpha=0.01,
                     significant_only=True,
                 ),
             ),

@@ -214,8 +214,7 @@ def pivot(db: Path, opts: FacetOptions) -> dict[str, Any]:
         "alpha": opts.alpha,
         "tests": len(lifts),
         "values": [
-            {"value": v, "count": value_totals[v], "share": value_totals[v] / big_n}
-            for v in values
+            {"value": v, "count": value_totals[v], "share": value_totals[v] / big_n} for v in values
         ],
         "nodes": nodes,
         "significant": [c.to_dict() for c in flagged],

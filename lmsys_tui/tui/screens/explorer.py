@@ -26,6 +26,7 @@ from textual.message import Message
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
+from lmsys_tui.core.insights.lift import FacetOptions
 from lmsys_tui.core.read import runs
 from lmsys_tui.core.read.detail import node_detail
 from lmsys_tui.core.read.runs import RunOverview, View, ViewChoice
@@ -35,6 +36,7 @@ from lmsys_tui.tui.screens.queries import PAGE, QueriesScreen, list_args
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
+from lmsys_tui.tui.widgets.pivot import Pivot
 from lmsys_tui.tui.widgets.search_panel import SearchPanel
 from lmsys_tui.tui.widgets.view_line import ViewLine
 
@@ -352,6 +354,66 @@ class ExplorerScreen(LmsysScreen):
         if cluster_id is None or not self.jump_to(cluster_id):
             self.notify("That hit is not in this view of the run.", markup=False)
 
+    # -- facet pivot -------------------------------------------------------------------------------
+
+    @property
+    def pivot(self) -> Pivot | None:
+        return next(self.query("#pivot").results(Pivot), None)
+
+    def do_facets(self) -> None:
+        """Show the facet pivot of the highlighted node's level beside the tree (again: hide)."""
+        self.call_later(self._toggle_pivot)
+
+    async def _toggle_pivot(self) -> None:
+        pivot = self.pivot
+        if pivot is not None:
+            await pivot.remove()
+            self.tree.focus()
+            return
+        if self.view is None:
+            return
+        pivot = Pivot(id="pivot")
+        await self.query_one("#side").mount(pivot, before="#detail")
+        pivot.table.focus()
+        self.on_pivot_facet_wanted(Pivot.FacetWanted(pivot.by))
+
+    def _pivot_options(self, by: str) -> FacetOptions | None:
+        if self.view is None:
+            return None
+        row = self.tree.cursor_row
+        level = row.level if row is not None and self.view.hierarchy_run_id else None
+        return FacetOptions(
+            run_id=self.view.run_id, by=by, level=level or None,
+            hierarchy_run_id=self.view.hierarchy_run_id if level else None,
+        )  # fmt: skip
+
+    def on_pivot_facet_wanted(self, message: Pivot.FacetWanted) -> None:
+        opts = self._pivot_options(message.by)
+        if opts is not None:
+            if self.pivot is not None:
+                self.pivot.show_message(f"Reading the {message.by} pivot…")
+            self.load_pivot(opts)
+
+    @work(thread=True, exclusive=True, group="explorer-pivot", exit_on_error=False)
+    def load_pivot(self, opts: FacetOptions) -> None:
+        from lmsys_tui.core.insights.lift import pivot
+
+        data = pivot(self.lmsys.settings.db, opts)
+        if not get_current_worker().is_cancelled:
+            self.post_message(self.PivotLoaded(data))
+
+    @dataclass
+    class PivotLoaded(Message):
+        data: dict[str, Any]
+
+    def on_explorer_screen_pivot_loaded(self, message: PivotLoaded) -> None:
+        if self.pivot is not None:
+            self.pivot.show(message.data)
+
+    def on_pivot_node_chosen(self, message: Pivot.NodeChosen) -> None:
+        if not self.jump_to(message.node_id):
+            self.notify("That node is not in this view of the run.", markup=False)
+
     def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
         view = self.view
         if view is None:
@@ -371,6 +433,9 @@ class ExplorerScreen(LmsysScreen):
             return "inspect", [view.run_id, str(row.node_id), *pass_args]
         if action_id is None and view.hierarchy_run_id:
             return "show-hierarchy", [view.hierarchy_run_id]
+        if action_id == "facets" and self.pivot is not None:
+            opts = self._pivot_options(self.pivot.by)
+            return ("facets", opts.to_argv()) if opts is not None else None
         if action_id in (None, "list-clusters"):
             return "list-clusters", [view.run_id, *pass_args]
         return None
