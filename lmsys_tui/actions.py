@@ -207,6 +207,13 @@ ACTIONS: tuple[Action, ...] = (
         command="facets",
         target="lmsys_tui.commands.facets:facets",
     ),
+    Action(
+        "compare",
+        "Compare: two runs",
+        "Match two runs' clusters by members: merged, split, new, vanished, renamed, ARI, NMI.",
+        command="compare",
+        target="lmsys_tui.commands.compare:compare",
+    ),
 )
 
 

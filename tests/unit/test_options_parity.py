@@ -30,6 +30,7 @@ from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
+from lmsys_tui.core.insights.compare import CompareOptions
 from lmsys_tui.core.insights.lift import FacetOptions
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.options import Options, RunArg, argv
@@ -186,6 +187,7 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
+        ("compare", (CompareOptions(run_a=RUN, run_b="other-run", threshold=0.6),)),
         (
             "facets",
             (
@@ -274,7 +276,7 @@ def test_every_options_class_is_covered() -> None:
         SourceSpec, ColumnMap, LoadOptions, KMeansParams, HdbscanParams, Selection,
         EmbedOptions, SummarizeOptions, MergeOptions, ExportOptions, VerifyOptions,
         DeleteOptions, ClearOptions, DemoOptions, RunArg,
-        FacetOptions,
+        FacetOptions, CompareOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

@@ -94,6 +94,7 @@ class ExplorerScreen(LmsysScreen):
         self.index: dict[int, NodeRow] | None = None
         self.searching = False
         self.search_counts: dict[int, int] = {}  # matches per cluster of the search shown
+        self.pending_jump: int | None = None  # a node to open once the index is read
         self.search_defaults = {"target": "queries", "mode": "hybrid"}
         """What the search panel starts with (it is built on the first `/`, not at start)."""
 
@@ -214,6 +215,9 @@ class ExplorerScreen(LmsysScreen):
             if self.search_panel is not None:
                 self.search_panel.index = message.index
             self._show_counts()
+            if self.pending_jump is not None:
+                self.jump_to(self.pending_jump)
+                self.pending_jump = None
 
     def on_cluster_tree_cluster_chosen(self, message: ClusterTree.ClusterChosen) -> None:
         self.open_queries(message.row)
