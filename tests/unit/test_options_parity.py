@@ -187,6 +187,8 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
+        ("summarize", (RunArg(RUN), SummarizeOptions(dry_run=True, budget_usd=2.5))),
+        ("merge-clusters", (RunArg(RUN), MergeOptions(budget_usd=0.25, dry_run=True))),
         ("compare", (CompareOptions(run_a=RUN, run_b="other-run", threshold=0.6),)),
         (
             "facets",

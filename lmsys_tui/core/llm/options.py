@@ -25,6 +25,8 @@ class LLMOptions(Options):
     request_timeout: float | None = option(above=0)  # seconds (None: $LMSYS_TUI_LLM_TIMEOUT or 60)
     cluster_deadline: float = option(300.0, above=0)  # seconds for one call and all its retries
     max_attempts: int | None = None  # per call, retries included (None: the limits' default)
+    dry_run: bool = option(False)  # estimate calls, tokens and dollars; ask nothing
+    budget_usd: float | None = option(above=0)  # stop before spending past this (see budget)
 
     def check(self) -> None:
         check_base_url(self.base_url)
