@@ -15,6 +15,7 @@ the ledger already answered (free on a real run).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.llm import pricing
@@ -145,9 +146,10 @@ def is_answered(store: Store, model: str, key: str) -> bool:
     return ledger.lookup(store, model, key) is not None
 
 
-def spend_by_stage(store: Store, run_id: str) -> list[dict[str, Any]]:
-    """A run's LLM spend per stage and model from the ledger: calls, tokens, dollars."""
-    with sql.connection(store) as conn:
+def spend_by_stage(store: Store | Path, run_id: str) -> list[dict[str, Any]]:
+    """A run's LLM spend per stage and model from the ledger: calls, tokens, dollars
+    (`store`: an open store, or the store's path, read-only)."""
+    with sql.reader(Path(getattr(store, "path", store))) as conn:
         return sql.rows(
             conn,
             "SELECT stage, model, COUNT(*) AS calls, SUM(status = 'ok') AS ok,"
@@ -156,3 +158,13 @@ def spend_by_stage(store: Store, run_id: str) -> list[dict[str, Any]]:
             " WHERE run_id = ? GROUP BY stage, model ORDER BY stage, model",
             (run_id,),
         )
+
+
+def spend_line(spend: list[dict[str, Any]]) -> str:
+    """A run's spend per stage on one line ("" when it made no LLM call)."""
+    stages: dict[str, list[float]] = {}
+    for r in spend:
+        got = stages.setdefault(str(r["stage"]), [0, 0.0])
+        got[0] += r["calls"]
+        got[1] += r["cost_usd"] or 0.0
+    return ", ".join(f"{k} ${cost:.4f} ({int(n)} calls)" for k, (n, cost) in stages.items())
