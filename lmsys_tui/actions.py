@@ -214,6 +214,13 @@ ACTIONS: tuple[Action, ...] = (
         command="compare",
         target="lmsys_tui.commands.compare:compare",
     ),
+    Action(
+        "cluster-assign",
+        "Assign: new dataset to a run",
+        "Embed a dataset's queries in a run's space and attach them to its clusters, no refit.",
+        command="cluster assign",
+        target="lmsys_tui.commands.assign:assign",
+    ),
 )
 
 

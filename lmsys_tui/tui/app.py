@@ -389,6 +389,25 @@ class LmsysApp(JobHost, inherit_bindings=False):
 
         self.push_screen(PickerScreen(f"Compare {run_a} with…", options), chosen)
 
+    def do_cluster_assign(self) -> None:
+        """Attach a dataset's queries to the current run: pick the dataset, watch the job."""
+        from lmsys_tui.tui import jobspecs
+        from lmsys_tui.tui.screens.picker import PickerScreen
+
+        run_id = self.current_run()
+        datasets = [str(d["label"]) for d in (self.overview.datasets if self.overview else [])]
+        if run_id is None or not datasets:
+            self.notify("Assigning needs a selected run and a loaded dataset.", markup=False)
+            return
+
+        def chosen(dataset: str | None) -> None:
+            if dataset:
+                job = self.start_job(jobspecs.assign(self.settings, run_id=run_id, dataset=dataset))
+                self.action_pipeline(job.id)
+
+        options = [(d, d) for d in datasets]
+        self.push_screen(PickerScreen(f"Assign to {run_id} the queries of…", options), chosen)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own entries, minus those the registry already offers."""
         for command in super().get_system_commands(screen):

@@ -30,6 +30,7 @@ from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
+from lmsys_tui.core.insights.assign import AssignOptions
 from lmsys_tui.core.insights.compare import CompareOptions
 from lmsys_tui.core.insights.lift import FacetOptions
 from lmsys_tui.core.llm.options import LLMOptions
@@ -134,6 +135,7 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         jobspecs.delete(settings, RUN, "run"),
         jobspecs.clear(settings),
         jobspecs.demo(settings, 250),  # `lmsys-tui demo --limit 250` starts this one
+        jobspecs.assign(settings, run_id=RUN, dataset="new chats"),
     ):
         _same_back(spec)
     backfill = jobspecs.chroma(settings, task="backfill", dataset="sharegpt")
@@ -189,6 +191,10 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
         ("summarize", (RunArg(RUN), SummarizeOptions(dry_run=True, budget_usd=2.5))),
         ("merge-clusters", (RunArg(RUN), MergeOptions(budget_usd=0.25, dry_run=True))),
+        (
+            "cluster-assign",
+            (RunArg(RUN), AssignOptions(dataset="new chats", neighbours=5, embed_backend="torch")),
+        ),
         ("compare", (CompareOptions(run_a=RUN, run_b="other-run", threshold=0.6),)),
         (
             "facets",
@@ -278,7 +284,7 @@ def test_every_options_class_is_covered() -> None:
         SourceSpec, ColumnMap, LoadOptions, KMeansParams, HdbscanParams, Selection,
         EmbedOptions, SummarizeOptions, MergeOptions, ExportOptions, VerifyOptions,
         DeleteOptions, ClearOptions, DemoOptions, RunArg,
-        FacetOptions, CompareOptions,
+        FacetOptions, CompareOptions, AssignOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases
