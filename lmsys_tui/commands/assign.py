@@ -25,6 +25,14 @@ def assign(
         int, typer.Option(help="HDBSCAN runs: the nearest members whose clusters vote.")
     ] = A.neighbours,
     embed_backend: Backend = A.embed_backend,
+    new_run: Annotated[
+        bool,
+        typer.Option(
+            "--new-run",
+            help="Assign into a copy of the run (clusters and memberships) and leave the run "
+            "as it was: `compare RUN NEW` then shows what the new data changed.",
+        ),
+    ] = A.new_run,
     *,
     params: Params,
 ) -> None:

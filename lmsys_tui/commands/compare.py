@@ -30,6 +30,9 @@ def _table(data: dict[str, Any]) -> None:
     lines += [("new", "", n["cluster_id"], n["title"]) for n in data["new"]]
     lines += [("renamed", r["a"], r["b"], f"{r['title_a']} -> {r['title_b']}")
               for r in data["renamed"]]  # fmt: skip
+    lines += [(f"+{a['queries']} queries", "", a["cluster_id"], a["title"]) for a in data["added"]]
+    lines += [(f"-{r['queries']} queries", r["cluster_id"], "", r["title"])
+              for r in data["removed"]]  # fmt: skip
     emit_table("Changes", ["change", "A", "B", "title"], lines)
     emit_table(
         "Agreement per level",

@@ -188,8 +188,23 @@ def test_assign_command(db: Path, cli_env: dict[str, str], cstore: Any) -> None:
     _hold_out(db)
     base = run_kmeans(cstore, KMeansParams(n_clusters=K, n_init=1),
                       selection=Selection(dataset="sharegpt"), embed_opts=TORCH)  # fmt: skip
-    out = run_cli(["--headless", "cluster", "assign", base.run_id, "--dataset", "heldout",
-                   "--backend", "torch", "--db-path", str(db), "--json"], cli_env)  # fmt: skip
+    args = ["--headless", "cluster", "assign", base.run_id, "--dataset", "heldout",
+            "--backend", "torch", "--db-path", str(db), "--json"]  # fmt: skip
+    # into a copy: the run stays as it was and compare says what the new data changed
+    copied = run_cli([*args, "--new-run"], cli_env)
+    assert copied.returncode == 0, copied.stderr
+    new = json.loads(copied.stdout)
+    assert new["source_run_id"] == base.run_id and new["assigned"] == HELD_OUT
+    held = db_rows(db, "SELECT COUNT(*) FROM query_clusters WHERE run_id = ?", base.run_id)
+    assert held == [(400 - HELD_OUT,)]
+    diff = compare_runs(db, CompareOptions(run_a=base.run_id, run_b=new["run_id"]))
+    assert diff["queries"] == {"common": 400 - HELD_OUT, "only_a": 0, "only_b": HELD_OUT}
+    assert diff["ari"] == 1.0 and not any(diff["changes"].values())
+    assert {a["cluster_id"]: a["queries"] for a in diff["added"]} == {
+        int(k): v for k, v in new["by_cluster"].items()
+    }
+    # in place
+    out = run_cli(args, cli_env)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["assigned"] == HELD_OUT
     missing = run_cli(["--headless", "cluster", "assign", base.run_id, "--dataset", "nope",

@@ -193,7 +193,10 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("merge-clusters", (RunArg(RUN), MergeOptions(budget_usd=0.25, dry_run=True))),
         (
             "cluster-assign",
-            (RunArg(RUN), AssignOptions(dataset="new chats", neighbours=5, embed_backend="torch")),
+            (
+                RunArg(RUN),
+                AssignOptions(dataset="chats", neighbours=5, embed_backend="torch", new_run=True),
+            ),
         ),
         ("compare", (CompareOptions(run_a=RUN, run_b="other-run", threshold=0.6),)),
         (

@@ -40,12 +40,13 @@ class AssignOptions(Options):
     dataset: str = option("", missing="choose the dataset to assign (--dataset)")
     neighbours: int = option(15, minimum=1)  # HDBSCAN runs: members that vote
     embed_backend: str = option("auto")
+    new_run: bool = option(False)  # assign into a copy of the run (compare shows the change)
     seed: int = 42
 
 
 @dataclass
 class AssignResult:
-    run_id: str
+    run_id: str  # the run that took the queries (a new copy with --new-run)
     dataset: str
     algorithm: str
     assigned: int = 0
@@ -54,6 +55,7 @@ class AssignResult:
     noise: int = 0
     by_cluster: dict[int, int] = field(default_factory=dict)
     hierarchies: int = 0  # hierarchies whose counts were rolled up
+    source_run_id: str | None = None  # with --new-run: the run that was copied
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,8 +144,11 @@ def assign_dataset(
     run = load_run(store, run_id)
     if run["status"] != "done":
         raise NotFoundError(f"run {run_id!r} is {run['status']}; it has no clusters yet")
-    result = AssignResult(run_id, opts.dataset, str(run["algorithm"]))
     wanted = select_query_ids(store, opts.dataset) or []
+    source = None
+    if opts.new_run:
+        source, run_id = run_id, copy_run(store, run_id, opts.dataset)
+    result = AssignResult(run_id, opts.dataset, str(run["algorithm"]), source_run_id=source)
     with sql.connection(store) as conn:
         have = {
             int(r[0])
@@ -189,6 +194,39 @@ def assign_dataset(
         f"({len(counts)} clusters" + (f", {result.noise} noise" if result.noise else "") + ")"
     )
     return result
+
+
+def copy_run(store: Store, run_id: str, dataset: str) -> str:
+    """A new run holding the run's clusters and memberships (not its summary passes or
+    hierarchies, whose ids are their own); returns its id."""
+    with sql.transaction(store) as conn:
+        algorithm, k = sql.tuples(
+            conn, "SELECT algorithm, num_clusters FROM clustering_runs WHERE run_id = ?", (run_id,)
+        )[0]
+        new = sql.new_id(f"{algorithm}-{k or 'x'}-assign")
+        now = sql.db_timestamp(sql.utcnow())
+        cur = conn.cursor()
+        cur.execute(
+            "INSERT INTO clustering_runs (run_id, algorithm, num_clusters, dataset_id,"
+            " embedding_provider, embedding_model, embedding_dim, parameters, metrics,"
+            " description, status, created_at, finished_at) SELECT ?, algorithm, num_clusters,"
+            " dataset_id, embedding_provider, embedding_model, embedding_dim, parameters,"
+            " metrics, ?, status, ?, ? FROM clustering_runs WHERE run_id = ?",
+            (new, f"{run_id} + dataset {dataset} (cluster assign)", now, now, run_id),
+        )
+        cur.execute(
+            "INSERT INTO clusters (run_id, cluster_id, size, centroid, keywords, metrics)"
+            " SELECT ?, cluster_id, size, centroid, keywords, metrics FROM clusters"
+            " WHERE run_id = ?",
+            (new, run_id),
+        )
+        cur.execute(
+            "INSERT INTO query_clusters (run_id, query_id, cluster_id, confidence_score,"
+            " distance) SELECT ?, query_id, cluster_id, confidence_score, distance"
+            " FROM query_clusters WHERE run_id = ?",
+            (new, run_id),
+        )
+    return new
 
 
 def _write(

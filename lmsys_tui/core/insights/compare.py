@@ -7,7 +7,9 @@ table itself, where "most of" is `threshold` (default a half):
 - merged: most of each of two or more clusters of A went into one cluster of B;
 - split: most of each of two or more clusters of B came from one cluster of A;
 - kept: a matched pair whose Jaccard overlap reaches `threshold` (renamed: titled differently);
-- vanished / new: a cluster of A / B in no kept pair and no event.
+- vanished / new: a cluster of A / B in no kept pair and no event;
+- added / removed: per cluster, the queries only B / only A holds (new data, e.g. from
+  `cluster assign --new-run`).
 
 Agreement overall is ARI and NMI (sklearn), per hierarchy level too when both runs have one
 (each query labelled by its node at that level); `moved_share` is the share of the common
@@ -161,6 +163,8 @@ def compare_runs(db: Path, opts: CompareOptions) -> dict[str, Any]:
             levels.append({"level": level, "nodes_a": len(set(la.tolist())),
                            "nodes_b": len(set(lb.tolist())), **_agreement(la, lb)})  # fmt: skip
     stayed = int(table.max(axis=1).sum())
+    added = _only(mem_b, mem_a, titles_b)
+    removed = _only(mem_a, mem_b, titles_a)
     events = {"merged": merged, "split": split, "new": new, "vanished": vanished}
     changes = {k: len(v) for k, v in {**events, "renamed": renamed}.items()}
     return {
@@ -185,4 +189,19 @@ def compare_runs(db: Path, opts: CompareOptions) -> dict[str, Any]:
         "vanished": vanished,
         "renamed": renamed,
         "kept": kept,
+        "added": added,
+        "removed": removed,
     }
+
+
+def _only(
+    mine: dict[int, int], other: dict[int, int], titles: dict[int, str]
+) -> list[dict[str, Any]]:
+    """Per cluster, the queries this run holds and the other does not (new data assigned to
+    it, say), largest first."""
+    counts: dict[int, int] = {}
+    for query, cluster in mine.items():
+        if query not in other:
+            counts[cluster] = counts.get(cluster, 0) + 1
+    return [{"cluster_id": c, "title": titles.get(c, ""), "queries": n}
+            for c, n in sorted(counts.items(), key=lambda x: (-x[1], x[0]))]  # fmt: skip
