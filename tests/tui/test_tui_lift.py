@@ -54,6 +54,10 @@ async def test_pivot_shows_flagged_cells_cycles_facets_and_jumps(
 
         pivot.table.focus()
         pivot.table.move_cursor(row=0)
+        await settle(app, pilot)
+        # the tree badges every node flagged for the highlighted row's value
+        assert screen.tree.badges[0] == pivot.badges("planted-13b")[0]
+        assert screen.tree.badges[0].startswith("▲") and "planted-13b" in screen.tree.badges[0]
         await pilot.press("enter")
         await settle(app, pilot)
         assert screen.tree.cursor_row is not None and screen.tree.cursor_row.node_id == 0
@@ -66,4 +70,4 @@ async def test_pivot_shows_flagged_cells_cycles_facets_and_jumps(
 
         app.invoke("facets")  # again: hidden
         await settle(app, pilot)
-        assert screen.pivot is None
+        assert screen.pivot is None and screen.tree.badges == {}

@@ -372,6 +372,7 @@ class ExplorerScreen(LmsysScreen):
         pivot = self.pivot
         if pivot is not None:
             await pivot.remove()
+            self.tree.set_badges({})
             self.tree.focus()
             return
         if self.view is None:
@@ -413,6 +414,9 @@ class ExplorerScreen(LmsysScreen):
     def on_explorer_screen_pivot_loaded(self, message: PivotLoaded) -> None:
         if self.pivot is not None:
             self.pivot.show(message.data)
+
+    def on_pivot_value_highlighted(self, message: Pivot.ValueHighlighted) -> None:
+        self.tree.set_badges(message.badges)
 
     def on_pivot_node_chosen(self, message: Pivot.NodeChosen) -> None:
         if not self.jump_to(message.node_id):

@@ -21,7 +21,8 @@ from textual.widgets import DataTable, Static
 from lmsys_tui.tui.text import inert
 
 FACETS = ("model", "language", "dataset", "redacted", "flagged")
-COLUMNS = ("node", "title", "value", "count", "share", "run", "lift", "95% CI", "q")
+# lift and value first: the panel is narrow, the node's title is in the tree beside it
+COLUMNS = ("lift", "value", "95% CI", "q", "count", "share", "run", "node", "title")
 
 
 class Pivot(Vertical, can_focus=False):
@@ -44,12 +45,20 @@ class Pivot(Vertical, can_focus=False):
     class NodeChosen(Message):
         node_id: int
 
+    @dataclass
+    class ValueHighlighted(Message):
+        """The cursor is on a cell of `value`: the tree badges its nodes by their lift."""
+
+        value: str
+        badges: dict[int, str]
+
     def __init__(self, by: str = FACETS[0], **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.by = by
         self.highest_first = True
         self.data: dict[str, Any] | None = None
         self.node_ids: list[int] = []
+        self.values: list[str] = []  # the value of each row
 
     def compose(self) -> ComposeResult:
         yield Static(id="pivot-status")
@@ -80,11 +89,12 @@ class Pivot(Vertical, can_focus=False):
         )
         self.table.clear()
         self.node_ids = [int(c["node_id"]) for c in cells]
+        self.values = [str(c["value"]) for c in cells]
         for c in cells:
             cols = (
-                c["node_id"], inert(c["title"], 40), inert(c["value"], 30), c["count"],
-                f"{c['share']:.1%}", f"{c['overall_share']:.1%}", f"{c['lift']:.2f}",
-                f"{c['ci_low']:.2f}-{c['ci_high']:.2f}", f"{c['q_value']:.2g}",
+                f"{c['lift']:.2f}", inert(c["value"], 30), f"{c['ci_low']:.2f}-{c['ci_high']:.2f}",
+                f"{c['q_value']:.2g}", c["count"], f"{c['share']:.1%}",
+                f"{c['overall_share']:.1%}", c["node_id"], inert(c["title"], 40),
             )  # fmt: skip
             self.table.add_row(*(v if isinstance(v, Text) else Text(str(v)) for v in cols))
 
@@ -97,6 +107,21 @@ class Pivot(Vertical, can_focus=False):
     def action_flip_order(self) -> None:
         self.highest_first = not self.highest_first
         self._fill()
+
+    def badges(self, value: str) -> dict[int, str]:
+        """Each node flagged for `value`: its lift, up or down (escaped by the tree)."""
+        cells = (self.data or {}).get("significant", [])
+        return {
+            int(c["node_id"]): f"{'▲' if c['lift'] > 1 else '▼'}{c['lift']:.1f}× {value}"
+            for c in cells
+            if c["value"] == value
+        }
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        if 0 <= event.cursor_row < len(self.values):
+            value = self.values[event.cursor_row]
+            self.post_message(self.ValueHighlighted(value, self.badges(value)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
