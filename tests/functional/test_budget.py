@@ -73,11 +73,13 @@ def test_budget_stops_the_pass_and_resume_finishes_without_paying_twice(
     assert max(server.paid().values()) == 1 and len(server.paid()) == fx.N_CLUSTERS
 
 
-def test_budget_needs_a_known_price(cstore, llm) -> None:
-    opts = SummarizeOptions(model="openai/my-local-model", base_url=llm["base_url"],
-                            budget_usd=1.0, cluster_ids=[0])  # fmt: skip
+def test_budget_needs_a_known_price(cstore, db: Path, llm) -> None:
     with pytest.raises(UsageError, match="no price is known"):
-        run_summarize(cstore, fx.RUN_ID, opts)
+        SummarizeOptions(model="openai/my-local-model", budget_usd=1.0)
+    with pytest.raises(UsageError, match="no price is known"):
+        MergeOptions(model="vllm/qwen", base_url=llm["base_url"], budget_usd=1.0)
+    assert SummarizeOptions(model="ollama/llama3", budget_usd=1.0).budget_usd == 1.0  # free
+    assert not db_rows(db, "SELECT * FROM summary_runs")
     with pytest.raises(UsageError, match="--budget-usd must be a positive number"):
         SummarizeOptions(budget_usd=0)
 

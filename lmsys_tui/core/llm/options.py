@@ -30,6 +30,15 @@ class LLMOptions(Options):
 
     def check(self) -> None:
         check_base_url(self.base_url)
+        if self.budget_usd is not None and self.model and "/" in self.model:
+            from lmsys_tui.core.llm.pricing import price
+
+            provider, _, name = self.model.partition("/")
+            if price(provider, name) is None:  # before any pass row (the session checks too)
+                raise UsageError(
+                    f"no price is known for {self.model!r}, so --budget-usd cannot be kept "
+                    "(prices: lmsys_tui/core/llm/pricing.py)"
+                )
 
 
 def check_base_url(url: str | None) -> None:
