@@ -109,3 +109,22 @@ def test_dry_run_command(db: Path, cli_env: dict[str, str], server) -> None:
     people = run_cli(["--headless", "summarize", fx.RUN_ID, "--model", "offline", "--dry-run"],
                      env)  # fmt: skip
     assert people.returncode == 0 and "dry run: 0 calls" in people.stderr
+
+
+def test_merge_budget_stops_and_resume_finishes(cstore, db: Path, llm, server) -> None:
+    from lmsys_tui.core.hierarchy.merge import run_merge
+
+    run_summarize(cstore, fx.RUN_ID, SummarizeOptions(model="offline"))
+    estimate = estimate_merge(cstore, fx.RUN_ID, MergeOptions(**llm))
+    budget = estimate.cost_usd * 0.06  # the first proposal and a few more calls
+    with pytest.raises(Cancelled, match="stopped at --budget-usd"):
+        run_merge(cstore, fx.RUN_ID, MergeOptions(**llm, budget_usd=budget, concurrency=1))
+    ((hier_id, status, error),) = db_rows(
+        db, "SELECT hierarchy_run_id, status, error FROM hierarchy_runs"
+    )
+    assert status == "cancelled" and "budget" in error and f"--resume {hier_id}" in error
+    (spent,) = [s for s in spend_by_stage(cstore, fx.RUN_ID) if s["stage"] == "merge"]
+    assert 0 < spent["cost_usd"] <= budget
+    done = run_merge(cstore, fx.RUN_ID, MergeOptions(**llm, resume=hier_id))
+    assert done.status == "done"
+    assert max(server.paid().values()) == 1  # nothing paid twice
