@@ -26,17 +26,16 @@ from textual.message import Message
 from textual.widgets import Footer, Header
 from textual.worker import get_current_worker
 
-from lmsys_tui.core.insights.lift import FacetOptions
 from lmsys_tui.core.read import runs
 from lmsys_tui.core.read.detail import node_detail
 from lmsys_tui.core.read.runs import RunOverview, View, ViewChoice
 from lmsys_tui.core.read.tree import NodeRow, children, counts_by_node, node_index, path_to
 from lmsys_tui.tui.screens.base import LmsysScreen
+from lmsys_tui.tui.screens.facet_pivot import PivotHost
 from lmsys_tui.tui.screens.queries import PAGE, QueriesScreen, list_args
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
-from lmsys_tui.tui.widgets.pivot import Pivot
 from lmsys_tui.tui.widgets.search_panel import SearchPanel
 from lmsys_tui.tui.widgets.view_line import ViewLine
 
@@ -44,7 +43,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
 
-class ExplorerScreen(LmsysScreen):
+class ExplorerScreen(PivotHost, LmsysScreen):
     SUB_TITLE = "Clusters"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "toggle_sort", "sort", tooltip="Sort the tree by size or by title."),
@@ -357,70 +356,6 @@ class ExplorerScreen(LmsysScreen):
         cluster_id = message.hit.cluster_id
         if cluster_id is None or not self.jump_to(cluster_id):
             self.notify("That hit is not in this view of the run.", markup=False)
-
-    # -- facet pivot -------------------------------------------------------------------------------
-
-    @property
-    def pivot(self) -> Pivot | None:
-        return next(self.query("#pivot").results(Pivot), None)
-
-    def do_facets(self) -> None:
-        """Show the facet pivot of the highlighted node's level beside the tree (again: hide)."""
-        self.call_later(self._toggle_pivot)
-
-    async def _toggle_pivot(self) -> None:
-        pivot = self.pivot
-        if pivot is not None:
-            await pivot.remove()
-            self.tree.set_badges({})
-            self.tree.focus()
-            return
-        if self.view is None:
-            return
-        pivot = Pivot(id="pivot")
-        await self.query_one("#side").mount(pivot, before="#detail")
-        pivot.table.focus()
-        self.on_pivot_facet_wanted(Pivot.FacetWanted(pivot.by))
-
-    def _pivot_options(self, by: str) -> FacetOptions | None:
-        if self.view is None:
-            return None
-        row = self.tree.cursor_row
-        level = row.level if row is not None and self.view.hierarchy_run_id else None
-        return FacetOptions(
-            run_id=self.view.run_id, by=by, level=level or None,
-            hierarchy_run_id=self.view.hierarchy_run_id if level else None,
-        )  # fmt: skip
-
-    def on_pivot_facet_wanted(self, message: Pivot.FacetWanted) -> None:
-        opts = self._pivot_options(message.by)
-        if opts is not None:
-            if self.pivot is not None:
-                self.pivot.show_message(f"Reading the {message.by} pivot…")
-            self.load_pivot(opts)
-
-    @work(thread=True, exclusive=True, group="explorer-pivot", exit_on_error=False)
-    def load_pivot(self, opts: FacetOptions) -> None:
-        from lmsys_tui.core.insights.lift import pivot
-
-        data = pivot(self.lmsys.settings.db, opts)
-        if not get_current_worker().is_cancelled:
-            self.post_message(self.PivotLoaded(data))
-
-    @dataclass
-    class PivotLoaded(Message):
-        data: dict[str, Any]
-
-    def on_explorer_screen_pivot_loaded(self, message: PivotLoaded) -> None:
-        if self.pivot is not None:
-            self.pivot.show(message.data)
-
-    def on_pivot_value_highlighted(self, message: Pivot.ValueHighlighted) -> None:
-        self.tree.set_badges(message.badges)
-
-    def on_pivot_node_chosen(self, message: Pivot.NodeChosen) -> None:
-        if not self.jump_to(message.node_id):
-            self.notify("That node is not in this view of the run.", markup=False)
 
     def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
         view = self.view
