@@ -337,6 +337,27 @@ ACTIONS: tuple[Action, ...] = (
         command="evaluate stability",
         target="lmsys_tui.commands.evaluate:evaluate_stability",
     ),
+    Action(
+        "facets",
+        "Show: facet lift",
+        "Per cluster or hierarchy node, each facet value's share, lift and a corrected test.",
+        command="facets",
+        target="lmsys_tui.commands.facets:facets",
+    ),
+    Action(
+        "compare",
+        "Compare: two runs",
+        "Match two runs' clusters by members: merged, split, new, vanished, renamed, ARI, NMI.",
+        command="compare",
+        target="lmsys_tui.commands.compare:compare",
+    ),
+    Action(
+        "cluster-assign",
+        "Assign: new dataset to a run",
+        "Embed a dataset's queries in a run's space and attach them to its clusters, no refit.",
+        command="cluster assign",
+        target="lmsys_tui.commands.assign:assign",
+    ),
 )
 
 

@@ -47,6 +47,13 @@ def merge_clusters(
     from lmsys_tui.core.hierarchy.merge import run_merge
 
     run, opts = RunArg.from_params(params), M.from_params(params)
+    if opts.dry_run:
+        from lmsys_tui.commands.dry_run import dry_run
+        from lmsys_tui.core.hierarchy.estimate import estimate_merge
+
+        db = load_settings(params.db_path).db
+        dry_run(db, lambda store: estimate_merge(store, run.run_id, opts), params)
+        return
     result = run_on_store(
         load_settings(params.db_path).db,
         f"merge-clusters {run_id}",

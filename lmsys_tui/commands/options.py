@@ -115,6 +115,22 @@ ClusterDeadline = Annotated[
     ),
 ]
 Rpm = Annotated[float | None, typer.Option("--rpm", help="At most this many requests per minute.")]
+DryRun = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run",
+        help="Build the real prompts and print the calls, tokens and dollars they would cost "
+        "(answers already in the ledger are free); ask nothing, write nothing.",
+    ),
+]
+BudgetUsd = Annotated[
+    float | None,
+    typer.Option(
+        "--budget-usd",
+        help="Stop before a request would take this invocation's spend past this many dollars "
+        "(estimated from the price table); --resume continues without paying twice.",
+    ),
+]
 
 # -- which summary pass to read (list-clusters, inspect, merge-clusters, search, search-cluster) -
 
@@ -156,6 +172,8 @@ LLM = group(
     rpm=(Rpm, None),
     request_timeout=(RequestTimeout, None),
     cluster_deadline=(ClusterDeadline, LLMOptions.cluster_deadline),
+    dry_run=(DryRun, LLMOptions.dry_run),
+    budget_usd=(BudgetUsd, None),
 )
 """Which LLM writes (summarize, merge-clusters) and how hard it is called."""
 SUMMARY_PASS = group(summary_run_id=(SummaryRunId, None), alias=(Alias, None))

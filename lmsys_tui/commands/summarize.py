@@ -62,6 +62,12 @@ def summarize(
     run = RunArg.from_params(params)
     settings = load_settings(params.db_path, params.chroma_path)
     opts = replace(S.from_params(params), chroma_path=str(settings.chroma))
+    if opts.dry_run:
+        from lmsys_tui.commands.dry_run import dry_run
+        from lmsys_tui.core.summarize.estimate import estimate_summarize
+
+        dry_run(settings.db, lambda store: estimate_summarize(store, run.run_id, opts), params)
+        return
 
     def stage(store: Any, progress: Any) -> tuple[Any, tuple[Any, dict[int, Any]]]:
         result = run_summarize(store, run.run_id, opts, progress=progress)

@@ -372,6 +372,42 @@ class LmsysApp(JobHost, inherit_bindings=False):
             return
         self.open_run(run_id)
 
+    def do_compare(self) -> None:
+        """Compare the current run with another one, picked from the store's runs."""
+        from lmsys_tui.tui.screens.compare import CompareScreen
+        from lmsys_tui.tui.screens.picker import PickerScreen, run_options
+
+        run_a = self.current_run()
+        options = [o for o in run_options(self) if o[1] != run_a]
+        if run_a is None or not options:
+            self.notify("Comparing needs a selected run and another one.", markup=False)
+            return
+
+        def chosen(run_b: str | None) -> None:
+            if run_b:
+                self.push_screen(CompareScreen(run_a, run_b))
+
+        self.push_screen(PickerScreen(f"Compare {run_a} with…", options), chosen)
+
+    def do_cluster_assign(self) -> None:
+        """Attach a dataset's queries to the current run: pick the dataset, watch the job."""
+        from lmsys_tui.tui import jobspecs
+        from lmsys_tui.tui.screens.picker import PickerScreen
+
+        run_id = self.current_run()
+        datasets = [str(d["label"]) for d in (self.overview.datasets if self.overview else [])]
+        if run_id is None or not datasets:
+            self.notify("Assigning needs a selected run and a loaded dataset.", markup=False)
+            return
+
+        def chosen(dataset: str | None) -> None:
+            if dataset:
+                job = self.start_job(jobspecs.assign(self.settings, run_id=run_id, dataset=dataset))
+                self.action_pipeline(job.id)
+
+        options = [(d, d) for d in datasets]
+        self.push_screen(PickerScreen(f"Assign to {run_id} the queries of…", options), chosen)
+
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         """Textual's own entries, minus those the registry already offers."""
         for command in super().get_system_commands(screen):

@@ -370,3 +370,20 @@ def _backfill(settings: Settings, dataset: Any) -> JobSpec:
     fn = _with_store(settings, call)
     options = (selection, opts)
     return _spec(settings, "backfill-chroma", "chroma", "Backfill Chroma", options, fn, chroma=True)
+
+
+def assign(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
+    """`values`: AssignOptions fields (the dataset whose queries the run takes)."""
+    from lmsys_tui.core.insights.assign import AssignOptions
+
+    def stage() -> Callable[..., Any]:
+        from lmsys_tui.core.insights.assign import assign_dataset
+
+        def run(store: Any, run_id: str, opts: Any, **how: Any) -> str:
+            return assign_dataset(store, run_id, opts, **how).message
+
+        return run
+
+    return _on_run(
+        settings, "cluster-assign", "assign", "Assign to", run_id, AssignOptions, values, stage
+    )

@@ -324,9 +324,10 @@ async def test_forms_validate_and_show_their_headless_command(store: Any) -> Non
         screen = app.screen
         assert screen.active_form == "summarize"
         assert screen.query_one("#summarize-run_id", Select).value == tui_store.RUN_ID
-        assert static_text(screen.query_one("#command-preview", Static)) == (
-            f"$ lmsys-tui --headless summarize {tui_store.RUN_ID} --db-path {fx.db}"
-        )
+        command, estimate = static_text(screen.query_one("#command-preview", Static)).split("\n")
+        assert command == f"$ lmsys-tui --headless summarize {tui_store.RUN_ID} --db-path {fx.db}"
+        # an LLM job says what it would cost before it starts (no key here: offline, free)
+        assert estimate.startswith("≈ 0 calls to offline") and "$0.0000" in estimate
 
 
 def test_fmt_seconds_is_fixed_format() -> None:

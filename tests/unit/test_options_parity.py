@@ -45,6 +45,9 @@ from lmsys_tui.core.evaluate.options import EvaluateOptions, StabilityOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.insights.map_options import MapOptions, ReportOptions
+from lmsys_tui.core.insights.assign import AssignOptions
+from lmsys_tui.core.insights.compare import CompareOptions
+from lmsys_tui.core.insights.lift import FacetOptions
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.options import Options, RunArg, argv
 from lmsys_tui.core.search.verify.options import VerifyOptions
@@ -148,6 +151,7 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         jobspecs.delete(settings, RUN, "run"),
         jobspecs.clear(settings),
         jobspecs.demo(settings, 250),  # `lmsys-tui demo --limit 250` starts this one
+        jobspecs.assign(settings, run_id=RUN, dataset="new chats"),
     ):
         _same_back(spec)
     backfill = jobspecs.chroma(settings, task="backfill", dataset="sharegpt")
@@ -244,6 +248,29 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("merge-clusters", (RunArg(RUN), MergeOptions(top_nodes=6, target_levels=4))),
         ("evaluate-run", (RunArg(RUN), EvaluateOptions(hierarchy="hier-1"))),
         ("evaluate-stability", (RunArg(RUN), StabilityOptions(seeds=3, hierarchy="hier-1"))),
+        ("summarize", (RunArg(RUN), SummarizeOptions(dry_run=True, budget_usd=2.5))),
+        ("merge-clusters", (RunArg(RUN), MergeOptions(budget_usd=0.25, dry_run=True))),
+        (
+            "cluster-assign",
+            (
+                RunArg(RUN),
+                AssignOptions(dataset="chats", neighbours=5, embed_backend="torch", new_run=True),
+            ),
+        ),
+        ("compare", (CompareOptions(run_a=RUN, run_b="other-run", threshold=0.6),)),
+        (
+            "facets",
+            (
+                FacetOptions(
+                    run_id=RUN,
+                    by="language",
+                    level=1,
+                    hierarchy_run_id="h-1",
+                    alpha=0.01,
+                    significant_only=True,
+                ),
+            ),
+        ),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -323,6 +350,8 @@ def test_every_options_class_is_covered() -> None:
         MergeEditOptions, SplitOptions, DeleteClusterOptions, TagOptions, FlagOptions,
         HistoryOptions, BadClusterOptions, UndoOptions,
         DeleteOptions, ClearOptions, DemoOptions, RunArg, EvaluateOptions, StabilityOptions,
+        DeleteOptions, ClearOptions, DemoOptions, RunArg,
+        FacetOptions, CompareOptions, AssignOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

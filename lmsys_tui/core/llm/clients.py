@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from lmsys_tui.core.llm import ledger
+from lmsys_tui.core.llm import ledger, pricing
+from lmsys_tui.core.llm.budget import Budget, BudgetReached, require_price
 from lmsys_tui.core.llm.limits import Limiter, RetryPolicy, classify
 from lmsys_tui.core.llm.providers import make_client
 from lmsys_tui.errors import Cancelled, NeedsKeyError, UsageError
@@ -96,6 +97,7 @@ class CallLimits(Protocol):
     max_attempts: int | None
     request_timeout: float | None
     cluster_deadline: float
+    budget_usd: float | None
 
 
 @dataclass
@@ -113,6 +115,7 @@ class LLMSession:
     deadline: float | None = None  # per call, its retries included: then CallFailed
     max_tokens: int = 2048
     stats: CallStats = field(default_factory=CallStats)
+    budget: Budget | None = None  # --budget-usd: no request past it (see `budget`)
 
     def __post_init__(self) -> None:
         self.limiter = Limiter(self.concurrency, self.rpm)
@@ -140,6 +143,9 @@ class LLMSession:
             retry=retry_policy(limits.max_attempts),
             timeout=request_timeout(limits.request_timeout),
             deadline=limits.cluster_deadline,
+            budget=None
+            if limits.budget_usd is None
+            else Budget(limits.budget_usd, require_price(spec)),
         )
 
     async def __aenter__(self) -> LLMSession:
@@ -167,11 +173,7 @@ class LLMSession:
 
     async def ask(self, messages: list[dict[str, Any]], response_model: type[T]) -> T:
         """The validated answer; ledger first, so an identical prompt is never paid twice."""
-        schema = _schema(response_model)
-        params: dict[str, Any] = {"mode": self.spec.mode}
-        if self.spec.endpoint is not None:  # the provider's own API keeps its earlier keys
-            params["endpoint"] = self.spec.endpoint
-        key = ledger.prompt_hash(self.spec.model, messages, schema, params)
+        key = request_key(self.spec, messages, response_model)
         if key in self._inflight:  # the same prompt is being asked right now: share it
             data = await asyncio.shield(self._inflight[key])
             self.stats.cached += 1
@@ -232,6 +234,7 @@ class LLMSession:
             async with self.limiter.slot():
                 if self.stopping:
                     raise Stopped()
+                reserved = self._reserve(messages, response_model)
                 started = time.perf_counter()
                 self.stats.requests += 1
                 try:
@@ -249,10 +252,12 @@ class LLMSession:
                     completion = getattr(exc, "last_completion", None)
                 latency_ms = (time.perf_counter() - started) * 1000.0
             tin, tout = _usage(completion)
-            cost = ledger.estimate_cost(self.spec.provider, self.spec.name, tin, tout)
+            cost = pricing.estimate_cost(self.spec.provider, self.spec.name, tin, tout)
             self.stats.tokens_in += tin or 0
             self.stats.tokens_out += tout or 0
             self.stats.cost_usd += cost or 0.0
+            if self.budget is not None:
+                self.budget.settle(reserved, cost, tout)
             await self.db(
                 ledger.record,
                 self.store,
@@ -287,6 +292,29 @@ class LLMSession:
             if failure.retry_after is not None:
                 self.limiter.pause(failure.retry_after)
             await asyncio.sleep(self.retry.delay(attempt, failure.retry_after))
+
+    def _reserve(self, messages: list[dict[str, Any]], response_model: type[T]) -> float:
+        """The budget's reservation for this request; past the budget the session stops."""
+        if self.budget is None:
+            return 0.0
+        amount = self.budget.reserve(request_tokens(messages, response_model))
+        if amount is None:
+            self.stop()
+            raise Stopped()
+        return amount
+
+
+def request_key(spec: ModelSpec, messages: list[dict[str, Any]], response_model: Any) -> str:
+    """The ledger key of a request (what `ask` looks up before paying; dry runs too)."""
+    params: dict[str, Any] = {"mode": spec.mode}
+    if spec.endpoint is not None:  # the provider's own API keeps its earlier keys
+        params["endpoint"] = spec.endpoint
+    return ledger.prompt_hash(spec.model, messages, _schema(response_model), params)
+
+
+def request_tokens(messages: list[dict[str, Any]], response_model: Any) -> int:
+    """Estimated input tokens of a request: its messages and the schema sent with them."""
+    return pricing.prompt_tokens(messages, _schema(response_model))
 
 
 def request_timeout(value: float | None = None) -> float:
@@ -324,6 +352,11 @@ async def run_tasks(
             for task in done:
                 finished += 1
                 exc = task.exception()
+                if isinstance(exc, Stopped) and session.budget and session.budget.reached:
+                    for other in done:
+                        other.exception()  # stopped too, or answered: retrieved either way
+                    await asyncio.gather(*tasks, return_exceptions=True)  # in flight: paid
+                    raise BudgetReached(session.budget.stopped_message(what))
                 if exc is not None:
                     raise exc
             progress(finished, total, f"{session.stats.paid} paid, {session.stats.cached} cached")

@@ -6,7 +6,7 @@ response schema, sampling parameters), so another server's answers never serve t
 any request the ledger is asked first: an identical prompt that was answered before is served
 from it, so a resumed, cancelled or repeated pass pays nothing twice.
 Failed attempts are recorded too (status "error"), for cost and latency accounting; only "ok"
-rows serve as cache.
+rows serve as cache. What a call costs is `pricing`'s to say.
 """
 
 from __future__ import annotations
@@ -20,29 +20,6 @@ from lmsys_tui.core.store import sql
 if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
 
-# USD per million tokens (input, output); longest matching prefix of the model name wins.
-# Estimates for the ledger's cost column, not a bill: unknown models get no estimate.
-PRICES: dict[str, tuple[float, float]] = {
-    "claude-opus-4": (15.0, 75.0),
-    "claude-sonnet-4": (3.0, 15.0),
-    "claude-3-7-sonnet": (3.0, 15.0),
-    "claude-3-5-sonnet": (3.0, 15.0),
-    "claude-haiku-4": (1.0, 5.0),
-    "claude-3-5-haiku": (0.8, 4.0),
-    "claude-3-haiku": (0.25, 1.25),
-    "gpt-4o-mini": (0.15, 0.6),
-    "gpt-4o": (2.5, 10.0),
-    "gpt-4.1-nano": (0.1, 0.4),
-    "gpt-4.1-mini": (0.4, 1.6),
-    "gpt-4.1": (2.0, 8.0),
-    "gpt-4-turbo": (10.0, 30.0),
-    "gpt-4": (30.0, 60.0),
-    "gpt-3.5-turbo": (0.5, 1.5),
-    "llama-3.1-8b-instant": (0.05, 0.08),
-    "llama-3.3-70b-versatile": (0.59, 0.79),
-}
-FREE_PROVIDERS = {"ollama", "offline"}
-
 
 def prompt_hash(model: str, messages: list[dict[str, Any]], schema: Any, params: Any) -> str:
     """Stable key of a request: same key, same answer (temperature 0, same schema)."""
@@ -53,20 +30,6 @@ def prompt_hash(model: str, messages: list[dict[str, Any]], schema: Any, params:
         separators=(",", ":"),
     )
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
-
-
-def estimate_cost(
-    provider: str, name: str, tokens_in: int | None, tokens_out: int | None
-) -> float | None:
-    if provider in FREE_PROVIDERS:
-        return 0.0
-    if tokens_in is None and tokens_out is None:
-        return None
-    match = max((p for p in PRICES if name.startswith(p)), key=len, default=None)
-    if match is None:
-        return None
-    price_in, price_out = PRICES[match]
-    return round(((tokens_in or 0) * price_in + (tokens_out or 0) * price_out) / 1e6, 8)
 
 
 PREFIX = 16  # hex chars of a prompt hash kept in memory to skip lookups that cannot hit

@@ -25,9 +25,20 @@ class LLMOptions(Options):
     request_timeout: float | None = option(above=0)  # seconds (None: $LMSYS_TUI_LLM_TIMEOUT or 60)
     cluster_deadline: float = option(300.0, above=0)  # seconds for one call and all its retries
     max_attempts: int | None = None  # per call, retries included (None: the limits' default)
+    dry_run: bool = option(False)  # estimate calls, tokens and dollars; ask nothing
+    budget_usd: float | None = option(above=0)  # stop before spending past this (see budget)
 
     def check(self) -> None:
         check_base_url(self.base_url)
+        if self.budget_usd is not None and self.model and "/" in self.model:
+            from lmsys_tui.core.llm.pricing import price
+
+            provider, _, name = self.model.partition("/")
+            if price(provider, name) is None:  # before any pass row (the session checks too)
+                raise UsageError(
+                    f"no price is known for {self.model!r}, so --budget-usd cannot be kept "
+                    "(prices: lmsys_tui/core/llm/pricing.py)"
+                )
 
 
 def check_base_url(url: str | None) -> None:

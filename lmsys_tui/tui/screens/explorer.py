@@ -32,6 +32,7 @@ from lmsys_tui.core.read.runs import RunOverview, View, ViewChoice
 from lmsys_tui.core.read.tree import NodeRow, children, counts_by_node, node_index, path_to
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.screens.editing import ExplorerEditing
+from lmsys_tui.tui.screens.facet_pivot import PivotHost
 from lmsys_tui.tui.screens.queries import PAGE, QueriesScreen, list_args
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
 
-class ExplorerScreen(ExplorerEditing, LmsysScreen):
+class ExplorerScreen(ExplorerEditing, PivotHost, LmsysScreen):
     SUB_TITLE = "Clusters"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "toggle_sort", "sort", tooltip="Sort the tree by size or by title."),
@@ -94,6 +95,7 @@ class ExplorerScreen(ExplorerEditing, LmsysScreen):
         self.index: dict[int, NodeRow] | None = None
         self.searching = False
         self.search_counts: dict[int, int] = {}  # matches per cluster of the search shown
+        self.pending_jump: int | None = None  # a node to open once the index is read
         self.search_defaults = {"target": "queries", "mode": "hybrid"}
         """What the search panel starts with (it is built on the first `/`, not at start)."""
 
@@ -218,6 +220,9 @@ class ExplorerScreen(ExplorerEditing, LmsysScreen):
             if self._edit_pending:  # curation: the tree follows in place (screens/editing.py)
                 self.index_after_edit(message.index)
             self._show_counts()
+            if self.pending_jump is not None:
+                self.jump_to(self.pending_jump)
+                self.pending_jump = None
 
     def on_cluster_tree_cluster_chosen(self, message: ClusterTree.ClusterChosen) -> None:
         self.open_queries(message.row)
@@ -422,6 +427,9 @@ class ExplorerScreen(ExplorerEditing, LmsysScreen):
             return "inspect", [view.run_id, str(row.node_id), *pass_args]
         if action_id is None and view.hierarchy_run_id:
             return "show-hierarchy", [view.hierarchy_run_id]
+        if action_id == "facets" and self.pivot is not None:
+            opts = self._pivot_options(self.pivot.by)
+            return ("facets", opts.to_argv()) if opts is not None else None
         if action_id in (None, "list-clusters"):
             return "list-clusters", [view.run_id, *pass_args]
         return None

@@ -11,12 +11,15 @@ forms' lazy building and the jobs panel's cheap redraws share the screen's state
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.message import Message
 from textual.widgets import (
     Button,
     DataTable,
@@ -35,6 +38,7 @@ from textual.widgets import (
 
 from lmsys_tui.errors import LmsysError
 from lmsys_tui.tui import jobspecs
+from lmsys_tui.tui.estimates import ESTIMATED, estimate_line
 from lmsys_tui.tui.forms import FORMS, Form, FormField
 from lmsys_tui.tui.jobs import Job, fmt_seconds
 from lmsys_tui.tui.screens.base import LmsysScreen
@@ -87,6 +91,7 @@ class PipelineScreen(LmsysScreen):
         self._watching = form is None and select_job is not None  # opened to watch a job
         # the selected job fills the screen: opened on it while it ran, with no form asked for
         self.job_in_front = False
+        self.preview_command = ""  # the command line the preview shows (estimates match it)
 
     # -- layout -------------------------------------------------------------------------------
 
@@ -277,6 +282,27 @@ class PipelineScreen(LmsysScreen):
             return
         preview.remove_class("-invalid")
         preview.update(inert(f"$ {spec.command}", one_line=False))
+        self.preview_command = spec.command
+        if spec.action in ESTIMATED:  # an LLM job: its cost, before it starts
+            self.estimate(spec)
+
+    @work(thread=True, exclusive=True, group="pipeline-estimate", exit_on_error=False)
+    def estimate(self, spec: jobspecs.JobSpec) -> None:
+        line = estimate_line(self.lmsys.settings.db, spec.action, spec.options)
+        if line is not None:
+            self.post_message(self.Estimated(spec.command, line))
+
+    @dataclass
+    class Estimated(Message):
+        """What the job of the form would cost (`command`: the form it was read for)."""
+
+        command: str
+        line: str
+
+    def on_pipeline_screen_estimated(self, message: Estimated) -> None:
+        if message.command == self.preview_command:  # the form has not changed since
+            preview = self.query_one("#command-preview", Static)
+            preview.update(inert(f"$ {message.command}\n{message.line}", one_line=False))
 
     def on_input_changed(self, _event: Input.Changed) -> None:
         self._preview()

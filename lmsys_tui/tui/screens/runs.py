@@ -88,6 +88,7 @@ class RunsScreen(LmsysScreen):
         run_id: str
         passes: list[dict[str, Any]]
         hierarchies: list[dict[str, Any]]
+        spend: str = ""  # LLM spend per stage, from the ledger
 
     @dataclass
     class DeletePlanned(Message):
@@ -313,16 +314,22 @@ class RunsScreen(LmsysScreen):
 
     @work(thread=True, exclusive=True, group="runs-children", exit_on_error=False)
     def read_children(self, run_id: str) -> None:
+        from lmsys_tui.core.llm.budget import spend_by_stage, spend_line
+
         passes, hierarchies = read_runs.run_children(self.lmsys.settings.db, run_id)
+        spend = spend_line(spend_by_stage(self.lmsys.settings.db, run_id))
         if not get_current_worker().is_cancelled:
-            self.post_message(self.RunChildren(run_id, passes, hierarchies))
+            self.post_message(self.RunChildren(run_id, passes, hierarchies, spend))
 
     def on_runs_screen_run_children(self, message: RunChildren) -> None:
         if message.run_id != self.children_of:
             return
         self.set_class(False, "-no-children")
         self.query_one("#children-heading", Label).update(
-            inert(f"Summary passes and hierarchies of {message.run_id}")
+            inert(
+                f"Summary passes and hierarchies of {message.run_id}"
+                + (f" · LLM spend: {message.spend}" if message.spend else "")
+            )
         )
         self._fill(
             self.query_one("#passes", DataTable),

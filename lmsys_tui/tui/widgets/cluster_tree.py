@@ -32,6 +32,7 @@ from lmsys_tui.tui.widgets.bars import bar, percent
 BAR_WIDTH = 6
 INLINE_CHILDREN = 200  # a level this small is one indexed read (~1 ms): no worker, no placeholder
 TITLE_LIMIT = 90
+BADGE_LIMIT = 48  # a pivot badge: lift and facet value
 
 
 @dataclass
@@ -101,6 +102,7 @@ class ClusterTree(Tree[Item]):
         self.generation = 0
         self.nodes_by_id: dict[int, TreeNode[Item]] = {}
         self.hits: dict[int, int] = {}
+        self.badges: dict[int, str] = {}  # node -> a short note (the facet pivot's lift)
         self._reveal: list[int] = []
         self._restore: tuple[set[int], int | None] | None = None
         self._adding: dict[int | None, int] = {}
@@ -345,6 +347,16 @@ class ClusterTree(Tree[Item]):
                 node.refresh()
         self.refresh(layout=True)
 
+    def set_badges(self, badges: dict[int, str]) -> None:
+        """A note after a node's title (the facet pivot's lift of one value); {} clears."""
+        changed = set(self.badges) | set(badges)
+        self.badges = dict(badges)
+        for node_id in changed:
+            node = self.nodes_by_id.get(node_id)
+            if node is not None:
+                node.refresh()
+        self.refresh(layout=True)
+
     # -- drawing ------------------------------------------------------------------------------
 
     def _style(self, name: str) -> Style:
@@ -374,6 +386,8 @@ class ClusterTree(Tree[Item]):
         hits = self.hits.get(row.node_id)
         if hits:
             width += len(f"  {hits:,} hits")
+        if row.node_id in self.badges:
+            width += 2 + cell_len(plain(self.badges[row.node_id], BADGE_LIMIT))
         return width
 
     def render_label(self, node: TreeNode[Item], base_style: Style, style: Style) -> Text:
@@ -408,5 +422,8 @@ class ClusterTree(Tree[Item]):
                 f"  {hits:,} hit{'s' if hits != 1 else ''}",
                 self._style("cluster-tree--hits"),
             )
+        badge = self.badges.get(row.node_id)
+        if badge:
+            label.append(f"  {plain(badge, BADGE_LIMIT)}", self._style("cluster-tree--hits"))
         label.stylize(style)
         return label
