@@ -91,7 +91,36 @@ def test_html_report_is_inert_self_contained_and_complete(db, planted, tmp_path)
     for needed in ("sharegpt (400)", "all-MiniLM-L6-v2", "kmeans", "quality: high",
                    "jailbreak", "check &lt;i&gt;this&lt;/i&gt; group", "Hierarchy"):  # fmt: skip
         assert needed in html, needed
-    assert summary["lifts_computed"] is False and "Not computed" in html
+    assert "Facet lifts" in html
+
+
+def test_a_planted_model_shows_as_a_significant_lift_of_its_cluster(db, planted, tmp_path) -> None:
+    """Every query of the largest cluster gets a model no other query has: the report lists
+    that model under that cluster (and under no other group), with its lift and interval."""
+    conn = sqlite3.connect(db)
+    conn.execute(
+        "UPDATE queries SET model = 'planted-model' WHERE id IN (SELECT query_id FROM"
+        " query_clusters WHERE run_id = ? AND cluster_id = ?)",
+        (fx.RUN_ID, int(planted)),
+    )
+    conn.commit()
+    conn.close()
+    out = tmp_path / "r.md"
+    summary = write_report(db, fx.RUN_ID, ReportOptions(output=out, min_cluster_size=1))
+    data = build_report(db, fx.RUN_ID, ReportOptions(output=out, min_cluster_size=1))
+    holders = []
+
+    def walk(nodes):  # type: ignore[no-untyped-def]
+        for n in nodes:
+            if any(x["value"] == "planted-model" for x in n["lifts"]):
+                holders.append((n["level"], n["node_id"]))
+            walk(n["children"])
+
+    walk(data["tree"])
+    assert (0, int(planted)) in holders
+    assert all(level > 0 for level, node in holders if node != int(planted))  # only its parents
+    assert summary["significant_lifts"] >= 1
+    assert "model = planted-model: lift" in out.read_text(encoding="utf-8")
 
 
 def test_small_nodes_are_rolled_up_and_their_examples_omitted(db, planted, tmp_path) -> None:

@@ -59,7 +59,7 @@ def write_report(db: Path, run_id: str, opts: ReportOptions) -> dict[str, Any]:
         "shown_clusters": len(data["shown_clusters"]),
         "rolled_up": data["rolled_up"],
         "min_cluster_size": opts.min_cluster_size,
-        "lifts_computed": data["lifts_computed"],
+        "significant_lifts": data["significant_lifts"],
     }
 
 

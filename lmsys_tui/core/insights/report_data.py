@@ -24,11 +24,36 @@ from lmsys_tui.errors import UsageError
 EXAMPLE_CHARS = 300
 
 
-def significant_lifts(view: View) -> Mapping[int, list[dict[str, Any]]] | None:
-    """Significant facet lifts per node id, each {facet, value, share, lift, low, high, q},
-    from helper "insights"' `core/insights/lift.py`. TO BE WIRED AT MERGE: until then None,
-    and the report says lifts were not computed (it never shows made-up figures)."""
-    return None
+REPORT_FACETS = ("model", "language", "label")
+
+
+def significant_lifts(view: View, levels: set[int]) -> dict[int, list[dict[str, Any]]]:
+    """Per node id, the facet values over-represented in it that survive the pivot's
+    multiple-testing correction (core/insights/lift.py), for each facet of REPORT_FACETS at each
+    level the report shows. Each item is {facet, value, share, lift, low, high, q}."""
+    from lmsys_tui.core.insights.lift import significant_lifts as cells
+
+    out: dict[int, list[dict[str, Any]]] = {}
+    for facet in REPORT_FACETS:
+        for level in sorted(levels):
+            hierarchy = view.hierarchy_run_id if level else None
+            if level and hierarchy is None:
+                continue
+            for c in cells(view.db, view.run_id, facet, level or None, hierarchy_run_id=hierarchy):
+                if c.lift <= 1:
+                    continue  # the report lists what a group has more of, not less
+                out.setdefault(c.node_id, []).append(
+                    {
+                        "facet": facet,
+                        "value": c.value,
+                        "share": c.share,
+                        "lift": c.lift,
+                        "low": c.ci_low,
+                        "high": c.ci_high,
+                        "q": c.q_value,
+                    }
+                )
+    return out
 
 
 def _provenance(db: Any, overview: RunOverview) -> dict[str, Any]:
@@ -127,14 +152,14 @@ def _node(
         "coherence": desc.get("coherence"),
         "examples": extras["examples"].get(row.node_id, []) if row.level == 0 else [],
         "notes": extras["notes"].get(row.node_id) if row.level == 0 else None,
-        "lifts": (extras["lifts"] or {}).get(row.node_id, []),
+        "lifts": extras["lifts"].get(row.node_id, []),
         "rolled_up": {"nodes": len(small), "queries": sum(k.count for k in small)},
         "children": [_node(k, kids, opts, extras) for k in shown],
     }
 
 
 def build_report(db: Any, run_id: str, opts: ReportOptions) -> dict[str, Any]:
-    """The report's content: provenance, the rolled-up tree, lifts (when wired), the layout."""
+    """The report's content: provenance, the rolled-up tree, significant lifts, the layout."""
     overview = open_run(
         db, run_id, hierarchy_run_id=opts.hierarchy_run_id, summary_run_id=opts.summary_run_id
     )
@@ -149,7 +174,7 @@ def build_report(db: Any, run_id: str, opts: ReportOptions) -> dict[str, Any]:
     ]
     descriptions, notes = _cluster_extras(db, view)
     node_desc = _node_descriptions(db, view)
-    lifts = significant_lifts(view)
+    lifts = significant_lifts(view, {r.level for r in index.values()})
     extras = {
         "descriptions": descriptions,
         "node_desc": node_desc,
@@ -163,7 +188,7 @@ def build_report(db: Any, run_id: str, opts: ReportOptions) -> dict[str, Any]:
         "provenance": _provenance(db, overview),
         "total": view.total,
         "min_cluster_size": opts.min_cluster_size,
-        "lifts_computed": lifts is not None,
+        "significant_lifts": sum(len(v) for v in lifts.values()),
         "tree": [_node(r, kids, opts, extras) for r in top if r.count >= opts.min_cluster_size],
         "rolled_up": {"nodes": len(small), "queries": sum(r.count for r in small)},
         "shown_clusters": sorted(shown_clusters),

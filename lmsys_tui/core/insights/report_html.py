@@ -74,7 +74,8 @@ def _node(n: dict[str, Any]) -> str:
             parts.append(f'<p class="muted">Note: {h(n["notes"]["notes"], 1000)}</p>')
     if n["lifts"]:
         items = "".join(
-            f"<li>{h(x['facet'], 40)} = {h(x['value'], 60)}: lift {x['lift']:.2f}</li>"
+            f"<li>{h(x['facet'], 40)} = {h(x['value'], 60)}: lift {x['lift']:.2f}"
+            f" (95% CI {x['low']:.2f}-{x['high']:.2f}, q {x['q']:.3g})</li>"
             for x in n["lifts"]
         )
         parts.append(f"<ul>{items}</ul>")
@@ -95,9 +96,10 @@ def render_html(data: dict[str, Any], map_svg: str | None, map_note: str | None)
     p = data["provenance"]
     r = data["rolled_up"]
     lifts = (
-        "Significant lifts are listed under each group."
-        if data["lifts_computed"]
-        else "Not computed in this build (facet lift analysis is not available)."
+        "Facet values a group has more of than the run (model, language, label), each cell tested"
+        " and corrected for multiple testing (Benjamini-Hochberg, q < 0.05), are listed under"
+        " the group with their lift and 95% interval."
+        + ("" if data["significant_lifts"] else " None survived the correction.")
     )
     figure = (
         f'<div class="map">{map_svg}</div>'

@@ -73,7 +73,8 @@ def _node(n: dict[str, Any], depth: int) -> list[str]:
     for lift in n["lifts"]:
         out.append(
             f"- {md_text(lift['facet'], 40)} = {md_text(lift['value'], 60)}:"
-            f" lift {lift['lift']:.2f}"
+            f" lift {lift['lift']:.2f} (95% CI {lift['low']:.2f}-{lift['high']:.2f},"
+            f" q {lift['q']:.3g})"
         )
     if n["examples"]:
         out += ["Representative queries:", ""]
@@ -101,9 +102,10 @@ def render_md(data: dict[str, Any], map_ref: str | None, map_note: str | None) -
         "",
         "## Facet lifts",
         "",
-        "Significant lifts are listed under each group."
-        if data["lifts_computed"]
-        else "Not computed in this build (facet lift analysis is not available).",
+        "Facet values a group has more of than the run (model, language, label), each cell tested"
+        " and corrected for multiple testing (Benjamini-Hochberg, q < 0.05), are listed under"
+        " the group with their lift and 95% interval."
+        + ("" if data["significant_lifts"] else " None survived the correction."),
         "",
         "## Hierarchy",
         "",
