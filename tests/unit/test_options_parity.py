@@ -44,10 +44,10 @@ from lmsys_tui.core.demo import DemoOptions
 from lmsys_tui.core.evaluate.options import EvaluateOptions, StabilityOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
-from lmsys_tui.core.insights.map_options import MapOptions, ReportOptions
 from lmsys_tui.core.insights.assign import AssignOptions
 from lmsys_tui.core.insights.compare import CompareOptions
 from lmsys_tui.core.insights.lift import FacetOptions
+from lmsys_tui.core.insights.map_options import MapOptions, ReportOptions
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.options import Options, RunArg, argv
 from lmsys_tui.core.search.verify.options import VerifyOptions
