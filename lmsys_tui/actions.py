@@ -214,6 +214,13 @@ ACTIONS: tuple[Action, ...] = (
         command="evaluate stability",
         target="lmsys_tui.commands.evaluate:evaluate_stability",
     ),
+    Action(
+        "evaluate-titles",
+        "Evaluate: titles by an LLM judge",
+        "Ask a model whether each title and description fits a sample of its queries.",
+        command="evaluate titles",
+        target="lmsys_tui.commands.evaluate_titles:evaluate_titles",
+    ),
 )
 
 

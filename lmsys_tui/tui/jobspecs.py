@@ -370,3 +370,22 @@ def _backfill(settings: Settings, dataset: Any) -> JobSpec:
     fn = _with_store(settings, call)
     options = (selection, opts)
     return _spec(settings, "backfill-chroma", "chroma", "Backfill Chroma", options, fn, chroma=True)
+
+
+def evaluate_titles(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
+    """`values`: JudgeOptions fields (model, base_url, sample...); the job's message is the
+    accurate share, its result every verdict."""
+    from lmsys_tui.core.evaluate.judge import JudgeOptions
+
+    def stage() -> Callable[..., Any]:
+        from lmsys_tui.core.evaluate.judge import judge_titles, summary_line
+
+        def judged(*args: Any, **kwargs: Any) -> str:
+            return summary_line(judge_titles(*args, **kwargs))
+
+        return judged
+
+    return _on_run(
+        settings, "evaluate-titles", "evaluate", "Judge titles of", run_id, JudgeOptions, values,
+        stage,
+    )  # fmt: skip
