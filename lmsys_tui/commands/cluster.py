@@ -121,14 +121,22 @@ def hdbscan(
         typer.Option(help="cosine (default) | euclidean | manhattan | chebyshev."),
     ] = H.metric,
     selection: Annotated[
-        str, typer.Option(help="Cluster selection: leaf (finer, default) or eom.")
+        str,
+        typer.Option(
+            help="Cluster selection: eom (default: larger clusters, far less noise) or leaf"
+            " (finer, most queries left as noise)."
+        ),
     ] = H.selection,
     fit_sample: Annotated[
         int,
         typer.Option(help="Fit on at most this many random rows; predict the rest."),
     ] = H.fit_sample,
     reduce_dims: Annotated[
-        int, typer.Option(help="Reduce to this many dimensions first (0 = raw vectors).")
+        int,
+        typer.Option(
+            help="Reduce to this many dimensions first (0 = raw vectors): density needs few"
+            " dimensions; 50 left 75-81% of chat queries as noise, 5 about half."
+        ),
     ] = H.reduce_dims,
     reducer: Annotated[
         str, typer.Option(help="auto (UMAP if installed, else PCA) | pca | umap | none.")

@@ -42,9 +42,11 @@ class HdbscanParams(Options):
     min_samples: int | None = option(2, minimum=1, none=0)  # None (0): --min-cluster-size
     epsilon: float = option(0.0, minimum=0)
     metric: str = option("cosine", choices=METRICS, lower=True)
-    selection: str = option("leaf", choices=SELECTION, lower=True)
+    # eom over 5 PCA dims (was leaf over 50): noise 81% -> 51% of 3,000 ShareGPT queries, and
+    # V-measure (noise counted) 0.54 -> 0.60 on chat turns, 0.33 -> 0.59 on BBC news (README)
+    selection: str = option("eom", choices=SELECTION, lower=True)
     fit_sample: int = option(100_000, minimum=1)
-    reduce_dims: int = option(50, minimum=0)
+    reduce_dims: int = option(5, minimum=0)
     reducer: str = option("auto", choices=REDUCERS, lower=True)
     random_state: int = option(42)
     chunk_size: int = option(5000, minimum=1)
