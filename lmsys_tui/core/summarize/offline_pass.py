@@ -31,6 +31,7 @@ def offline_pass(
     computed = offline.ctfidf_keywords(needs) if needs else {}
     texts = {j.cluster_id: j.sample for j in jobs}
     phrases = cluster_phrases(summary_pass.store, summary_pass.run_id, texts) if jobs else {}
+    used: set[str] = set()  # titles given in this pass, lower case
     for start in range(0, len(jobs), BATCH):
         if cancelled():
             raise Cancelled(
@@ -40,10 +41,14 @@ def offline_pass(
         for job in jobs[start : start + BATCH]:
             keywords = job.keywords or computed.get(job.cluster_id, [])
             found = phrases.get(job.cluster_id, [])
+            title = title_from(found, job.sample)
+            if title.lower() in used:  # two "Python code" clusters: the next phrase tells apart
+                other = [p for p in found if not set(p.split()) & set(title.lower().split())]
+                title = f"{title}: {other[0]}" if other else title
+            used.add(title.lower())
             s = offline.phrase_summary(
-                found, title_from(found, job.sample), keywords, job.sample[0::2][:3], job.size,
-                job.sample,
-            )  # fmt: skip
+                found, title, keywords, job.sample[0::2][:3], job.size, job.sample
+            )
             summary_pass.save(
                 job,
                 title=s.title,
