@@ -358,6 +358,13 @@ ACTIONS: tuple[Action, ...] = (
         command="cluster assign",
         target="lmsys_tui.commands.assign:assign",
     ),
+    Action(
+        "evaluate-titles",
+        "Evaluate: titles by an LLM judge",
+        "Ask a model whether each title and description fits a sample of its queries.",
+        command="evaluate titles",
+        target="lmsys_tui.commands.evaluate_titles:evaluate_titles",
+    ),
 )
 
 
@@ -367,7 +374,7 @@ GROUPS: dict[str, str] = {
     "cluster": "Cluster the queries by their embeddings: kmeans, hdbscan.",
     "verify": "Check that SQLite and Chroma agree (and repair Chroma).",
     "edit": "Curate a run's clusters: move, rename, merge, split, delete, tag; audit and undo.",
-    "evaluate": "Measure insight quality: labelled figures per level, stability over seeds.",
+    "evaluate": "Measure insight quality: labelled figures per level, stability over seeds, titles judged by an LLM.",
 }
 
 

@@ -142,6 +142,13 @@ def _answer(task: str, schema: dict[str, Any], prompt: str, fault: Fault | None)
             "description": f"Requests about {' and '.join(words)}. "
             f"It groups {len(titles)} related clusters.",
         }
+    if task == "TitleVerdict":  # evaluate titles: a word of the title among the queries
+        queries = set(_words(_section(prompt, "queries")))
+        return {
+            "title_fits": bool(set(_words(_section(prompt, "title"))) & queries),
+            "description_fits": bool(set(_words(_section(prompt, "description"))) & queries),
+            "reason": "Compared the words of the title and description with the requests.",
+        }
     return _from_schema(schema)
 
 

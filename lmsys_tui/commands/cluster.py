@@ -121,24 +121,50 @@ def hdbscan(
         typer.Option(help="cosine (default) | euclidean | manhattan | chebyshev."),
     ] = H.metric,
     selection: Annotated[
-        str, typer.Option(help="Cluster selection: leaf (finer, default) or eom.")
+        str,
+        typer.Option(
+            help="Cluster selection: eom (default: larger clusters, far less noise) or leaf"
+            " (finer, most queries left as noise)."
+        ),
     ] = H.selection,
     fit_sample: Annotated[
         int,
         typer.Option(help="Fit on at most this many random rows; predict the rest."),
     ] = H.fit_sample,
     reduce_dims: Annotated[
-        int, typer.Option(help="Reduce to this many dimensions first (0 = raw vectors).")
+        int,
+        typer.Option(
+            help="Reduce to this many dimensions first (0 = raw vectors): density needs few"
+            " dimensions; 50 left 75-81% of chat queries as noise, 5 about half."
+        ),
     ] = H.reduce_dims,
     reducer: Annotated[
         str, typer.Option(help="auto (UMAP if installed, else PCA) | pca | umap | none.")
     ] = H.reducer,
+    assign_noise: Annotated[
+        bool,
+        typer.Option(
+            "--assign-noise",
+            help="Give each noise query to the nearest cluster centroid when it lies no farther"
+            " than that cluster's members (95th percentile): every query counted, at the cost"
+            " of looser clusters. Assigned rows keep probability 0, so they stay told apart.",
+        ),
+    ] = H.assign_noise,
+    assign_distance: Annotated[
+        float,
+        typer.Option(
+            help="With --assign-noise: one fixed centroid distance limit (0 = per cluster)."
+        ),
+    ] = H.assign_distance,
     description: Description = "",
     chunk_size: ChunkSize = H.chunk_size,
     random_state: RandomState = H.random_state,
     *,
     params: Params,
 ) -> None:
-    """Run HDBSCAN clustering after dimension reduction (noise kept as cluster -1)."""
+    """Run HDBSCAN clustering after dimension reduction (noise kept as cluster -1).
+
+    Noise is the price of density clustering: lower --min-samples or larger --epsilon leave
+    less of it; --assign-noise counts the rest in their nearest cluster (reported apart)."""
     label = f"cluster hdbscan min_cluster_size={min_cluster_size}"
     _cluster(run_hdbscan, H.from_params(params), label, params)

@@ -387,3 +387,22 @@ def assign(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
     return _on_run(
         settings, "cluster-assign", "assign", "Assign to", run_id, AssignOptions, values, stage
     )
+
+
+def evaluate_titles(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
+    """`values`: JudgeOptions fields (model, base_url, sample...); the job's message is the
+    accurate share, its result every verdict."""
+    from lmsys_tui.core.evaluate.judge import JudgeOptions
+
+    def stage() -> Callable[..., Any]:
+        from lmsys_tui.core.evaluate.judge import judge_titles, summary_line
+
+        def judged(*args: Any, **kwargs: Any) -> str:
+            return summary_line(judge_titles(*args, **kwargs))
+
+        return judged
+
+    return _on_run(
+        settings, "evaluate-titles", "evaluate", "Judge titles of", run_id, JudgeOptions, values,
+        stage,
+    )  # fmt: skip

@@ -51,7 +51,7 @@ def test_noise_is_cluster_minus_one_with_its_row_and_probabilities(seeded, home)
     assert m["noise_count"] == noise.sum()
     assert m["noise_fraction"] == pytest.approx(noise.mean(), abs=1e-6)
     assert m["n_clusters"] == len(clusters) - 1 == summary.num_clusters >= 2
-    assert m["reduction"]["method"] == "pca" and m["reduction"]["dims"] == 50
+    assert m["reduction"]["method"] == "pca" and m["reduction"]["dims"] == 5
     run = db_rows(db, "SELECT status, num_clusters FROM clustering_runs WHERE run_id = ?",
                   summary.run_id)  # fmt: skip
     assert run == [("done", m["n_clusters"])]
@@ -164,7 +164,7 @@ def test_options_change_the_result(seeded) -> None:
     for changes in (
         {"min_cluster_size": 12},
         {"min_samples": 6},
-        {"selection": "eom"},
+        {"selection": "leaf"},
         {"epsilon": 0.5},
         {"reduce_dims": 10},
     ):

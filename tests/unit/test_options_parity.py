@@ -41,6 +41,7 @@ from lmsys_tui.core.curate.options import (
 )
 from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
+from lmsys_tui.core.evaluate.judge import JudgeOptions
 from lmsys_tui.core.evaluate.options import EvaluateOptions, StabilityOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
@@ -271,6 +272,17 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
                 ),
             ),
         ),
+        (
+            "cluster-hdbscan",
+            (HdbscanParams(assign_noise=True, assign_distance=0.7), Selection(), EmbedOptions()),
+        ),
+        (
+            "evaluate-titles",
+            (
+                RunArg(RUN),
+                JudgeOptions(model="openai/m", base_url="http://h:1/v1", sample=4, alias="a"),
+            ),
+        ),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -352,6 +364,7 @@ def test_every_options_class_is_covered() -> None:
         DeleteOptions, ClearOptions, DemoOptions, RunArg, EvaluateOptions, StabilityOptions,
         DeleteOptions, ClearOptions, DemoOptions, RunArg,
         FacetOptions, CompareOptions, AssignOptions,
+        JudgeOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

@@ -42,12 +42,16 @@ class HdbscanParams(Options):
     min_samples: int | None = option(2, minimum=1, none=0)  # None (0): --min-cluster-size
     epsilon: float = option(0.0, minimum=0)
     metric: str = option("cosine", choices=METRICS, lower=True)
-    selection: str = option("leaf", choices=SELECTION, lower=True)
+    # eom over 5 PCA dims (was leaf over 50): noise 81% -> 51% of 3,000 ShareGPT queries, and
+    # V-measure (noise counted) 0.54 -> 0.60 on chat turns, 0.33 -> 0.59 on BBC news (README)
+    selection: str = option("eom", choices=SELECTION, lower=True)
     fit_sample: int = option(100_000, minimum=1)
-    reduce_dims: int = option(50, minimum=0)
+    reduce_dims: int = option(5, minimum=0)
     reducer: str = option("auto", choices=REDUCERS, lower=True)
     random_state: int = option(42)
     chunk_size: int = option(5000, minimum=1)
+    assign_noise: bool = option(False)  # noise -> nearest cluster when close enough (outliers)
+    assign_distance: float = option(0.0, minimum=0)  # 0: each cluster's own member distances
 
     def check(self) -> None:
         if self.fit_sample < self.min_cluster_size * 2:
@@ -319,10 +323,23 @@ def hdbscan_result(
     labels = fitted.labels
     classes, centers = centroids_by_label(X, labels, chunk_size=params.chunk_size * 10)
     distances = distances_to(X, labels, classes, centers, params.chunk_size * 10)
-    distances[labels == -1] = np.nan
     centroids = {int(c): centers[i] for i, c in enumerate(classes.tolist()) if c != -1}
+    assigned = None
+    if params.assign_noise:
+        from lmsys_tui.core.cluster.outliers import assign_noise
+
+        # centroids stay those of the dense members: the assigned rows do not move them
+        assigned = assign_noise(X, labels, distances, centroids, params.assign_distance)
+        labels = labels.copy()
+        labels[assigned.rows] = assigned.labels
+        distances[assigned.rows] = assigned.distances
+        classes = np.unique(labels)
+    distances[labels == -1] = np.nan
     index = np.searchsorted(classes, labels)
     counts = np.bincount(index, minlength=len(classes))
+    extra = np.zeros(len(classes), dtype=np.int64)
+    if assigned is not None:
+        extra = np.bincount(np.searchsorted(classes, assigned.labels), minlength=len(classes))
     prob_sum = np.bincount(index, weights=fitted.probabilities, minlength=len(classes))
     dist_sum = np.bincount(index, weights=np.nan_to_num(distances), minlength=len(classes))
     cluster_metrics: dict[int, dict[str, Any]] = {}
@@ -333,7 +350,22 @@ def hdbscan_result(
         else:
             entry["mean_distance"] = round(float(dist_sum[i] / counts[i]), 6)
             entry["persistence"] = fitted.persistence.get(int(c))
+            if assigned is not None:
+                entry["assigned_noise"] = int(extra[i])
+                entry["assign_limit"] = assigned.limits.get(int(c))
         cluster_metrics[int(c)] = entry
+    metrics = fitted.metrics | {
+        "reduction": reduce_info,
+        "reduce_seconds": round(reduce_seconds, 3),
+    }
+    if assigned is not None:
+        left = int((labels == -1).sum())
+        metrics |= {
+            "noise_fraction_before_assign": metrics["noise_fraction"],
+            "assigned_noise": len(assigned.rows),
+            "noise_count": left,
+            "noise_fraction": round(left / len(labels), 6) if len(labels) else 0.0,
+        }
     return ClusterResult(
         ids=ids,
         labels=labels,
@@ -341,8 +373,7 @@ def hdbscan_result(
         confidence=fitted.probabilities,
         centroids=centroids,
         cluster_metrics=cluster_metrics,
-        metrics=fitted.metrics
-        | {"reduction": reduce_info, "reduce_seconds": round(reduce_seconds, 3)},
+        metrics=metrics,
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from lmsys_tui.core.hierarchy.nodes import Node
 from lmsys_tui.core.hierarchy.plan import order_parents, parent_id, unit_rows
+from lmsys_tui.core.hierarchy.titles import parent_title
 from lmsys_tui.core.llm.offline import keyword_title
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ def name_parent(children: list[Node]) -> tuple[str, str, list[str]]:
     keywords = sorted(score, key=lambda k: (-score[k], first_seen[k]))[:10]
     largest = max(children, key=lambda c: (c.count, -c.id))
     total = sum(c.count for c in children)
-    title = keyword_title(keywords) or largest.title
+    title = parent_title(children) or keyword_title(keywords) or largest.title
     about = ", ".join(keywords[:6]) or "various topics"
     description = (
         f"{len(children)} clusters with {total} queries about {about}. Largest: “{largest.title}”."

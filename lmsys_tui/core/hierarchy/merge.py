@@ -79,7 +79,8 @@ def _leaves(
             raise UsageError(f"cluster {c.cluster_id} of run {run_id!r} has no centroid")
         s = summaries.get(c.cluster_id)
         done = s is not None and s["status"] == "done" and s["title"]
-        keywords = list((s or {}).get("parameters", {}).get("keywords") or c.keywords)
+        made = (s or {}).get("parameters", {})  # offline passes: phrases name parents best
+        keywords = list(made.get("phrases") or made.get("keywords") or c.keywords)
         if done:
             title, description = s["title"], s["description"] or ""  # type: ignore[index]
         else:

@@ -11,6 +11,7 @@ a "Mixed:" title, as the LLM prompt asks. Deterministic: same inputs, same text.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 
 TOKEN_PATTERN = r"(?u)\b[^\W\d_]{2,30}\b"  # 2-30 letters: unspaced CJK runs are not "words"
@@ -100,6 +101,98 @@ def keyword_title(keywords: list[str], n: int = 3) -> str:
     if len(words) == 1:
         return words[0].capitalize()
     return ", ".join(w.capitalize() for w in words[:-1]) + " and " + words[-1].capitalize()
+
+
+_OPENERS = frozenset(
+    [
+        "write",
+        "create",
+        "explain",
+        "translate",
+        "generate",
+        "give",
+        "how",
+        "what",
+        "why",
+        "which",
+        "who",
+        "can",
+        "could",
+        "fix",
+        "summarize",
+        "summarise",
+        "rewrite",
+        "make",
+        "list",
+        "tell",
+        "describe",
+        "act",
+        "convert",
+        "help",
+        "find",
+        "suggest",
+        "compare",
+        "design",
+        "build",
+        "implement",
+        "improve",
+        "correct",
+        "continue",
+        "answer",
+        "pretend",
+        "imagine",
+    ]
+)
+
+
+def _quoted(text: str, limit: int = 90) -> str:
+    """One query made safe to quote: one line, control characters escaped, clipped."""
+    from lmsys_tui.core.text import safe_text
+
+    flat = " ".join(text.split()).replace("“", '"').replace("”", '"')
+    return safe_text(flat, limit, one_line=True)
+
+
+def openings(texts: list[str], floor: float = 0.15) -> list[tuple[str, float]]:
+    """The request words most queries start with ("write", "how"), with their shares."""
+    first = [(_TOKEN.findall(t[:40].lower()) or [""])[0] for t in texts]
+    counts = Counter(w for w in first if w in _OPENERS)
+    return [
+        (w, n / len(texts))
+        for w, n in sorted(counts.items(), key=lambda c: (-c[1], c[0]))[:2]
+        if texts and n / len(texts) >= floor
+    ]
+
+
+def phrase_summary(
+    phrases: list[str], title: str, keywords: list[str], central: list[str], size: int,
+    texts: list[str],
+) -> OfflineSummary:  # fmt: skip
+    """Title from the cluster's top phrase; a description naming what the queries ask about,
+    how they open, and quoting the two most central queries."""
+    if not phrases and not keywords:
+        return summarise(keywords, central, size, texts)  # "Miscellaneous: …"
+    phrases = phrases or keywords[:4]  # greetings and filler: no phrase in two queries
+    title = title or phrases[0].capitalize()
+    coherence = coherence_from_coverage(texts, keywords or phrases)
+    if coherence <= 2:
+        title = f"Mixed: {title}"
+    about: list[str] = []
+    for phrase in phrases:  # "python code" adds nothing after "python", nor it after the other
+        words = set(phrase.split())
+        if not any(words <= set(a.split()) or set(a.split()) <= words for a in about):
+            about.append(phrase)
+    about = about[:4]
+    topics = ", ".join(about[:-1]) + f" and {about[-1]}" if len(about) > 1 else about[0]
+    parts = [f"{size} queries about {topics}."]
+    starts = openings(texts)
+    if starts:
+        said = " or ".join(f"“{w} …” ({share:.0%})" for w, share in starts)
+        parts.append(f"Many start with {said}.")
+    quotes = [f"“{_quoted(t)}”" for t in central[:2] if t.strip()]
+    if quotes:
+        parts.append(f"Most central: {'; '.join(quotes)}.")
+    return OfflineSummary(title, " ".join(parts), coherence, list(keywords))
 
 
 def summarise(

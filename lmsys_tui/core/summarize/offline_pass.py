@@ -22,11 +22,16 @@ def offline_pass(
     progress: Progress,
     cancelled: CancelCheck,
 ) -> None:
-    """Summaries made without a model, each committed as it is made."""
+    """Summaries made without a model, each committed as it is made: phrase titles
+    (`cluster.phrases`), with the c-TF-IDF keywords kept for coherence and search."""
+    from lmsys_tui.core.cluster.phrases import cluster_phrases, title_from
     from lmsys_tui.core.llm import offline
 
     needs = {j.cluster_id: j.sample for j in jobs if not j.keywords}
     computed = offline.ctfidf_keywords(needs) if needs else {}
+    texts = {j.cluster_id: j.sample for j in jobs}
+    phrases = cluster_phrases(summary_pass.store, summary_pass.run_id, texts) if jobs else {}
+    used: set[str] = set()  # titles given in this pass, lower case
     for start in range(0, len(jobs), BATCH):
         if cancelled():
             raise Cancelled(
@@ -35,7 +40,15 @@ def offline_pass(
             )
         for job in jobs[start : start + BATCH]:
             keywords = job.keywords or computed.get(job.cluster_id, [])
-            s = offline.summarise(keywords, job.sample[0::2][:3], job.size, job.sample)
+            found = phrases.get(job.cluster_id, [])
+            title = title_from(found, job.sample)
+            if title.lower() in used:  # two "Python code" clusters: the next phrase tells apart
+                other = [p for p in found if not set(p.split()) & set(title.lower().split())]
+                title = f"{title}: {other[0]}" if other else title
+            used.add(title.lower())
+            s = offline.phrase_summary(
+                found, title, keywords, job.sample[0::2][:3], job.size, job.sample
+            )
             summary_pass.save(
                 job,
                 title=s.title,
@@ -43,7 +56,8 @@ def offline_pass(
                 coherence=s.coherence,
                 params={
                     "sample": len(job.sample),
-                    "keywords": s.keywords[:10],
+                    "keywords": keywords[:10],
+                    "phrases": found[:10],
                     "contrast": [c[0] for c in job.contrast],
                 },
             )

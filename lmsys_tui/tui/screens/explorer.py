@@ -366,6 +366,17 @@ class ExplorerScreen(ExplorerEditing, PivotHost, LmsysScreen):
     def do_evaluate_stability(self) -> None:
         self.call_later(self._evaluate, "stability")
 
+    def do_evaluate_titles(self) -> None:
+        """Clio's title check as a background job, judged by the model the environment's keys
+        name (the headless command takes any --judge and --base-url)."""
+        from lmsys_tui.core.llm.providers import default_model
+        from lmsys_tui.tui import jobspecs
+
+        spec = jobspecs.evaluate_titles(
+            self.lmsys.settings, run_id=self.run_id, model=default_model()
+        )
+        self.lmsys.start_job(spec)
+
     async def _evaluate(self, kind: str) -> None:
         panel = next(self.query("#evaluation").results(EvaluationPanel), None)
         if panel is None:  # built on first use, above the detail
