@@ -374,7 +374,7 @@ GROUPS: dict[str, str] = {
     "cluster": "Cluster the queries by their embeddings: kmeans, hdbscan.",
     "verify": "Check that SQLite and Chroma agree (and repair Chroma).",
     "edit": "Curate a run's clusters: move, rename, merge, split, delete, tag; audit and undo.",
-    "evaluate": "Measure insight quality: labelled figures per level, stability over seeds, titles judged by an LLM.",
+    "evaluate": "Measure insight quality: figures per level, stability, titles judged by an LLM.",
 }
 
 
