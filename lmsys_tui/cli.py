@@ -115,6 +115,39 @@ def _demo(
     run_app(load_settings(db_path), demo_limit=opts.limit)
 
 
+def _run(app: typer.Typer, args: list[str], prog_name: str) -> None:
+    """Run a door's Typer app with Click's errors in the one-line `error: ...` form every
+    other error has (Click would print usage, a hint and a boxed message on three lines)."""
+    try:
+        from typer._click import exceptions as click  # newer typer vendors click here
+    except ImportError:
+        from click import exceptions as click
+
+    try:
+        code = typer.main.get_command(app).main(
+            args=args, prog_name=prog_name, standalone_mode=False
+        )
+    except click.NoArgsIsHelpError as exc:
+        exc.show()  # no arguments at all: the help is the answer
+        raise SystemExit(exc.exit_code) from None
+    except click.UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        _error(f"{exc.format_message()}{where}", exc.exit_code)
+    except click.ClickException as exc:
+        _error(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        _error("aborted", 1)
+    if isinstance(code, int) and code:  # typer.Exit(n) or Ctrl-C (130) outside a command
+        raise SystemExit(code)
+
+
+def _error(message: str, code: int) -> None:
+    from lmsys_tui.core.text import safe_text
+
+    print(f"error: {safe_text(message, one_line=True)}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     """SIGTERM ends a headless command as Ctrl-C does: the stage records its work as
     `cancelled` and the command exits 130, never leaving a pass `running`."""
@@ -128,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
         main_thread = threading.current_thread() is threading.main_thread()
         before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
         try:
-            build_headless_app()(args=args, prog_name="lmsys-tui --headless")
+            _run(build_headless_app(), args, "lmsys-tui --headless")
         finally:
             if before is not None:  # None also when the old handler was not set from Python
                 signal.signal(signal.SIGTERM, before)
@@ -136,8 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["demo"]:
         demo = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         demo.command()(_demo)
-        demo(args=args[1:], prog_name="lmsys-tui demo")
+        _run(demo, args[1:], "lmsys-tui demo")
         return
     tui = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     tui.command()(_tui)
-    tui(args=args, prog_name="lmsys-tui")
+    _run(tui, args, "lmsys-tui")
