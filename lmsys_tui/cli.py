@@ -7,6 +7,7 @@ SDKs at start: every command imports what it needs inside its function.
 from __future__ import annotations
 
 import importlib
+import inspect
 import signal
 import sys
 import threading
@@ -56,6 +57,30 @@ def _resolve(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+GROUP_DEFAULTS = {"cluster": "kmeans"}
+"""A group run with options and no sub-command runs this one: `cluster --n-clusters 50` is
+`cluster kmeans --n-clusters 50`, as the reference's quick start writes it."""
+
+
+def _group_default(command: Any) -> Any:
+    """A group callback taking `command`'s parameters that runs it when no sub-command is
+    named (with no arguments at all the group still prints its help)."""
+    signature = inspect.signature(command)
+
+    def callback(ctx: typer.Context, **values: Any) -> None:
+        if ctx.invoked_subcommand is None:
+            command(**values)
+
+    ctx = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    everything = [ctx, *signature.parameters.values()]
+    callback.__signature__ = signature.replace(parameters=everything)  # type: ignore[attr-defined]
+    callback.__annotations__ = {p.name: p.annotation for p in everything}
+    callback.__doc__ = command.__doc__
+    return callback
+
+
 def build_headless_app() -> typer.Typer:
     app = typer.Typer(
         name="lmsys-tui --headless",
@@ -79,6 +104,12 @@ def build_headless_app() -> typer.Typer:
                 app.add_typer(groups[part], name=part, help=GROUPS[part])
             parent = groups[part]
         parent.command(name, help=action.help)(_resolve(action.target))
+        group = " ".join(group_path)
+        if GROUP_DEFAULTS.get(group) == name:
+            groups[group].callback(
+                invoke_without_command=True,
+                help=f"{GROUPS[group]} With options and no sub-command: {name}.",
+            )(_group_default(_resolve(action.target)))
     return app
 
 
