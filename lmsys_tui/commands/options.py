@@ -46,13 +46,17 @@ Limit = Annotated[
 
 Provider = Annotated[
     str,
-    typer.Option("--embedding-provider", help="sentence-transformers (local, default) or openai."),
+    typer.Option(
+        "--embedding-provider",
+        help="sentence-transformers (local, default), openai or cohere ($CO_API_KEY).",
+    ),
 ]
 Model = Annotated[
     str | None,
     typer.Option(
         "--embedding-model",
-        help="Model name or local path (default all-MiniLM-L6-v2 / text-embedding-3-small).",
+        help="Model name or local path (default all-MiniLM-L6-v2 / text-embedding-3-small / "
+        "embed-v4.0 at 256-d).",
     ),
 ]
 Dimensions = Annotated[
