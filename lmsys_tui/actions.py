@@ -200,6 +200,15 @@ ACTIONS: tuple[Action, ...] = (
     ),
     Action("help", "Show: help", "Keys and actions.", key="f1", show_in_footer=True),
     Action("quit", "Quit", "Leave lmsys-tui.", key="ctrl+q", show_in_footer=True),
+    Action(
+        "run-pipeline",
+        "Run: pipeline file",
+        "Run load, embed, cluster, summarize and merge from a TOML file; a stage whose output"
+        " exists is skipped, a killed one resumed.",
+        command="run",
+        target="lmsys_tui.commands.run:run",
+        tui=False,
+    ),
 )
 
 
