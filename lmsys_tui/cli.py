@@ -101,15 +101,16 @@ def build_headless_app() -> typer.Typer:
         for part in group_path:
             if part not in groups:
                 groups[part] = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
-                app.add_typer(groups[part], name=part, help=GROUPS[part])
+                default = GROUP_DEFAULTS.get(part)
+                more = f" With options and no sub-command: {default}." if default else ""
+                app.add_typer(groups[part], name=part, help=GROUPS[part] + more)
             parent = groups[part]
         parent.command(name, help=action.help)(_resolve(action.target))
         group = " ".join(group_path)
         if GROUP_DEFAULTS.get(group) == name:
-            groups[group].callback(
-                invoke_without_command=True,
-                help=f"{GROUPS[group]} With options and no sub-command: {name}.",
-            )(_group_default(_resolve(action.target)))
+            groups[group].callback(invoke_without_command=True)(
+                _group_default(_resolve(action.target))
+            )
     return app
 
 

@@ -60,7 +60,8 @@ Model = Annotated[
     ),
 ]
 Dimensions = Annotated[
-    int | None, typer.Option(help="Output size for openai text-embedding-3-* models.")
+    int | None,
+    typer.Option(help="Output size: openai text-embedding-3-*, cohere embed-v4.0 (256 default)."),
 ]
 EmbedBatch = Annotated[
     int, typer.Option("--embed-batch-size", help="Texts per model call; each batch is committed.")
