@@ -12,7 +12,7 @@ import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -147,7 +147,7 @@ def _demo(
     run_app(load_settings(db_path), demo_limit=opts.limit)
 
 
-def _run(app: typer.Typer, args: list[str], prog_name: str) -> None:
+def _run(app: typer.Typer, args: list[str], prog_name: str) -> NoReturn:
     """Run a door's Typer app with Click's errors in the one-line `error: ...` form every
     other error has (Click would print usage, a hint and a boxed message on three lines)."""
     try:
@@ -169,11 +169,12 @@ def _run(app: typer.Typer, args: list[str], prog_name: str) -> None:
         _error(exc.format_message(), exc.exit_code)
     except typer.Abort:
         _error("aborted", 1)
-    if isinstance(code, int) and code:  # typer.Exit(n) or Ctrl-C (130) outside a command
-        raise SystemExit(code)
+    # as Click's standalone mode ends: always SystemExit, with typer.Exit(n)'s or Ctrl-C's
+    # (130, outside a command) code, else 0
+    raise SystemExit(code if isinstance(code, int) else 0)
 
 
-def _error(message: str, code: int) -> None:
+def _error(message: str, code: int) -> NoReturn:
     from lmsys_tui.core.text import safe_text
 
     print(f"error: {safe_text(message, one_line=True)}", file=sys.stderr, flush=True)
