@@ -101,9 +101,7 @@ def build_headless_app() -> typer.Typer:
         for part in group_path:
             if part not in groups:
                 groups[part] = typer.Typer(no_args_is_help=True, rich_markup_mode=None)
-                default = GROUP_DEFAULTS.get(part)
-                more = f" With options and no sub-command: {default}." if default else ""
-                app.add_typer(groups[part], name=part, help=GROUPS[part] + more)
+                app.add_typer(groups[part], name=part, help=GROUPS[part])
             parent = groups[part]
         parent.command(name, help=action.help)(_resolve(action.target))
         group = " ".join(group_path)
