@@ -207,7 +207,6 @@ ACTIONS: tuple[Action, ...] = (
         " exists is skipped, a killed one resumed.",
         command="run",
         target="lmsys_tui.commands.run:run",
-        tui=False,
     ),
 )
 

@@ -39,18 +39,25 @@ from lmsys_tui.core.cluster.density import HdbscanParams
 from lmsys_tui.core.cluster.kmeans import KMeansParams
 from lmsys_tui.core.cluster.options import EmbedOptions, Selection
 from lmsys_tui.core.hierarchy.options import MergeOptions
+from lmsys_tui.core.options import Options, option
 from lmsys_tui.core.sources.spec import ColumnMap, LoadOptions, SourceSpec
 from lmsys_tui.core.summarize.options import SummarizeOptions
 from lmsys_tui.errors import UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
-    from lmsys_tui.core.options import Options
     from lmsys_tui.core.store.db import Store
 
 STAGES = ("load", "embed", "cluster", "summarize", "merge")
 _TOP = {"db_path", "chroma_path", *STAGES}
 _CLUSTER = {"kmeans": KMeansParams, "hdbscan": HdbscanParams}
+
+
+@dataclass(frozen=True)
+class RunFileOptions(Options):
+    """`run`'s argument: the pipeline file (both doors: the command and the TUI's form)."""
+
+    path: Path | None = option(positional=True, missing="give a pipeline file (TOML)")
 
 
 def _names(*classes: type) -> set[str]:

@@ -32,6 +32,7 @@ from lmsys_tui.core.export import FORMATS, ExportOptions
 from lmsys_tui.core.hierarchy.options import MergeOptions
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.options import Options, RunArg, argv
+from lmsys_tui.core.runfile import RunFileOptions
 from lmsys_tui.core.search.verify.options import VerifyOptions
 from lmsys_tui.core.sources.spec import SOURCES, ColumnMap, LoadOptions, SourceSpec
 from lmsys_tui.core.summarize.options import SummarizeOptions
@@ -73,6 +74,7 @@ VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
     "export": {"run_id": (RUN,), "format": FORMATS, "output": ("", "out.parquet", "~/x.csv")},
     "chroma": {"task": jobspecs.CHROMA_TASKS, "run_id": (RUN,), "dataset": DATASETS},
     "demo": {"limit": ("", "300", "3000", "3,000")},
+    "run": {"path": ("pipeline.toml", "~/pipeline.toml")},
 }
 
 
@@ -200,6 +202,7 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
+        ("run-pipeline", (RunFileOptions(path=Path("/tmp/pipe line.toml")),)),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -287,7 +290,7 @@ def test_every_options_class_is_covered() -> None:
     covered = {
         SourceSpec, ColumnMap, LoadOptions, KMeansParams, HdbscanParams, Selection,
         EmbedOptions, SummarizeOptions, MergeOptions, ExportOptions, VerifyOptions,
-        DeleteOptions, ClearOptions, DemoOptions, RunArg,
+        DeleteOptions, ClearOptions, DemoOptions, RunArg, RunFileOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases
