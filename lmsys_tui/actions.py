@@ -365,6 +365,14 @@ ACTIONS: tuple[Action, ...] = (
         command="evaluate titles",
         target="lmsys_tui.commands.evaluate_titles:evaluate_titles",
     ),
+    Action(
+        "run-pipeline",
+        "Run: pipeline file",
+        "Run load, embed, cluster, summarize and merge from a TOML file; a stage whose output"
+        " exists is skipped, a killed one resumed.",
+        command="run",
+        target="lmsys_tui.commands.run:run",
+    ),
 )
 
 

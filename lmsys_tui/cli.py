@@ -7,11 +7,12 @@ SDKs at start: every command imports what it needs inside its function.
 from __future__ import annotations
 
 import importlib
+import inspect
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
@@ -56,6 +57,30 @@ def _resolve(target: str) -> Any:
     return getattr(importlib.import_module(module), name)
 
 
+GROUP_DEFAULTS = {"cluster": "kmeans"}
+"""A group run with options and no sub-command runs this one: `cluster --n-clusters 50` is
+`cluster kmeans --n-clusters 50`, as the reference's quick start writes it."""
+
+
+def _group_default(command: Any) -> Any:
+    """A group callback taking `command`'s parameters that runs it when no sub-command is
+    named (with no arguments at all the group still prints its help)."""
+    signature = inspect.signature(command)
+
+    def callback(ctx: typer.Context, **values: Any) -> None:
+        if ctx.invoked_subcommand is None:
+            command(**values)
+
+    ctx = inspect.Parameter(
+        "ctx", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=typer.Context
+    )
+    everything = [ctx, *signature.parameters.values()]
+    callback.__signature__ = signature.replace(parameters=everything)  # type: ignore[attr-defined]
+    callback.__annotations__ = {p.name: p.annotation for p in everything}
+    callback.__doc__ = command.__doc__
+    return callback
+
+
 def build_headless_app() -> typer.Typer:
     app = typer.Typer(
         name="lmsys-tui --headless",
@@ -79,6 +104,11 @@ def build_headless_app() -> typer.Typer:
                 app.add_typer(groups[part], name=part, help=GROUPS[part])
             parent = groups[part]
         parent.command(name, help=action.help)(_resolve(action.target))
+        group = " ".join(group_path)
+        if GROUP_DEFAULTS.get(group) == name:
+            groups[group].callback(invoke_without_command=True)(
+                _group_default(_resolve(action.target))
+            )
     return app
 
 
@@ -115,6 +145,40 @@ def _demo(
     run_app(load_settings(db_path), demo_limit=opts.limit)
 
 
+def _run(app: typer.Typer, args: list[str], prog_name: str) -> NoReturn:
+    """Run a door's Typer app with Click's errors in the one-line `error: ...` form every
+    other error has (Click would print usage, a hint and a boxed message on three lines)."""
+    try:
+        from typer._click import exceptions as click  # newer typer vendors click here
+    except ImportError:
+        from click import exceptions as click
+
+    try:
+        code = typer.main.get_command(app).main(
+            args=args, prog_name=prog_name, standalone_mode=False
+        )
+    except click.NoArgsIsHelpError as exc:
+        exc.show()  # no arguments at all: the help is the answer
+        raise SystemExit(exc.exit_code) from None
+    except click.UsageError as exc:
+        where = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx is not None else ""
+        _error(f"{exc.format_message()}{where}", exc.exit_code)
+    except click.ClickException as exc:
+        _error(exc.format_message(), exc.exit_code)
+    except typer.Abort:
+        _error("aborted", 1)
+    # as Click's standalone mode ends: always SystemExit, with typer.Exit(n)'s or Ctrl-C's
+    # (130, outside a command) code, else 0
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _error(message: str, code: int) -> NoReturn:
+    from lmsys_tui.core.text import safe_text
+
+    print(f"error: {safe_text(message, one_line=True)}", file=sys.stderr, flush=True)
+    raise SystemExit(code)
+
+
 def _terminated(_signum: int, _frame: object) -> None:
     """SIGTERM ends a headless command as Ctrl-C does: the stage records its work as
     `cancelled` and the command exits 130, never leaving a pass `running`."""
@@ -128,7 +192,7 @@ def main(argv: list[str] | None = None) -> None:
         main_thread = threading.current_thread() is threading.main_thread()
         before = signal.signal(signal.SIGTERM, _terminated) if main_thread else None
         try:
-            build_headless_app()(args=args, prog_name="lmsys-tui --headless")
+            _run(build_headless_app(), args, "lmsys-tui --headless")
         finally:
             if before is not None:  # None also when the old handler was not set from Python
                 signal.signal(signal.SIGTERM, before)
@@ -136,7 +200,7 @@ def main(argv: list[str] | None = None) -> None:
     if args[:1] == ["demo"]:
         demo = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
         demo.command()(_demo)
-        demo(args=args[1:], prog_name="lmsys-tui demo")
+        _run(demo, args[1:], "lmsys-tui demo")
         return
     if args[:1] == ["serve"]:
         from lmsys_tui.commands.serve import serve
@@ -147,4 +211,4 @@ def main(argv: list[str] | None = None) -> None:
         return
     tui = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
     tui.command()(_tui)
-    tui(args=args, prog_name="lmsys-tui")
+    _run(tui, args, "lmsys-tui")

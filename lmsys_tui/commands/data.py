@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from lmsys_tui.commands.options import DB_PATH, JSON_ONLY, JSON_OR_XML, STORE_PATHS
+from lmsys_tui.commands.options import (
+    CHROMA_SERVER,
+    DB_PATH,
+    EMBEDDING_SPACE,
+    EMBEDDING_WORK,
+    JSON_ONLY,
+    JSON_OR_XML,
+    STORE_PATHS,
+    embedding_inputs,
+)
 from lmsys_tui.commands.output import emit, emit_table, handled, note, report
 from lmsys_tui.commands.params import Params, takes
 from lmsys_tui.config import load_settings
+from lmsys_tui.core.cluster.options import EmbedOptions, Selection
 from lmsys_tui.core.delete import ClearOptions as C
 from lmsys_tui.core.sources.spec import ColumnMap as M
 from lmsys_tui.core.sources.spec import LoadOptions as L
@@ -19,7 +29,7 @@ from lmsys_tui.errors import UsageError
 
 
 @handled
-@takes(STORE_PATHS, JSON_OR_XML)
+@takes(EMBEDDING_SPACE, EMBEDDING_WORK, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 def load(
     source: Annotated[
         str | None,
@@ -66,28 +76,77 @@ def load(
         typer.Option(help="Column with a known class per row, stored for `evaluate`."),
     ] = None,
     max_chars: Annotated[
-        int, typer.Option(help="Skip first turns longer than this (counted as too_long).")
+        int,
+        typer.Option(
+            help="First turns longer than this are kept whole (models embed only their start);"
+            " with --skip-long they are skipped (counted as too_long)."
+        ),
     ] = S.max_chars,
+    skip_long: Annotated[
+        bool, typer.Option("--skip-long", help="Skip first turns longer than --max-chars.")
+    ] = S.skip_long,
     batch_size: Annotated[
         int, typer.Option("--db-batch-size", help="Rows per committed batch.")
     ] = L.batch_size,
     *,
     params: Params,
 ) -> None:
-    """Load conversations (first user turn + metadata) into the store."""
+    """Load conversations (first user turn + metadata) into the store; with --use-chroma or
+    an --embedding-* option, then embed the dataset's new rows (and add them to Chroma)."""
     from lmsys_tui.commands.progress import run_on_store
     from lmsys_tui.core.load import run_load
     from lmsys_tui.core.sources.registry import open_source
 
     spec, opts = S.from_params(params), L.from_params(params)
-    settings = load_settings(params.db_path, params.chroma_path)
+    settings, _, embed_opts = embedding_inputs(params)
+    space = embed_opts.space() if _embeds(params) else None  # a bad space fails before loading
     info, items = open_source(spec)
     summary = run_on_store(
         settings.db,
         f"load {info.default_label}",
         lambda store, progress: run_load(store, items, info, **opts.to_dict(), progress=progress),
     )
-    report(summary, params, root="load", data=summary.to_dict() | {"db_path": str(settings.db)})
+    data = summary.to_dict() | {"db_path": str(settings.db)}
+    message = summary.message
+    if space is not None:
+        embedded, synced = _embed_dataset(settings, summary.dataset, space, embed_opts)
+        data["embedded"] = embedded.to_dict()
+        message += "\n" + embedded.message
+        if synced is not None:
+            data["chroma"] = synced.to_dict()
+            message += "\n" + synced.message
+    report(summary, params, root="load", data=data, message=message)
+
+
+def _embeds(params: Params) -> bool:
+    """Whether load goes on to embed: --use-chroma (as in the reference) or a space named."""
+    return bool(
+        params.use_chroma
+        or params.embedding_model is not None
+        or params.dimensions is not None
+        or params.embedding_provider != EmbedOptions.embedding_provider
+    )
+
+
+def _embed_dataset(settings: Any, label: str, space: Any, opts: EmbedOptions) -> Any:
+    """Embed what the dataset's queries lack in `space` (and sync Chroma with --use-chroma):
+    the embed command's stage, over the dataset just loaded."""
+    from lmsys_tui.commands.progress import run_on_store
+    from lmsys_tui.core.cluster.stage import embed_selection, selected_ids
+
+    return run_on_store(
+        settings.db,
+        f"embed {space.model}",
+        lambda store, progress: embed_selection(
+            store,
+            space,
+            selected_ids(store, Selection(dataset=label)),
+            opts,
+            cache_dir=settings.cache_dir,
+            progress=progress,
+        ),
+        create=False,
+    )
 
 
 @handled

@@ -39,6 +39,22 @@ def merge_clusters(
     resume: Annotated[
         str | None, typer.Option("--resume", help="Continue this hierarchy run.")
     ] = None,
+    llm_provider: Annotated[
+        str | None,
+        typer.Option(
+            help="anthropic | openai | groq | ...: with --llm-model, same as --model P/M."
+        ),
+    ] = M.llm_provider,
+    llm_model: Annotated[
+        str | None, typer.Option(help="Model name at --llm-provider (the reference's spelling).")
+    ] = M.llm_model,
+    embedding_model: Annotated[
+        str | None,
+        typer.Option(
+            "--embedding-model",
+            help="sentence-transformers model that embeds titles (default: the run's model).",
+        ),
+    ] = M.embedding_model,
     *,
     params: Params,
 ) -> None:

@@ -46,17 +46,22 @@ Limit = Annotated[
 
 Provider = Annotated[
     str,
-    typer.Option("--embedding-provider", help="sentence-transformers (local, default) or openai."),
+    typer.Option(
+        "--embedding-provider",
+        help="sentence-transformers (local, default), openai or cohere ($CO_API_KEY).",
+    ),
 ]
 Model = Annotated[
     str | None,
     typer.Option(
         "--embedding-model",
-        help="Model name or local path (default all-MiniLM-L6-v2 / text-embedding-3-small).",
+        help="Model name or local path (default all-MiniLM-L6-v2 / text-embedding-3-small / "
+        "embed-v4.0 at 256-d).",
     ),
 ]
 Dimensions = Annotated[
-    int | None, typer.Option(help="Output size for openai text-embedding-3-* models.")
+    int | None,
+    typer.Option(help="Output size: openai text-embedding-3-*, cohere embed-v4.0 (256 default)."),
 ]
 EmbedBatch = Annotated[
     int, typer.Option("--embed-batch-size", help="Texts per model call; each batch is committed.")

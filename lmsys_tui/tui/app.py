@@ -340,6 +340,9 @@ class LmsysApp(JobHost, inherit_bindings=False):
     def do_demo(self) -> None:
         self.open_form("demo")
 
+    def do_run_pipeline(self) -> None:
+        self.open_form("run")
+
     def do_verify_sync(self) -> None:
         self.open_form("chroma", task="verify", run_id=self.current_run())
 

@@ -126,4 +126,12 @@ FORMS: tuple[Form, ...] = (
         jobspecs.demo,
         (FormField("limit", "Conversations"),),
     ),
+    Form(
+        "run",
+        "Run",
+        "Load, embed, cluster, summarize and merge from a pipeline file (TOML); a stage whose "
+        "output exists is skipped, a cut-off one resumed.",
+        jobspecs.run_file,
+        (FormField("path", "Pipeline file", placeholder="pipeline.toml"),),
+    ),
 )

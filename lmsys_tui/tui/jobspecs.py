@@ -257,6 +257,27 @@ def export(
     return _spec(settings, "export", "export", f"Export {run.run_id}", (run, opts), fn)
 
 
+def run_file(settings: Settings, *, path: Any = None) -> JobSpec:
+    """`run FILE.toml` against the session's store (its paths win over the file's); the file
+    is read when the job starts, so its errors are the job's one-line error."""
+    from lmsys_tui.core.runfile import RunFileOptions
+
+    opts = RunFileOptions.from_form({"path": path})
+    assert opts.path is not None  # `missing` refused an empty field
+    file = opts.path
+
+    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
+        from lmsys_tui.core.runfile import read_pipeline, run_pipeline
+
+        pipe = read_pipeline(file)
+        return run_pipeline(
+            store, pipe, chroma_path=settings.chroma, progress=progress, cancelled=cancelled
+        ).message
+
+    fn = _with_store(settings, call)
+    return _spec(settings, "run-pipeline", "run", f"Run {file.name}", (opts,), fn, chroma=True)
+
+
 def demo(settings: Settings, limit: Any = None) -> JobSpec:
     from lmsys_tui.core.demo import DemoOptions
 

@@ -38,7 +38,9 @@ def texts(store: Any) -> list[str]:
 
 
 def check(store: Any, path: Path, reason: str, good_rows: list[dict[str, Any]]) -> None:
-    info, items = open_source(SourceSpec(source="file", file=path, max_chars=MAX_CHARS))
+    info, items = open_source(
+        SourceSpec(source="file", file=path, max_chars=MAX_CHARS, skip_long=True)
+    )
     summary = run_load(store, items, info, batch_size=2)  # the bad row sits mid-batch
     assert summary.skipped == {reason: 1}, summary.skipped
     assert summary.loaded == len(good_rows)
@@ -180,7 +182,9 @@ def test_csv_plain_text_bad_rows(store, tmp_path) -> None:
         ["d", "ok"],
     ]
     path = write_csv(tmp_path / "plain.csv", ["id", "text"], body)
-    info, items = open_source(SourceSpec(source="file", file=path, max_chars=MAX_CHARS))
+    info, items = open_source(
+        SourceSpec(source="file", file=path, max_chars=MAX_CHARS, skip_long=True)
+    )
     summary = run_load(store, items, info)
     assert summary.skipped == {"empty_text": 1, "too_long": 1, "missing_id": 1}
     assert texts(store) == ["first good", "ok"]
@@ -194,7 +198,16 @@ def test_all_reasons_in_one_file_through_the_cli(cli_env, tmp_path) -> None:
         lines += [good(2 * i), bad, good(2 * i + 1)]
     path = write_jsonl(tmp_path / "mixed.jsonl", lines)
     res = run_cli(
-        ["--headless", "load", "--file", str(path), "--max-chars", str(MAX_CHARS), "--json"],
+        [
+            "--headless",
+            "load",
+            "--file",
+            str(path),
+            "--max-chars",
+            str(MAX_CHARS),
+            "--skip-long",
+            "--json",
+        ],
         cli_env,
     )
     assert res.returncode == 0, res.stderr
@@ -208,5 +221,7 @@ def test_all_reasons_in_one_file_through_the_cli(cli_env, tmp_path) -> None:
     conn = sqlite3.connect(out["db_path"])
     stored = [r[0] for r in conn.execute("SELECT conversation_id FROM queries ORDER BY id")]
     assert stored == [good(i)["conversation_id"] for i in range(2 * len(bad_lines))]
-    plain = run_cli(["--headless", "load", "--file", str(path), "--max-chars", "200"], cli_env)
+    plain = run_cli(
+        ["--headless", "load", "--file", str(path), "--max-chars", "200", "--skip-long"], cli_env
+    )
     assert "skipped (empty_text 1, invalid_json 3," in plain.stderr

@@ -51,6 +51,7 @@ from lmsys_tui.core.insights.lift import FacetOptions
 from lmsys_tui.core.insights.map_options import MapOptions, ReportOptions
 from lmsys_tui.core.llm.options import LLMOptions
 from lmsys_tui.core.options import Options, RunArg, argv
+from lmsys_tui.core.runfile import RunFileOptions
 from lmsys_tui.core.search.verify.options import VerifyOptions
 from lmsys_tui.core.sources.spec import SOURCES, ColumnMap, LoadOptions, SourceSpec
 from lmsys_tui.core.summarize.options import SummarizeOptions
@@ -93,6 +94,7 @@ VALUES: dict[str, dict[str, tuple[Any, ...]]] = {
     "export": {"run_id": (RUN,), "format": FORMATS, "output": ("", "out.parquet", "~/x.csv")},
     "chroma": {"task": jobspecs.CHROMA_TASKS, "run_id": (RUN,), "dataset": DATASETS},
     "demo": {"limit": ("", "300", "3000", "3,000")},
+    "run": {"path": ("pipeline.toml", "~/pipeline.toml")},
 }
 
 
@@ -179,6 +181,14 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
             ),
         ),
         (
+            "load",
+            (
+                SourceSpec(max_chars=10, skip_long=True),
+                LoadOptions(),
+                EmbedOptions(use_chroma=True, embedding_provider="cohere", dimensions=512),
+            ),
+        ),
+        (
             "cluster-kmeans",
             (
                 KMeansParams(n_clusters=7, tol=1e-05, n_init=3, random_state=-1),
@@ -202,6 +212,13 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("merge-clusters", (RunArg(RUN), MergeOptions(alias="v1", resume="hier-1", rpm=30.0))),
         ("summarize", (RunArg(RUN), SummarizeOptions(request_timeout=2.5, cluster_deadline=9.0))),
         ("merge-clusters", (RunArg(RUN), MergeOptions(request_timeout=1.0, cluster_deadline=4.0))),
+        (
+            "merge-clusters",
+            (
+                RunArg(RUN),
+                MergeOptions(llm_provider="openai", llm_model="gpt-4o-mini", embedding_model="m"),
+            ),
+        ),
         ("export", (RunArg(RUN), ExportOptions(output=Path("/tmp/x.json"), format="json"))),
         ("export", (RunArg(RUN), ExportOptions(output=Path("-"), raw_csv=True))),
         ("verify-sync", (RunArg(RUN), VerifyOptions(fix=True, embed_backend="torch"))),
@@ -283,6 +300,7 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
                 JudgeOptions(model="openai/m", base_url="http://h:1/v1", sample=4, alias="a"),
             ),
         ),
+        ("run-pipeline", (RunFileOptions(path=Path("/tmp/pipe line.toml")),)),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -304,6 +322,19 @@ def test_argv_holds_only_what_was_chosen() -> None:
     ]
     assert HdbscanParams(min_samples=None).to_argv() == ["--min-samples", "0"]
     assert LoadOptions(label="x").to_argv() == ["--dataset-label", "x"]
+
+
+def test_llm_provider_and_model_are_the_reference_spelling_of_model() -> None:
+    assert MergeOptions(llm_provider="OpenAI", llm_model="gpt-4o").model == "openai/gpt-4o"
+    assert MergeOptions(llm_provider="anthropic").model.startswith("anthropic/claude-")
+    assert MergeOptions(llm_model="groq/llama-3.1-8b-instant").model == "groq/llama-3.1-8b-instant"
+    for bad in (
+        {"llm_model": "gpt-4o"},
+        {"llm_provider": "vllm"},
+        {"llm_provider": "openai", "llm_model": "a", "model": "openai/b"},
+    ):
+        with pytest.raises(UsageError, match=r"^--"):
+            MergeOptions(**bad)
 
 
 def test_form_values_are_read_loosely() -> None:
@@ -365,6 +396,7 @@ def test_every_options_class_is_covered() -> None:
         DeleteOptions, ClearOptions, DemoOptions, RunArg,
         FacetOptions, CompareOptions, AssignOptions,
         JudgeOptions,
+        DeleteOptions, ClearOptions, DemoOptions, RunArg, RunFileOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

@@ -1,4 +1,5 @@
-"""The encoder protocol, the torch and OpenAI encoders, and choosing a backend per space.
+"""The encoder protocol, the torch and OpenAI encoders, and choosing a backend per space
+(the Cohere encoder lives in `cohere.py`).
 
 Each encoder takes already-normalised texts and returns L2-normalised float32 rows plus a
 mask of the texts it could embed at all (a text made only of characters the tokenizer drops
@@ -27,6 +28,8 @@ from lmsys_tui.core.embed.model import (
 from lmsys_tui.core.embed.onnx_export import ExportError, ensure_onnx
 from lmsys_tui.core.embed.onnx_runtime import AGREEMENT, OnnxEncoder
 from lmsys_tui.core.embed.space import (
+    API_PROVIDERS,
+    COHERE,
     OPENAI,
     OPENAI_SHORTENABLE,
     Space,
@@ -171,7 +174,7 @@ def get_encoder(
 ) -> tuple[Encoder, str | None]:
     """The cached encoder for (space, backend) and a note when it is not the one asked for."""
     check_backend(backend)
-    if space.provider == OPENAI:
+    if space.provider in API_PROVIDERS:
         backend = "api"
     cache_key = (space.key, backend)
     with _CACHE_LOCK:
@@ -179,7 +182,11 @@ def get_encoder(
             return _CACHE[cache_key], _NOTES.get(cache_key)
         note = None
         encoder: Encoder
-        if backend == "api":
+        if backend == "api" and space.provider == COHERE:
+            from lmsys_tui.core.embed.cohere import CohereEncoder
+
+            encoder = CohereEncoder(space)
+        elif backend == "api":
             encoder = OpenAIEncoder(space)
         else:
             device = gpu_device() if backend in ("auto", "torch") else None

@@ -29,7 +29,9 @@ def check_backend(backend: str) -> None:
 
 SENTENCE_TRANSFORMERS = "sentence-transformers"
 OPENAI = "openai"
-PROVIDERS = (SENTENCE_TRANSFORMERS, OPENAI)
+COHERE = "cohere"
+PROVIDERS = (SENTENCE_TRANSFORMERS, OPENAI, COHERE)
+API_PROVIDERS = (OPENAI, COHERE)  # embedded by a remote API, not a local model
 
 DEFAULT_ST_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_OPENAI_MODEL = "text-embedding-3-small"
@@ -42,6 +44,17 @@ OPENAI_DIMS = {
     "text-embedding-ada-002": 1536,
 }
 OPENAI_SHORTENABLE = {"text-embedding-3-small", "text-embedding-3-large"}
+
+DEFAULT_COHERE_MODEL = "embed-v4.0"
+# The sizes each Cohere model gives, its default first: embed-v4.0 is Matryoshka and is used at
+# 256-d as the reference uses it (a quarter of the storage of 1024-d for clustering).
+COHERE_DIMS = {
+    "embed-v4.0": (256, 512, 1024, 1536),
+    "embed-english-v3.0": (1024,),
+    "embed-multilingual-v3.0": (1024,),
+    "embed-english-light-v3.0": (384,),
+    "embed-multilingual-light-v3.0": (384,),
+}
 
 
 @dataclass(frozen=True)
@@ -150,6 +163,19 @@ def _openai_space(model: str, dimensions: int | None) -> Space:
     return Space(OPENAI, model, native)
 
 
+def _cohere_space(model: str, dimensions: int | None) -> Space:
+    sizes = COHERE_DIMS.get(model)
+    if sizes is None:
+        if dimensions is None:
+            raise UsageError(f"unknown Cohere embedding model {model!r}: give --dimensions")
+        return Space(COHERE, model, dimensions)
+    if dimensions is not None and dimensions not in sizes:
+        raise UsageError(
+            f"--dimensions {dimensions} is not a size {model} gives ({', '.join(map(str, sizes))})"
+        )
+    return Space(COHERE, model, dimensions or sizes[0])
+
+
 def resolve_space(
     provider: str = SENTENCE_TRANSFORMERS,
     model: str | None = None,
@@ -157,8 +183,8 @@ def resolve_space(
 ) -> Space:
     """The space for these options, without loading a model. `model=None`: provider default.
 
-    The OpenAI key is not checked here: reading stored vectors of an OpenAI space needs none;
-    the embedding step raises NeedsKeyError when it has something to send.
+    An API key (OpenAI, Cohere) is not checked here: reading stored vectors of an API space
+    needs none; the embedding step raises NeedsKeyError when it has something to send.
     """
     provider = (provider or SENTENCE_TRANSFORMERS).strip().lower()
     if provider in {"sentence_transformers", "st", "local"}:
@@ -168,7 +194,10 @@ def resolve_space(
     if provider == OPENAI:
         name = model if model and model not in _BUNDLED_NAMES else DEFAULT_OPENAI_MODEL
         return _openai_space(name, dimensions)
-    raise UsageError(f"unknown embedding provider {provider!r} (use {' or '.join(PROVIDERS)})")
+    if provider == COHERE:
+        name = model if model and model not in _BUNDLED_NAMES else DEFAULT_COHERE_MODEL
+        return _cohere_space(name, dimensions)
+    raise UsageError(f"unknown embedding provider {provider!r} (use {', '.join(PROVIDERS)})")
 
 
 def run_space(run: Mapping[str, Any]) -> Space | None:

@@ -114,19 +114,29 @@ def _parent_vectors(parents: list[Node], children: list[Node], vectors: np.ndarr
     return unit_rows(np.vstack(out))
 
 
-def _text_vectors(run: dict[str, Any], texts: list[str]) -> np.ndarray | None:
-    """Titles + descriptions embedded in the run's space (Clio embeds them, not centroids).
+def _text_vectors(
+    run: dict[str, Any], texts: list[str], model: str | None = None
+) -> np.ndarray | None:
+    """Titles + descriptions embedded in the run's space (Clio embeds them, not centroids),
+    or with `model` (--embedding-model, a sentence-transformers model) when one is given.
 
     None when the run records no space or its encoder cannot be had (e.g. an OpenAI space
     without a key): the nodes' centroids stand in, and the result says so.
     """
     if not (run["embedding_provider"] and run["embedding_model"] and run["embedding_dim"]):
         return None
-    from lmsys_tui.core.embed import Space, embed_texts
+    from lmsys_tui.core.embed import Space, embed_texts, resolve_space
 
-    space = Space(str(run["embedding_provider"]), str(run["embedding_model"]),
-                  int(run["embedding_dim"]))  # fmt: skip
     try:
+        space = (
+            resolve_space(model=model)
+            if model is not None
+            else Space(
+                str(run["embedding_provider"]),
+                str(run["embedding_model"]),
+                int(run["embedding_dim"]),
+            )
+        )
         # torch, not ONNX: a few hundred short texts do not repay an export
         return unit_rows(embed_texts(space, [t or "-" for t in texts], backend="torch"))
     except (LmsysError, OSError, ValueError):
@@ -356,7 +366,7 @@ async def _llm_levels(
         snapshot = {**state["checkpoint"], "step": _jsonable(step)}
         await session.db(rows.save_checkpoint, store, hier_id, snapshot)
 
-    embedded = _text_vectors(run, [n.text() for n in leaves])
+    embedded = _text_vectors(run, [n.text() for n in leaves], opts.embedding_model)
     if embedded is not None:
         vectors, result.vectors = embedded, "titles"
     current, vecs = leaves, vectors
@@ -401,7 +411,9 @@ async def _llm_levels(
                     _jsonable(state["checkpoint"]),
                 )
             texts = (
-                _text_vectors(run, [p.text() for p in parents]) if embedded is not None else None
+                _text_vectors(run, [p.text() for p in parents], opts.embedding_model)
+                if embedded is not None
+                else None
             )
             vecs = texts if texts is not None else _parent_vectors(parents, current, vecs)
             result.levels.append(len(parents))

@@ -11,6 +11,12 @@ from lmsys_tui.core.llm.providers import stored_url
 from lmsys_tui.core.options import option
 from lmsys_tui.errors import UsageError
 
+PROVIDER_DEFAULT_MODELS = {
+    "anthropic": "claude-sonnet-4-5-20250929",
+    "openai": "gpt-4o-mini",
+    "groq": "llama-3.1-8b-instant",
+}  # what `--llm-provider P` alone writes with (the reference's defaults)
+
 
 @dataclass
 class MergeOptions(LLMOptions):
@@ -22,11 +28,29 @@ class MergeOptions(LLMOptions):
     merge_ratio: float | None = option(None, above=0, below=1)
     top_nodes: int | None = option(None, minimum=1)
     neighborhood_size: int = option(40, minimum=2)
+    llm_provider: str | None = option(lower=True)  # the reference's spelling of --model P/M
+    llm_model: str | None = option()
+    embedding_model: str | None = option()  # embeds titles (default: the run's own model)
 
     def check(self) -> None:
         super().check()
         if self.merge_ratio is not None and self.top_nodes is not None:
             raise UsageError("--top-nodes and --merge-ratio do not go together: give one")
+        if self.llm_provider is None and self.llm_model is None:
+            return
+        provider = self.llm_provider.lower() if self.llm_provider else None
+        name = self.llm_model
+        if provider is None and name is not None and "/" in name:
+            provider, _, name = name.partition("/")
+        if provider is None:
+            raise UsageError("--llm-model needs --llm-provider (or give --model provider/name)")
+        name = name or PROVIDER_DEFAULT_MODELS.get(provider)
+        if name is None:
+            raise UsageError(f"--llm-provider {provider} needs --llm-model")
+        model = f"{provider}/{name}"
+        if self.model is not None and self.model != model:
+            raise UsageError(f"--model {self.model} and --llm-provider/--llm-model {model} differ")
+        self.model = model
 
     def content_params(self) -> dict[str, Any]:
         """What decides the tree; stored on the run so --resume builds the same one."""
@@ -35,6 +59,7 @@ class MergeOptions(LLMOptions):
             "merge_ratio": self.merge_ratio,
             "top_nodes": self.top_nodes,
             "neighborhood_size": self.neighborhood_size,
+            "embedding_model": self.embedding_model,
             "seed": self.seed,
             "base_url": stored_url(self.base_url),
         }

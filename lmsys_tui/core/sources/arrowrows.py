@@ -72,7 +72,7 @@ def _combined(column: Any) -> Any:
     return column.combine_chunks() if hasattr(column, "combine_chunks") else column
 
 
-def _first_turns(column: Any, text_format: str, max_chars: int) -> list[Any] | None:
+def _first_turns(column: Any, text_format: str, max_chars: int | None) -> list[Any] | None:
     """Per row: (first user turn, user-turn count) or the BadReason; None = use the row path.
 
     Only a list of structs with string role and content fields is reduced here (LMSYS, most

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-MAX_TEXT_CHARS = 100_000
+MAX_TEXT_CHARS = 100_000  # --max-chars: longer first turns are kept (skipped with --skip-long)
 
 
 class BadReason(StrEnum):
@@ -69,8 +69,9 @@ class SourceInfo:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def check_text(value: Any, max_chars: int = MAX_TEXT_CHARS) -> str:
-    """Validate a first-turn text; raise RowError with the reason it is unusable."""
+def check_text(value: Any, max_chars: int | None = None) -> str:
+    """Validate a first-turn text; raise RowError with the reason it is unusable. A text
+    longer than `max_chars` is one only when a limit is given (the user asked to skip them)."""
     if value is None:
         raise RowError(BadReason.MISSING_TEXT)
     if not isinstance(value, str):
@@ -79,7 +80,7 @@ def check_text(value: Any, max_chars: int = MAX_TEXT_CHARS) -> str:
         raise RowError(BadReason.NUL_BYTES)
     if not value.strip():
         raise RowError(BadReason.EMPTY_TEXT)
-    if len(value) > max_chars:
+    if max_chars is not None and len(value) > max_chars:
         raise RowError(BadReason.TOO_LONG)
     return value
 
@@ -99,7 +100,7 @@ def message_text(content: Any) -> Any:
     return content
 
 
-def first_user_turn(messages: Any, max_chars: int = MAX_TEXT_CHARS) -> tuple[str, int]:
+def first_user_turn(messages: Any, max_chars: int | None = None) -> tuple[str, int]:
     """(text of the first user turn, number of user turns) from a message list."""
     if messages is None:
         raise RowError(BadReason.MISSING_TEXT)

@@ -64,7 +64,7 @@ def _plan(columns: list[str], spec: SourceSpec, lmsys: bool, path: Path, **kw: A
     return resolve(
         columns,
         spec.columns,
-        max_chars=spec.max_chars,
+        max_chars=spec.skip_above,
         require_lmsys=lmsys,
         where=path.name,
         **kw,
@@ -137,7 +137,7 @@ def _json_items(
     values = [value for _, value in head]
     try:
         if not lmsys and _is_sharegpt(values, spec):
-            return None, _sharegpt_items(chain(head, rest), fh, where, spec.max_chars), None
+            return None, _sharegpt_items(chain(head, rest), fh, where, spec.skip_above), None
         columns = _columns(values)
         if not columns:
             raise UsageError(f"{path.name} has no JSON object rows to read")
@@ -183,7 +183,7 @@ def _is_sharegpt(values: list[Any], spec: SourceSpec) -> bool:
 
 
 def _sharegpt_items(
-    rows: Iterator[tuple[int, Any]], fh: IO[Any], where: str, max_chars: int
+    rows: Iterator[tuple[int, Any]], fh: IO[Any], where: str, max_chars: int | None
 ) -> Iterator[Item]:
     from lmsys_tui.core.sources import sharegpt
 
@@ -194,7 +194,7 @@ def _sharegpt_items(
                 continue
             try:
                 conv = sharegpt.convert(record)
-                if conv is not None and len(conv.text) > max_chars:
+                if conv is not None and max_chars is not None and len(conv.text) > max_chars:
                     raise RowError(BadReason.TOO_LONG)
             except RowError as err:
                 yield BadRow(err.reason, f"{where} {number}")

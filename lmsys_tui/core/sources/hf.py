@@ -90,7 +90,7 @@ def open_dataset(
     plan = resolve(
         first.schema.names,
         spec.columns,
-        max_chars=spec.max_chars,
+        max_chars=spec.skip_above,
         require_lmsys=require_lmsys,
         where=f"dataset {ds_id!r}",
     )

@@ -56,7 +56,7 @@ class Plan:
     redacted: str | None = None
     moderation: str | None = None
     model_default: str | None = None
-    max_chars: int = 100_000
+    max_chars: int | None = None  # skip longer first turns (None: keep them)
     json_cells: bool = False  # message lists arrive as JSON strings (CSV)
     lmsys: bool = False
     label: str | None = None  # --label-column: a known class, for `evaluate`
@@ -84,7 +84,7 @@ def resolve(
     columns: Collection[str],
     cmap: ColumnMap,
     *,
-    max_chars: int,
+    max_chars: int | None,
     json_cells: bool = False,
     require_lmsys: bool = False,
     where: str = "the source",

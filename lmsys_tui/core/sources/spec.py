@@ -42,12 +42,19 @@ class SourceSpec(Options):
     streaming: bool = option(True)
     columns: ColumnMap = field(default_factory=ColumnMap)
     max_chars: int = option(MAX_TEXT_CHARS, minimum=1)
+    skip_long: bool = option(False)  # skip first turns over max_chars (default: keep them whole)
 
     def __post_init__(self) -> None:
         if self.source is None:
             inferred = "file" if self.file else "hf" if self.hf else "sharegpt"
             object.__setattr__(self, "source", inferred)
         super().__post_init__()
+
+    @property
+    def skip_above(self) -> int | None:
+        """The length over which a first turn is skipped as too_long; None: every row is kept
+        whole (as the reference loads it; the encoders embed only a text's start)."""
+        return self.max_chars if self.skip_long else None
 
     def check(self) -> None:
         if self.hf and self.source not in ("hf", "lmsys"):
