@@ -6,12 +6,17 @@ one bad row never costs a good one, and nothing in a row can crash the load.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 MAX_TEXT_CHARS = 100_000
+
+# Bytes that are not UTF-8, as the `surrogateescape` error handler decodes them. Every text
+# reader decodes that way and skips a row holding one as `invalid_utf8`: never a U+FFFD guess.
+BAD_BYTES = re.compile("[\udc80-\udcff]")
 
 
 class BadReason(StrEnum):
@@ -24,6 +29,8 @@ class BadReason(StrEnum):
     WRONG_TYPE = "wrong_type"
     NO_USER_TURN = "no_user_turn"
     MISSING_ID = "missing_id"
+    INVALID_UTF8 = "invalid_utf8"
+    MALFORMED_CSV = "malformed_csv"
 
 
 @dataclass(slots=True)
