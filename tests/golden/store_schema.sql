@@ -96,6 +96,8 @@ CREATE TABLE cluster_edits (
 	new_value JSON, 
 	reason VARCHAR, 
 	timestamp DATETIME NOT NULL, 
+	snapshot JSON, 
+	undone_by INTEGER, 
 	PRIMARY KEY (id), 
 	FOREIGN KEY(run_id) REFERENCES clustering_runs (run_id)
 );

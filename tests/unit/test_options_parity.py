@@ -26,6 +26,19 @@ from lmsys_tui.config import Settings, load_settings
 from lmsys_tui.core.cluster.density import HdbscanParams
 from lmsys_tui.core.cluster.kmeans import KMeansParams
 from lmsys_tui.core.cluster.options import EmbedOptions, Selection
+from lmsys_tui.core.curate.options import (
+    BadClusterOptions,
+    DeleteClusterOptions,
+    EditBy,
+    FlagOptions,
+    HistoryOptions,
+    MergeEditOptions,
+    MoveOptions,
+    RenameOptions,
+    SplitOptions,
+    TagOptions,
+    UndoOptions,
+)
 from lmsys_tui.core.delete import ClearOptions, DeleteOptions
 from lmsys_tui.core.demo import DemoOptions
 from lmsys_tui.core.export import FORMATS, ExportOptions
@@ -185,6 +198,28 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ("delete", (DeleteOptions(ident=RUN, kind="summary", force=True),)),
         ("clear", (ClearOptions(yes=True, keep_embeddings=True),)),
         ("demo", (DemoOptions(limit=10, n_clusters=3, model="m", target_levels=2, fresh=True),)),
+        ("edit-move-query", (RunArg(RUN), MoveOptions(to_cluster=3, query_id=7), EditBy("a", "b"))),
+        ("edit-move-queries", (RunArg(RUN), MoveOptions(to_cluster=0, query_ids="1,2"))),
+        (
+            "edit-rename-cluster",
+            (RunArg(RUN), RenameOptions(cluster_id=2, title="T", hierarchy_run_id="h")),
+        ),
+        (
+            "edit-merge-clusters",
+            (RunArg(RUN), MergeEditOptions(source="1,2", target=3, new_description="d")),
+        ),
+        ("edit-split-cluster", (RunArg(RUN), SplitOptions(cluster_id=1, new_title="x"))),
+        ("edit-delete-cluster", (RunArg(RUN), DeleteClusterOptions(cluster_id=1, move_to=2))),
+        ("edit-delete-cluster", (RunArg(RUN), DeleteClusterOptions(cluster_id=1, orphan=True))),
+        ("edit-tag-cluster", (RunArg(RUN), TagOptions(cluster_id=4, coherence=5, quality="low"))),
+        ("edit-flag-cluster", (RunArg(RUN), FlagOptions(cluster_id=4, flag="mixed"))),
+        ("edit-history", (RunArg(RUN), HistoryOptions(cluster_id=4))),
+        ("edit-audit", (RunArg(RUN), HistoryOptions(since="2026-01-01"))),
+        (
+            "edit-select-bad-clusters",
+            (RunArg(RUN), BadClusterOptions(max_size=3, min_languages=2, max_coherence=2)),
+        ),
+        ("edit-undo", (UndoOptions(run=RUN), EditBy(editor="x"))),
     ],
 )
 def test_every_option_of_a_command_round_trips(action, options) -> None:
@@ -259,7 +294,9 @@ def test_every_options_class_is_covered() -> None:
     covered = {
         SourceSpec, ColumnMap, LoadOptions, KMeansParams, HdbscanParams, Selection,
         EmbedOptions, SummarizeOptions, MergeOptions, ExportOptions, VerifyOptions,
-        DeleteOptions, ClearOptions, DemoOptions, RunArg,
+        DeleteOptions, ClearOptions, DemoOptions, RunArg, EditBy, MoveOptions, RenameOptions,
+        MergeEditOptions, SplitOptions, DeleteClusterOptions, TagOptions, FlagOptions,
+        HistoryOptions, BadClusterOptions, UndoOptions,
     }  # fmt: skip
     bases = {LLMOptions}  # shared fields only: covered through SummarizeOptions, MergeOptions
     assert set(_subclasses(Options)) == covered | bases

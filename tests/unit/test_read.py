@@ -364,7 +364,7 @@ def test_a_v2_store_gets_the_browse_index(store: Any) -> None:
         conn.execute("DROP INDEX ix_query_clusters_run_cluster_distance")
         conn.execute("UPDATE schema_info SET value = '2' WHERE key = 'schema_version'")
     assert schema.ensure_current(db) == 2
-    assert schema.read_version(db) == schema.SCHEMA_VERSION == 3
+    assert schema.read_version(db) == schema.SCHEMA_VERSION == 4
     with sqlite3.connect(db) as conn:
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
     assert "ix_query_clusters_run_cluster_distance" in names

@@ -46,6 +46,7 @@ class MergeResult:
     llm: dict[str, Any] = field(default_factory=dict)
     seconds: float = 0.0
     message: str = ""
+    edits: dict[str, Any] | None = None  # curation replayed on the hierarchy (core/curate)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,6 +237,9 @@ def run_merge(
             store, hier_id, "failed", f"{message}; --resume {hier_id}", result.to_dict()
         )
         raise
+    from lmsys_tui.core.curate.replay import replay_on_hierarchy
+
+    result.edits = replay_on_hierarchy(store.path, run_id, hier_id)  # curation survives it
     result.status = "done"
     result.seconds = round(time.perf_counter() - started, 3)
     shape = " → ".join(str(n) for n in result.levels)

@@ -219,7 +219,9 @@ class ClusterHierarchy(SQLModel, table=True):
 
 
 class ClusterEdit(SQLModel, table=True):
-    """Audit log of curation edits."""
+    """Audit log of curation edits (core/curate). `snapshot` (v4) holds the rows the edit
+    changed as they were before it, and the ids it left, so `edit undo` restores them exactly;
+    `undone_by` (v4) is the id of the undo that reversed it (replay skips it)."""
 
     __tablename__ = "cluster_edits"
     id: int | None = Field(default=None, primary_key=True)
@@ -231,6 +233,8 @@ class ClusterEdit(SQLModel, table=True):
     new_value: dict[str, Any] | None = _json()
     reason: str | None = None
     timestamp: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    snapshot: dict[str, Any] | None = _json()
+    undone_by: int | None = None
 
 
 class ClusterMetadata(SQLModel, table=True):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmsys_tui.errors import UsageError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 VERSION_KEY = "schema_version"
 
 # Search (v2). Keyword search: an external-content FTS5 index over queries.query_text (it
@@ -55,8 +55,20 @@ def _v2_to_v3(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v3_to_v4(conn: sqlite3.Connection) -> None:
+    """Curation (v4): each audit row keeps the rows it changed (for undo) and who undid it."""
+    have = {r[1] for r in conn.execute("PRAGMA table_info(cluster_edits)")}
+    for column, kind in (("snapshot", "JSON"), ("undone_by", "INTEGER")):
+        if column not in have:  # (a store made by this version and marked older has them)
+            conn.execute(f"ALTER TABLE cluster_edits ADD COLUMN {column} {kind}")
+
+
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _v1_to_v2, 2: _v2_to_v3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1_to_v2,
+    2: _v2_to_v3,
+    3: _v3_to_v4,
+}
 
 
 def read_version(path: Path) -> int | None:

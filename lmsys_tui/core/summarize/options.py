@@ -66,6 +66,7 @@ class SummarizeResult:
     timings: dict[str, float] = field(default_factory=dict)  # seconds per phase
     chroma: dict[str, Any] | None = None
     message: str = ""
+    edits: dict[str, Any] | None = None  # curation replayed on the pass (core/curate/replay)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

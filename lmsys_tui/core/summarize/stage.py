@@ -31,6 +31,7 @@ def run_summarize(
     cancelled: CancelCheck = never_cancelled,
 ) -> SummarizeResult:
     """Summarise the run's clusters into one summary pass (new, or resumed)."""
+    from lmsys_tui.core.curate.replay import replay_on_pass
     from lmsys_tui.core.llm.probe import probe
     from lmsys_tui.core.llm.providers import resolve_model
     from lmsys_tui.core.summarize.index import index_summaries
@@ -93,6 +94,7 @@ def run_summarize(
         result.status = "failed"
         summary_pass.finish("failed", message, result.to_dict())
         raise
+    result.edits = replay_on_pass(store.path, run_id, srid)  # curation survives a new pass
     if opts.use_chroma:
         result.chroma = index_summaries(
             store,

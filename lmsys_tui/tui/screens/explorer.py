@@ -31,6 +31,7 @@ from lmsys_tui.core.read.detail import node_detail
 from lmsys_tui.core.read.runs import RunOverview, View, ViewChoice
 from lmsys_tui.core.read.tree import NodeRow, children, counts_by_node, node_index, path_to
 from lmsys_tui.tui.screens.base import LmsysScreen
+from lmsys_tui.tui.screens.editing import ExplorerEditing
 from lmsys_tui.tui.screens.queries import PAGE, QueriesScreen, list_args
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
@@ -42,7 +43,7 @@ if TYPE_CHECKING:
     from typing import Unpack
 
 
-class ExplorerScreen(LmsysScreen):
+class ExplorerScreen(ExplorerEditing, LmsysScreen):
     SUB_TITLE = "Clusters"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "toggle_sort", "sort", tooltip="Sort the tree by size or by title."),
@@ -142,6 +143,8 @@ class ExplorerScreen(LmsysScreen):
     def load_detail(self, view: View, row: NodeRow) -> None:
         worker = get_current_worker()
         detail = node_detail(view, row.node_id, row.level, cancelled=lambda: worker.is_cancelled)
+        if row.is_cluster:  # curation: its tags, flags and edits (screens/editing.py)
+            detail["curation"] = self.curation_of(view, row.node_id)
         if not worker.is_cancelled:
             self.post_message(self.DetailLoaded(view, row.node_id, detail))
 
@@ -211,6 +214,8 @@ class ExplorerScreen(LmsysScreen):
             self.index = message.index
             if self.search_panel is not None:
                 self.search_panel.index = message.index
+            if self._edit_pending:  # curation: the tree follows in place (screens/editing.py)
+                self.index_after_edit(message.index)
             self._show_counts()
 
     def on_cluster_tree_cluster_chosen(self, message: ClusterTree.ClusterChosen) -> None:

@@ -24,6 +24,7 @@ from lmsys_tui.core.read.members import QueryPage, query_page
 from lmsys_tui.core.read.runs import View
 from lmsys_tui.core.read.tree import NodeRow, leaf_clusters
 from lmsys_tui.tui.screens.base import LmsysScreen
+from lmsys_tui.tui.screens.editing import QueriesEditing
 from lmsys_tui.tui.text import inert, plain
 
 PAGE = 100
@@ -49,12 +50,13 @@ def _distance(value: Any) -> Text:
     return Text("" if value is None else f"{float(value):.3f}", justify="right")
 
 
-class QueriesScreen(LmsysScreen):
+class QueriesScreen(QueriesEditing, LmsysScreen):
     SUB_TITLE = "Queries"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("right_square_bracket,pagedown", "next_page", "next page", key_display="]"),
         Binding("left_square_bracket,pageup", "previous_page", "prev page", key_display="["),
         Binding("t", "toggle_order", "order", tooltip="Closest first, farthest first, by id."),
+        Binding("space", "toggle_mark", "mark", tooltip="Mark a query (to move or split off)."),
     ]
 
     @dataclass
@@ -72,6 +74,7 @@ class QueriesScreen(LmsysScreen):
         self.number = 0
         self.page: QueryPage | None = None
         self._filled_width = 0  # the query column's width when the table was last filled
+        self.marked: set[int] = set()  # query ids marked with space (curation, editing.py)
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -154,7 +157,7 @@ class QueriesScreen(LmsysScreen):
         first = self.number * PAGE
         for i, r in enumerate(page.rows):
             table.add_row(
-                Text(f"{first + i + 1:,}", justify="right"),
+                self._number(first + i + 1, int(r["query_id"])),
                 _distance(r["distance"]),
                 inert(r["language"] or "", LANGUAGE_WIDTH),
                 inert(r["model"] or "", MODEL_WIDTH),
@@ -197,6 +200,27 @@ class QueriesScreen(LmsysScreen):
         self.order = NEXT_ORDER[self.order]
         self.pages, self.page = [None], None
         self._status("Reading…")
+        self.fetch(None, 0)
+
+    def _number(self, n: int, query_id: int) -> Text:
+        return Text(f"{'● ' if query_id in self.marked else ''}{n:,}", justify="right")
+
+    def action_toggle_mark(self) -> None:
+        """Mark (or unmark) the cursor's query and step down."""
+        table = self.query_one("#queries", DataTable)
+        if not table.row_count:
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        qid = int(str(key.value))
+        self.marked ^= {qid}
+        row = table.cursor_row
+        table.update_cell(key, "n", self._number(self.number * PAGE + row + 1, qid))
+        table.move_cursor(row=min(row + 1, table.row_count - 1), animate=False)
+        self._status(f"{len(self.marked):,} marked · o: move to a cluster · n: split off")
+
+    def refetch(self) -> None:
+        """Read the page again from the start (after an edit changed the members)."""
+        self.pages, self.page = [None], None
         self.fetch(None, 0)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

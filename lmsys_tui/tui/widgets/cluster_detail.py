@@ -148,6 +148,12 @@ class ClusterDetail(VerticalScroll, can_focus=True):
                 line = Text("• ")
                 line.append_text(inert(ex["text"], EXAMPLE_LIMIT))
                 parts.append(line)
+        curation = d.get("curation")
+        if curation:  # tags and flags from the edit group (a, f in the tree)
+            parts.append(self._heading("Curation"))
+            parts.append(inert(curation_line(curation), one_line=False))
+            if curation.get("notes"):
+                parts.append(inert(f"notes: {curation['notes']}", one_line=False))
         prov = d.get("provenance")
         parts.append(self._heading("Provenance"))
         parts.append(Text(provenance_line(prov), style=muted))
@@ -155,6 +161,16 @@ class ClusterDetail(VerticalScroll, can_focus=True):
             if isinstance(part, Text):
                 part.end = "\n"
         return Group(*parts)
+
+
+def curation_line(c: dict[str, Any]) -> str:
+    """quality, tagged coherence, flags and edit count, as one line."""
+    edits = c.get("edits") or 0
+    bits = [f"quality {c['quality']}" if c.get("quality") else "",
+            f"tagged coherence {c['coherence_score']}/5" if c.get("coherence_score") else "",
+            f"flags: {', '.join(c['flags'])}" if c.get("flags") else "",
+            f"{edits} edit{'s' if edits != 1 else ''}" if edits else ""]  # fmt: skip
+    return " · ".join(b for b in bits if b)
 
 
 class Breakdown:

@@ -1,0 +1,99 @@
+"""After an edit: the run's summary documents in Chroma follow SQLite for the touched clusters.
+
+Only passes already in Chroma are kept in step (a pass summarised without --use-chroma has no
+documents to update, and `verify sync` reports those as it did before the edit). For each
+touched cluster: documents of clusters that no longer exist (merged, deleted) are deleted;
+the others are written again with the metadata `verify sync` expects (title, size); a text
+that did not change keeps its vector, a new text (rename) is embedded once. Anything Chroma
+refuses is reported, never raised: the edit is committed, `verify sync --fix` repairs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lmsys_tui.core.store import sql
+from lmsys_tui.errors import NotFoundError
+
+if TYPE_CHECKING:
+    from lmsys_tui.core.curate.frame import Chroma
+
+
+def _expected(db: Path, run_id: str) -> tuple[Any, dict[str, dict[str, Any]]]:
+    """The run's space and every summary document SQLite implies (as `verify sync` builds it)."""
+    from lmsys_tui.core.embed.space import run_space
+    from lmsys_tui.core.read.runs import get_run
+    from lmsys_tui.core.search.verify.checks import Found, _check_summaries
+
+    with sql.reader(db) as conn:
+        space = run_space(get_run(conn, run_id, finished=False))
+        found = Found()
+        _check_summaries(conn, run_id, None, found)
+    return space, found.sum_expected
+
+
+def sync_summaries(db: Path, run_id: str, clusters: set[int], chroma: Chroma) -> dict[str, Any]:
+    """Bring the touched clusters' summary documents in line; what was done, or why not."""
+    if chroma.host is None and (chroma.path is None or not Path(chroma.path).exists()):
+        return {"status": "no chroma"}
+    try:
+        return _sync(db, run_id, clusters, chroma)
+    except Exception as exc:  # Chroma raises its own kinds; the edit itself is committed
+        return {"status": "failed", "error": f"{type(exc).__name__}: {exc}",
+                "repair": f"verify sync {run_id} --fix"}  # fmt: skip
+
+
+def _sync(db: Path, run_id: str, clusters: set[int], chroma: Chroma) -> dict[str, Any]:
+    import numpy as np
+
+    from lmsys_tui.core.search.clusters import doc_vectors
+    from lmsys_tui.core.store import vectors
+
+    space, expected = _expected(db, run_id)
+    if space is None:
+        return {"status": "no space"}
+    client = vectors.open_chroma(chroma.path, chroma.host, chroma.port)
+    try:
+        col = vectors.summaries_collection(client, space, create=False)
+    except NotFoundError:
+        return {"status": "no summaries collection"}
+    touched = sorted(clusters)
+    present = col.get(
+        where={"$and": [{"run_id": run_id}, {"cluster_id": {"$in": touched}}]},
+        include=["documents", "embeddings"],
+    )
+    have = {
+        d: (doc, emb)
+        for d, doc, emb in zip(
+            present["ids"], present["documents"], present["embeddings"], strict=True
+        )
+    }
+    passes = {m["metadata"]["summary_run_id"] for m in expected.values()}
+    indexed = {
+        p for p in passes if col.get(where={"summary_run_id": p}, limit=1, include=[])["ids"]
+    }
+    want = {
+        d: e
+        for d, e in expected.items()
+        if e["metadata"]["cluster_id"] in clusters and e["metadata"]["summary_run_id"] in indexed
+    }
+    drop = [d for d in have if d not in want]
+    if drop:
+        col.delete(ids=drop)
+    ids = list(want)
+    if ids:
+        docs = [want[d]["document"] for d in ids]
+        fresh = [i for i, d in enumerate(ids) if d not in have or have[d][0] != docs[i]]
+        vecs = [None if i in fresh else have[d][1] for i, d in enumerate(ids)]
+        if fresh:
+            new = doc_vectors(db, space, [docs[i] for i in fresh], chroma.backend)
+            for i, vec in zip(fresh, new, strict=True):
+                vecs[i] = vec
+        col.upsert(
+            ids=ids,
+            embeddings=np.asarray(vecs, dtype=np.float32),
+            documents=docs,
+            metadatas=[want[d]["metadata"] for d in ids],
+        )
+    return {"status": "done", "written": len(ids), "deleted": len(drop)}
