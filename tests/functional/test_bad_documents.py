@@ -224,3 +224,23 @@ def test_bad_jsonl_line_holding_deep_nesting_is_invalid_json(store, tmp_path) ->
     path = write_jsonl(tmp_path / "deep.jsonl", [{"text": "one"}, DEEP, {"text": "two"}])
     summary = load(store, path)
     assert summary.skipped == {"invalid_json": 1} and texts(store) == ["one", "two"]
+
+
+def test_sharegpt_reader_skips_a_bad_record_and_bad_bytes(tmp_path) -> None:
+    """The ShareGPT reader (packaged file or `--source sharegpt` path) follows the same rule."""
+    from lmsys_tui.core.sources import sharegpt
+
+    def conv(i: int) -> bytes:
+        turns = [{"from": "human", "value": f"good question {i}"}]
+        return json.dumps({"id": f"s{i}", "conversations": turns}).encode()
+
+    bad_bytes = b'{"id": "x", "conversations": [{"from": "human", "value": "\xff"}]}'
+    path = tmp_path / "sg.json"
+    path.write_bytes(b"[" + b",".join([conv(0), DEEP.encode(), bad_bytes, conv(1)]) + b"]")
+    items = list(sharegpt.read(path))
+    assert [getattr(i, "text", None) or i.reason for i in items] == [
+        "good question 0",
+        BadReason.INVALID_JSON,
+        BadReason.INVALID_UTF8,
+        "good question 1",
+    ]

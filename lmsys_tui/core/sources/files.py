@@ -16,7 +16,14 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
-from lmsys_tui.core.sources.base import BAD_BYTES, BadReason, BadRow, Item, RowError, SourceInfo
+from lmsys_tui.core.sources.base import (
+    BadReason,
+    BadRow,
+    Item,
+    RowError,
+    SourceInfo,
+    has_bad_bytes,
+)
 from lmsys_tui.core.sources.mapping import Mapper, Plan, resolve
 from lmsys_tui.core.sources.spec import SourceSpec
 from lmsys_tui.errors import UsageError, first_line
@@ -298,7 +305,7 @@ def _csv_items(
                 continue
             if len(cells) > len(header):
                 yield BadRow(BadReason.MALFORMED_CSV, where)  # cells without a column
-            elif any(BAD_BYTES.search(cell) for cell in cells):
+            elif any(has_bad_bytes(cell) for cell in cells):
                 yield BadRow(BadReason.INVALID_UTF8, where)
             else:
                 try:

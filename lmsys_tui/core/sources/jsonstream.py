@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator
 from typing import IO, Any
 
-from lmsys_tui.core.sources.base import BAD_BYTES, BadReason
+from lmsys_tui.core.sources.base import BAD_BYTES, BadReason, has_bad_bytes
 
 _CHUNK = 1 << 20
 _WS = " \t\r\n"
@@ -39,6 +39,7 @@ def iter_json_array(stream: IO[str], chunk_size: int = _CHUNK) -> Iterator[tuple
     pos += 1
     index = 0
     eof = False
+    dirty = has_bad_bytes(buf)  # only then is each element searched for them
     while True:
         pos = _skip_ws(buf, pos)
         if pos < len(buf) and buf[pos] == ",":
@@ -53,8 +54,9 @@ def iter_json_array(stream: IO[str], chunk_size: int = _CHUNK) -> Iterator[tuple
             eof = not more
             buf = buf[pos:] + more
             pos = 0
+            dirty = has_bad_bytes(buf)
             continue
-        yield index, BadReason.INVALID_UTF8 if BAD_BYTES.search(buf, pos, end) else value
+        yield index, BadReason.INVALID_UTF8 if dirty and BAD_BYTES.search(buf, pos, end) else value
         index += 1
         pos = end
 
