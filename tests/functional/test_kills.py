@@ -1,9 +1,10 @@
 """SIGKILL at random points in every stage: the store opens, agrees with Chroma, and the re-run
 completes with the uninterrupted result, paying no stored LLM answer twice (issue 14).
 
-A reference pipeline (load, embed, k-means, offline summary, LLM summary, LLM merge) runs once
-through the real CLI on real ShareGPT queries, the real MiniLM model, real Chroma and the local
-LLM server (tests/llm_server.py), timing each stage and keeping a copy of the home before it.
+A reference pipeline (load, embed, k-means, offline summary, LLM summary, LLM merge, an edit
+that merges two clusters) runs once through the real CLI on real ShareGPT queries, the real
+MiniLM model, real Chroma and the local LLM server (tests/llm_server.py), timing each stage and
+keeping a copy of the home before it.
 Each case copies the home from before one stage, kills that stage's process after a delay drawn
 (by seed) from the stage's measured duration, then checks the store and runs the stage again:
   - the store opens (integrity_check, FTS index and a fresh connection);
@@ -38,7 +39,10 @@ SEEDS = (1, 2, 3)
 KMEANS = ["--n-clusters", "6", "--random-state", "7", "--use-chroma", "--embed-backend", "torch"]
 LLM = ["--model", "openai/gpt-4o-mini", "--concurrency", "2"]
 SUMMARY = ["--use-chroma", "--embed-backend", "torch", "--summary-run-id"]  # the id goes last
-STAGES = ("load", "embed", "cluster", "summarize-offline", "summarize-llm", "merge")
+STAGES = ("load", "embed", "cluster", "summarize-offline", "summarize-llm", "merge", "edit")
+PROBLEMS = ("missing_queries", "extra_queries", "metadata_mismatch", "vector_mismatch")
+PROBLEMS += ("missing_summaries", "stale_summaries", "extra_summaries")  # verify's counts
+EDIT = ["--source", "1,2", "--target", "0", "--new-title", "Merged while killed"]
 
 
 def argv(stage: str, run_id: str) -> list[str]:
@@ -50,6 +54,7 @@ def argv(stage: str, run_id: str) -> list[str]:
         "summarize-offline": ["summarize", run_id, "--model", "offline", *SUMMARY, "off"],
         "summarize-llm": ["summarize", run_id, *LLM, *SUMMARY, "llm"],
         "merge": ["merge-clusters", run_id, *LLM, "--summary-run-id", "llm"],
+        "edit": ["edit", "merge-clusters", run_id, *EDIT],
     }[stage]
 
 
@@ -75,7 +80,7 @@ def fingerprint(stage: str, home: Path, run_id: str) -> Any:
     if stage == "embed":
         return sorted(db_rows(home / "embeddings.db", "SELECT text_hash FROM idx_1"))
     if stage == "cluster":
-        done = db_rows(db, "SELECT run_id FROM clustering_runs WHERE status = 'done'")
+        done = done_runs(db)
         assert len(done) == 1, done
         return db_rows(
             db,
@@ -91,6 +96,16 @@ def fingerprint(stage: str, home: Path, run_id: str) -> Any:
             " WHERE summary_run_id = ? ORDER BY cluster_id",
             pass_id,
         )
+    if stage == "edit":
+        return (
+            db_rows(db, "SELECT COUNT(*) FROM cluster_edits"),
+            db_rows(db, "SELECT cluster_id, size FROM clusters WHERE run_id = ?", run_id),
+            db_rows(
+                db,
+                "SELECT query_id, cluster_id FROM query_clusters WHERE run_id = ? ORDER BY 1",
+                run_id,
+            ),
+        )
     done = db_rows(db, "SELECT hierarchy_run_id FROM hierarchy_runs WHERE status = 'done'")
     assert len(done) == 1, done
     return db_rows(
@@ -99,6 +114,14 @@ def fingerprint(stage: str, home: Path, run_id: str) -> Any:
         " WHERE hierarchy_run_id = ? ORDER BY level, cluster_id",
         done[0][0],
     )
+
+
+def done_runs(db: Path) -> list[tuple[Any, ...]]:
+    return db_rows(db, "SELECT run_id FROM clustering_runs WHERE status = 'done'")
+
+
+def edits(db: Path) -> int:
+    return db_rows(db, "SELECT COUNT(*) FROM cluster_edits")[0][0]
 
 
 def llm_ok(db: Path) -> int:
@@ -187,10 +210,19 @@ def check_opens(home: Path) -> None:
         assert db_rows(home / "embeddings.db", "PRAGMA integrity_check") == [("ok",)]
 
 
-def check_sync(home: Path, run_id: str) -> None:
+def check_sync(home: Path, run_id: str, *, edited: bool = False) -> None:
+    """`verify sync` is ok. An edit commits in SQLite first and then brings the summary
+    documents in Chroma in step: killed in between, `verify sync` names exactly those as stale
+    (by design of the edit commands) and `--fix` repairs them."""
     from lmsys_tui.core.search.verify import verify_sync
 
-    report = verify_sync(home / "queries.db", run_id, chroma_path=home / "chroma")
+    db, chroma = home / "queries.db", home / "chroma"
+    report = verify_sync(db, run_id, chroma_path=chroma)
+    if edited and report["status"] != "ok":
+        counts = {k: v for k, v in report["chroma"].items() if k in PROBLEMS}
+        assert {k for k, v in counts.items() if v} == {"stale_summaries"}, report
+        verify_sync(db, run_id, chroma_path=chroma, fix=True, backend="torch")
+        report = verify_sync(db, run_id, chroma_path=chroma)
     assert report["status"] == "ok", report
 
 
@@ -229,10 +261,9 @@ def test_sigkill_then_rerun(reference: Reference, tmp_path: Path, stage: str, se
         check_opens(home)
         asked_before_rerun = len(server.hits)
         stored = llm_ok(db) - stored_before if paying else 0
-        published = stage == "cluster" and db_rows(
-            db, "SELECT 1 FROM clustering_runs WHERE status = 'done'"
-        )
-        if not published:  # (a run killed after it was published is done: nothing to re-run)
+        # a run killed after it was published, or an edit after it committed, is done
+        published = (stage == "cluster" and done_runs(db)) or (stage == "edit" and edits(db))
+        if not published:
             finish(rerun_argv(stage, reference.run_id, db), env)
         asked_by_rerun = len(server.hits) - asked_before_rerun
     check_opens(home)
@@ -245,5 +276,5 @@ def test_sigkill_then_rerun(reference: Reference, tmp_path: Path, stage: str, se
     if stage != "load":
         run_id = clustered(home) if stage == "embed" else reference.run_id
         if stage == "cluster":
-            [(run_id,)] = db_rows(db, "SELECT run_id FROM clustering_runs WHERE status = 'done'")
-        check_sync(home, run_id)
+            [(run_id,)] = done_runs(db)
+        check_sync(home, run_id, edited=stage == "edit")
