@@ -6,6 +6,7 @@ Core code raises `LmsysError` subclasses; the CLI prints their message as one li
 
 from __future__ import annotations
 
+import errno
 from enum import IntEnum
 
 
@@ -56,3 +57,19 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
     message may run to pages); its type's name when it says nothing."""
     text = str(exc).strip()
     return text.splitlines()[0][:limit] if text else type(exc).__name__
+
+
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EFBIG, errno.EDQUOT})
+_SQLITE_NO_ROOM = ("database or disk is full", "disk i/o error")
+
+
+def no_room(exc: BaseException) -> str | None:
+    """The cause, when `exc` is a write that failed for want of room (a full disk, a quota, a
+    file-size limit; SQLite reports the last as a disk I/O error), else None."""
+    orig = getattr(exc, "orig", None) or exc  # SQLAlchemy wraps sqlite3's errors
+    if isinstance(orig, OSError) and orig.errno in _NO_ROOM:
+        return orig.strerror or first_line(orig)
+    text = str(orig).strip().lower()
+    if type(orig).__name__ == "OperationalError" and text.startswith(_SQLITE_NO_ROOM):
+        return first_line(orig)
+    return None

@@ -19,7 +19,7 @@ from typing import Any, TypeVar
 
 from lmsys_tui.core.store.schema import damaged_message
 from lmsys_tui.core.text import safe_text
-from lmsys_tui.errors import ExitCode, LmsysError
+from lmsys_tui.errors import ExitCode, LmsysError, no_room
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -68,6 +68,10 @@ def handled(func: F) -> F:
                 raise
             if _damaged(err):
                 fail(f"{_store_path(kwargs)}: {damaged_message(err)}", ExitCode.USAGE)
+            if (cause := no_room(err)) is not None:
+                fail(f"could not write ({cause}): the disk is full or a size limit was reached;"
+                     " committed work is kept, run the command again once there is room",
+                     ExitCode.FAILED)  # fmt: skip
             if "-v" in sys.argv or "--verbose" in sys.argv:
                 raise
             fail(f"{type(err).__name__}: {err} (run with -v for the traceback)", ExitCode.FAILED)

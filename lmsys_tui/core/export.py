@@ -8,6 +8,7 @@ path you asked for. CSV cells a spreadsheet would run as formulas are escaped un
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -22,7 +23,7 @@ from typing import Any, BinaryIO
 from lmsys_tui.core.options import Options, option
 from lmsys_tui.core.read.runs import get_run, run_total
 from lmsys_tui.core.store.sql import reader
-from lmsys_tui.errors import Cancelled, UsageError
+from lmsys_tui.errors import Cancelled, LmsysError, UsageError, no_room
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 FORMATS = ("csv", "json", "jsonl", "parquet")
@@ -209,9 +210,13 @@ def export_run(
                 tmp.unlink()
             else:
                 os.replace(tmp, output)
-        except BaseException:
-            writer.close()
+        except BaseException as exc:
+            with contextlib.suppress(OSError):  # flushing the rest may fail the same way
+                writer.close()
             tmp.unlink(missing_ok=True)
+            if (cause := no_room(exc)) is not None:
+                msg = f"no room to write {output} ({cause}); nothing was written"
+                raise LmsysError(msg) from None
             raise
     return ExportSummary(
         run_id=run_id,

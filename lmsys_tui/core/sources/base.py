@@ -6,12 +6,32 @@ one bad row never costs a good one, and nothing in a row can crash the load.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
 MAX_TEXT_CHARS = 100_000  # --max-chars: longer first turns are kept (skipped with --skip-long)
+
+# Bytes that are not UTF-8, as the `surrogateescape` error handler decodes them. Every text
+# reader decodes that way and skips a row holding one as `invalid_utf8`: never a U+FFFD guess.
+BAD_BYTES = re.compile("[\udc80-\udcff]")
+
+
+def has_bad_bytes(text: str) -> bool:
+    """Whether `text` (read with surrogateescape) held bytes that are not UTF-8.
+
+    The usual answer costs nothing: `isascii` reads a flag, and encoding is ~50x faster than
+    `BAD_BYTES.search` (the only surrogates in read text come from the error handler).
+    """
+    if text.isascii():
+        return False
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 class BadReason(StrEnum):
@@ -24,6 +44,8 @@ class BadReason(StrEnum):
     WRONG_TYPE = "wrong_type"
     NO_USER_TURN = "no_user_turn"
     MISSING_ID = "missing_id"
+    INVALID_UTF8 = "invalid_utf8"
+    MALFORMED_CSV = "malformed_csv"
 
 
 @dataclass(slots=True)

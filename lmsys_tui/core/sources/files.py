@@ -16,7 +16,14 @@ from itertools import chain, islice
 from pathlib import Path
 from typing import IO, Any
 
-from lmsys_tui.core.sources.base import BadReason, BadRow, Item, RowError, SourceInfo
+from lmsys_tui.core.sources.base import (
+    BadReason,
+    BadRow,
+    Item,
+    RowError,
+    SourceInfo,
+    has_bad_bytes,
+)
 from lmsys_tui.core.sources.mapping import Mapper, Plan, resolve
 from lmsys_tui.core.sources.spec import SourceSpec
 from lmsys_tui.errors import UsageError, first_line
@@ -80,10 +87,13 @@ def _jsonl_rows(fh: IO[bytes]) -> Iterator[tuple[int, Any]]:
         if not raw.strip():
             continue
         try:
-            yield number, json.loads(raw)
-        except ValueError:  # includes bytes that are not UTF-8
-            yield number, BadReason.INVALID_JSON
-        except RecursionError:
+            text = raw.decode("utf-8-sig")  # -sig: a byte-order mark on the first line is fine
+        except UnicodeDecodeError:
+            yield number, BadReason.INVALID_UTF8
+            continue
+        try:
+            yield number, json.loads(text)
+        except (ValueError, RecursionError):  # RecursionError: nested too deep to decode
             yield number, BadReason.INVALID_JSON
 
 
@@ -110,8 +120,9 @@ def _open_json(
     """A top-level array (read incrementally); a file of one object per line is JSON Lines."""
     from lmsys_tui.core.sources.jsonstream import iter_json_array
 
-    fh = open(path, encoding="utf-8", errors="replace")  # noqa: SIM115 - closed by the generator
-    start = fh.read(4096).lstrip("\ufeff \t\r\n")[:1]
+    # surrogateescape: bytes that are not UTF-8 stay recognisable, and their record is skipped
+    fh = open(path, encoding="utf-8-sig", errors="surrogateescape")  # noqa: SIM115 - closed below
+    start = fh.read(4096).lstrip(" \t\r\n")[:1]
     fh.seek(0)
     if start == "{":
         fh.close()
@@ -221,40 +232,84 @@ def _open_parquet(path: Path, spec: SourceSpec, lmsys: bool) -> tuple[Plan, Iter
     return plan, batch_items(batches, Mapper(plan), where="row"), pf.metadata.num_rows
 
 
-# --- CSV --------------------------------------------------------------------------------------
+# --- CSV ---------------------------------------------------------------------------------------
 
 
 def _open_csv(path: Path, spec: SourceSpec, lmsys: bool) -> tuple[Plan, Iterator[Item], None]:
     csv.field_size_limit(min(sys.maxsize, 2**31 - 1))  # long texts are too_long rows, not errors
-    fh = open(path, encoding="utf-8-sig", errors="replace", newline="")  # noqa: SIM115
+    # surrogateescape: bytes that are not UTF-8 stay recognisable, and their row is skipped
+    fh = open(path, encoding="utf-8-sig", errors="surrogateescape", newline="")  # noqa: SIM115
     try:
-        reader = csv.reader(fh)
+        lines = _Lines(fh)
+        reader = csv.reader(lines, strict=True)  # strict: a stray quote is an error, not a merge
         header = next(reader, None)
         if not header:
             raise UsageError(f"{path.name} has no header row")
         plan = _plan(header, spec, lmsys, path, json_cells=True)
+    except csv.Error as exc:
+        fh.close()
+        raise UsageError(f"{path.name}: malformed CSV header ({exc})") from None
     except BaseException:
         fh.close()
         raise
-    return plan, _csv_items(reader, header, Mapper(plan), fh), None
+    return plan, _csv_items(reader, lines, header, Mapper(plan), fh), None
 
 
-def _csv_items(reader: Any, header: list[str], mapper: Mapper, fh: IO[str]) -> Iterator[Item]:
+class _Lines:
+    """The file's physical lines for `csv.reader`, able to give back what a bad record took.
+
+    An unclosed quote makes the reader swallow the lines after it until the next quote or the
+    end of the file; in strict mode that ends in csv.Error, and the swallowed lines (all but the
+    record's first) are read again as records of their own, so only the broken line is lost.
+    """
+
+    def __init__(self, fh: IO[str]) -> None:
+        self._fh = fh
+        self._again: list[str] = []  # given-back lines, next one last
+        self.taken: list[str] = []  # lines of the record being read
+        self.line_num = 0  # last line handed out, counting given-back lines once
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self._again.pop() if self._again else next(self._fh)
+        self.taken.append(line)
+        self.line_num += 1
+        return line
+
+    def give_back(self) -> None:
+        rest = self.taken[1:]
+        self._again.extend(reversed(rest))
+        self.line_num -= len(rest)
+
+
+def _csv_items(
+    reader: Any, lines: _Lines, header: list[str], mapper: Mapper, fh: IO[str]
+) -> Iterator[Item]:
     with fh:
         index = 0
         while True:
+            lines.taken.clear()
+            where = f"line {lines.line_num + 1}"
             try:
                 cells = next(reader)
             except StopIteration:
                 return
-            except csv.Error:  # a malformed line; the reader continues with the next one
-                yield BadRow(BadReason.WRONG_TYPE, f"line {reader.line_num}")
+            except csv.Error:  # broken quoting: counted, never merged into the next lines
+                lines.give_back()
+                yield BadRow(BadReason.MALFORMED_CSV, where)
                 index += 1
                 continue
             if not cells:
                 continue
-            try:
-                yield mapper.convert(dict(zip(header, cells, strict=False)), index)
-            except RowError as err:
-                yield BadRow(err.reason, f"line {reader.line_num}")
+            if len(cells) > len(header):
+                yield BadRow(BadReason.MALFORMED_CSV, where)  # cells without a column
+            elif any(has_bad_bytes(cell) for cell in cells):
+                yield BadRow(BadReason.INVALID_UTF8, where)
+            else:
+                try:
+                    yield mapper.convert(dict(zip(header, cells, strict=False)), index)
+                except RowError as err:
+                    yield BadRow(err.reason, where)
             index += 1

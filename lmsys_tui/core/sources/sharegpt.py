@@ -66,8 +66,11 @@ def convert(record: Any) -> Conversation | None:
 
 def read(path: Path | None = None) -> Iterator[Item]:
     path = path or packaged_path()
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="surrogateescape") as fh:  # see iter_json_array
         for index, record in iter_json_array(fh):
+            if isinstance(record, BadReason):
+                yield BadRow(record, f"record {index}")
+                continue
             try:
                 conv = convert(record)
             except RowError as err:

@@ -88,12 +88,17 @@ def shared_reader(path: Path) -> sqlite3.Connection:
 @contextmanager
 def maybe_reader(path: Path) -> Iterator[sqlite3.Connection | None]:
     """A read-only connection, or None when no store exists at `path` yet (listings print an
-    empty result rather than an error on a new home)."""
+    empty result rather than an error on a new home).
+
+    Inside one read transaction: every statement of the block sees the same moment of the
+    store (WAL), so a writer committing between two of them cannot tear what is read.
+    """
     if schema.ensure_current(path) is None:
         yield None
         return
     conn = open_reader(path)
     try:
+        conn.execute("BEGIN")  # a snapshot for the block; closing the connection ends it
         yield conn
     finally:
         conn.close()
