@@ -66,7 +66,8 @@ Backend = Annotated[
     typer.Option(
         "--embed-backend",
         "--backend",
-        help="auto (GPU torch, else ONNX where it agrees with torch) | torch | onnx | onnx-int8.",
+        help="auto (GPU torch, else the fastest variant that passed the measured quality gate)"
+        " | torch | onnx | onnx-int8 | onnx-128 | onnx-int8-128.",
     ),
 ]
 UseChroma = Annotated[

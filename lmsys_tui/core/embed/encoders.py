@@ -15,8 +15,9 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from lmsys_tui.core.embed.model import (
     clip_text,
@@ -33,6 +34,7 @@ from lmsys_tui.core.embed.space import (
     check_backend,
     model_source,
 )
+from lmsys_tui.core.embed.variants import PROBE_SLACK, VARIANTS, measured_choice
 from lmsys_tui.errors import LmsysError, NeedsKeyError, UsageError, first_line
 
 if TYPE_CHECKING:
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 OPENAI_MAX_CHARS = 8000  # ~8191-token input limit; halved on a context-length refusal
 
 
@@ -53,36 +56,53 @@ class Encoder(Protocol):
 
 class TorchEncoder:
     """sentence-transformers on torch: the reference the ONNX export is checked against, and
-    the backend that uses a GPU when there is one."""
+    the backend that uses a GPU when there is one (fp16 weights on CUDA).
+
+    `tokenise` and `run` are the halves of `encode` (as for ONNX), so the next batch is
+    tokenised in a thread while the model runs this one: on a GPU, tokenising and Python, not
+    the model, bound sentence-transformers' own `encode`. On a CPU this is the same code path.
+    """
 
     def __init__(self, space: Space, device: str) -> None:
         self.st = load_sentence_transformer(model_source(space), device)
+        if device == "cuda":
+            self.st.half()
+        self.device = device
         self.max_tokens = int(self.st.max_seq_length or 512)
         self.dim = embedding_dim(self.st)
-        self.name = f"torch:{device}"
+        self.name = f"torch:{device}" + ("-fp16" if device == "cuda" else "")
         self._lock = threading.Lock()
 
-    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def tokenise(self, texts: list[str]) -> tuple[dict[str, Any], np.ndarray]:
         import numpy as np
 
         clipped = [clip_text(t, self.max_tokens) for t in texts]
-        with self._lock:
-            probe = self.st.tokenizer(
-                clipped, add_special_tokens=False, truncation=True, max_length=4
-            )["input_ids"]
-            ok = np.array([len(ids) > 0 for ids in probe], dtype=bool)
-            out = np.zeros((len(texts), self.dim), np.float32)
-            keep = [t for t, k in zip(clipped, ok, strict=True) if k]
-            if keep:
-                vecs = self.st.encode(
-                    keep,
-                    batch_size=len(keep),
-                    normalize_embeddings=True,
-                    convert_to_numpy=True,
-                    show_progress_bar=False,
-                )
-                out[ok] = np.asarray(vecs, dtype=np.float32)
-        return out, ok
+        probe = self.st.tokenizer(clipped, add_special_tokens=False, truncation=True, max_length=4)[
+            "input_ids"
+        ]
+        ok = np.array([len(ids) > 0 for ids in probe], dtype=bool)
+        keep = [t for t, k in zip(clipped, ok, strict=True) if k]
+        prep = getattr(self.st, "preprocess", None) or self.st.tokenize  # renamed in ST 6
+        features = prep(keep) if keep else {}
+        return {"features": features, "ok": ok}, ok
+
+    def run(self, feed: dict[str, Any]) -> np.ndarray:
+        """Rows for every text of the batch (zeros where it has nothing to embed)."""
+        import numpy as np
+        import torch
+        from sentence_transformers.util import batch_to_device
+
+        out = np.zeros((len(feed["ok"]), self.dim), np.float32)
+        if feed["features"]:
+            with self._lock, torch.inference_mode():
+                features = batch_to_device(feed["features"], self.device)
+                emb = self.st(features)["sentence_embedding"].float()
+                out[feed["ok"]] = torch.nn.functional.normalize(emb, p=2, dim=1).cpu().numpy()
+        return out
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        feed, ok = self.tokenise(texts)
+        return self.run(feed), ok
 
 
 class OpenAIEncoder:
@@ -150,20 +170,27 @@ _NOTES: dict[tuple[str, str], str] = {}
 
 
 def _onnx_or_torch(space: Space, backend: str, cache_dir: Path) -> tuple[Encoder, str | None]:
-    """The ONNX encoder, or torch with the reason it could not be used."""
-    quantized = backend == "onnx-int8"
+    """The ONNX encoder of the variant asked for (for `auto`: the measured choice, else fp32
+    where it agrees with torch), or torch with the reason it could not be used."""
+    measured = measured_choice(space.model) if backend == "auto" else None
+    variant = VARIANTS[measured[0] if measured else "onnx" if backend == "auto" else backend]
+    if variant.runtime == "torch":
+        return TorchEncoder(space, "cpu"), None
     try:
-        model = ensure_onnx(space, cache_dir, quantized=quantized)
+        model = ensure_onnx(space, cache_dir, quantized=variant.int8)
     except ExportError as exc:
         note = f"ONNX export of {space.model} failed ({exc}); using torch"
         return TorchEncoder(space, "cpu"), note
-    if backend == "auto" and not model.agrees:
+    # auto: the probe cosine must hold what it was when the variant was measured (or, for a
+    # model never measured, the fp32 agreement bar): another export must not ride on it
+    floor = measured[1] - PROBE_SLACK if measured else AGREEMENT
+    if backend == "auto" and model.min_cosine < floor:
         note = (
-            f"ONNX export of {space.model} agrees with torch only to cosine"
-            f" {model.min_cosine:.4f} (< {AGREEMENT}); using torch"
+            f"ONNX export ({variant.name}) of {space.model} agrees with torch only to cosine"
+            f" {model.min_cosine:.4f} (< {floor:.4f}); using torch"
         )
         return TorchEncoder(space, "cpu"), note
-    return OnnxEncoder(model, "onnx-int8" if quantized else "onnx"), None
+    return OnnxEncoder(model, variant.name, max_tokens=variant.max_tokens), None
 
 
 def get_encoder(
@@ -197,6 +224,29 @@ def get_encoder(
         if note:
             _NOTES[cache_key] = note
         return encoder, note
+
+
+def encode_batches(
+    encoder: Encoder, batches: Iterator[tuple[T, list[str]]]
+) -> Iterator[tuple[T, np.ndarray, np.ndarray]]:
+    """(key, rows, readable mask) per batch, tokenising the next batch in a thread while the
+    model runs this one (tokenizers and ONNX Runtime/torch release the GIL). `batches` is
+    advanced in the caller's thread, so it may read SQLite."""
+    if not hasattr(encoder, "tokenise"):
+        for key, texts in batches:
+            yield key, *encoder.encode(texts)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    tokenise, run = encoder.tokenise, encoder.run  # type: ignore[attr-defined]
+    with ThreadPoolExecutor(1, thread_name_prefix="tokenise") as pool:
+        current = next(batches, None)
+        pending = pool.submit(tokenise, current[1]) if current else None
+        while current is not None and pending is not None:
+            feed, ok = pending.result()
+            key, current = current[0], next(batches, None)
+            pending = pool.submit(tokenise, current[1]) if current else None
+            yield key, run(feed), ok
 
 
 def embed_texts(

@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from lmsys_tui.core.embed.model import bundled_model_path, embedding_dim, load_sentence_transformer
+from lmsys_tui.core.embed.variants import VARIANTS
 from lmsys_tui.errors import UsageError
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")  # how a local model computes its vectors
+BACKENDS = ("auto", *VARIANTS)  # how a local model computes its vectors (see variants)
 
 
 def check_backend(backend: str) -> None:

@@ -12,7 +12,7 @@ finished batch; the next run continues with what is missing. Empty texts are nev
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -236,15 +236,19 @@ def _run_batches(
     cancelled: CancelCheck,
     started: float,
 ) -> None:
-    done = 0
-    try:
+    from lmsys_tui.core.embed.encoders import encode_batches
+
+    def batches() -> Iterator[tuple[list[str], list[str]]]:
         for start in range(0, len(todo), batch_size):
-            if cancelled():
-                raise Cancelled("cancelled")
             batch = todo[start : start + batch_size]
             texts = _texts(conn, [first_id[h] for h in batch])
-            clean = [normalise(texts[first_id[h]]) for h in batch]
-            matrix, ok = encoder.encode(clean)
+            yield batch, [normalise(texts[first_id[h]]) for h in batch]
+
+    done = 0
+    try:
+        if cancelled():
+            raise Cancelled("cancelled")
+        for batch, matrix, ok in encode_batches(encoder, batches()):
             keep = [i for i, good in enumerate(ok) if good]
             unreadable = [(batch[i], "no_tokens") for i, good in enumerate(ok) if not good]
             vectors.put(sid, [batch[i] for i in keep], matrix[keep], excluded=unreadable)
@@ -254,6 +258,8 @@ def _run_batches(
             done += len(batch)
             rate = summary.embedded / max(time.perf_counter() - started, 1e-9)
             progress(done, len(todo), f"{rate:,.1f} texts/s")
+            if cancelled():  # here, not in batches(): that one runs a batch ahead
+                raise Cancelled("cancelled")
     except (KeyboardInterrupt, Cancelled):
         summary.status = "cancelled"
         raise Cancelled(
