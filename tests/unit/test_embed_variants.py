@@ -115,3 +115,28 @@ def test_torch_encoder_is_bare_encode_on_cpu(sample) -> None:
     ref = st.encode(texts, normalize_embeddings=True, convert_to_numpy=True)
     assert ok.all()
     assert (X * ref).sum(1).min() > 0.99999
+
+
+def test_device_choices_are_checked_with_their_flag() -> None:
+    from lmsys_tui.core.cluster.options import EmbedOptions
+    from lmsys_tui.errors import UsageError
+
+    assert enc.pick_device("cpu", "torch") is None
+    assert enc.pick_device("auto", "onnx-int8") is None  # ONNX runs on the CPU
+    with pytest.raises(UsageError, match="--device cuda runs torch"):
+        enc.pick_device("cuda", "onnx")
+    with pytest.raises(UsageError, match="--device must be one of"):
+        enc.pick_device("gpu", "torch")
+    with pytest.raises(UsageError, match="--device"):
+        EmbedOptions(embed_device="gpu")
+    assert EmbedOptions(embed_device="cpu").to_argv() == ["--device", "cpu"]
+
+
+def test_device_cuda_without_a_gpu_is_a_usage_error() -> None:
+    from lmsys_tui.core.embed.model import gpu_device
+    from lmsys_tui.errors import UsageError
+
+    if gpu_device() == "cuda":
+        pytest.skip("this machine has CUDA")
+    with pytest.raises(UsageError, match="no CUDA device"):
+        enc.pick_device("cuda", "torch")

@@ -32,6 +32,7 @@ from lmsys_tui.core.embed.space import (
     OPENAI_SHORTENABLE,
     Space,
     check_backend,
+    check_device,
     model_source,
 )
 from lmsys_tui.core.embed.variants import PROBE_SLACK, VARIANTS, measured_choice
@@ -164,9 +165,9 @@ class OpenAIEncoder:
         return out, ok
 
 
-_CACHE: dict[tuple[str, str], Encoder] = {}
+_CACHE: dict[tuple[str, str, str], Encoder] = {}
 _CACHE_LOCK = threading.Lock()
-_NOTES: dict[tuple[str, str], str] = {}
+_NOTES: dict[tuple[str, str, str], str] = {}
 
 
 def _onnx_or_torch(space: Space, backend: str, cache_dir: Path) -> tuple[Encoder, str | None]:
@@ -193,14 +194,32 @@ def _onnx_or_torch(space: Space, backend: str, cache_dir: Path) -> tuple[Encoder
     return OnnxEncoder(model, variant.name, max_tokens=variant.max_tokens), None
 
 
+def pick_device(device: str, backend: str) -> str | None:
+    """The accelerator torch runs on for `--device` (None: the CPU path, ONNX for `auto`).
+
+    auto: a GPU when torch sees one (only for backends auto and torch); cuda: CUDA or a usage
+    error; cpu: never a GPU. The ONNX variants always run on the CPU."""
+    check_device(device)
+    if device == "cpu":
+        return None
+    if device == "auto":
+        return gpu_device() if backend in ("auto", "torch") else None
+    if backend not in ("auto", "torch"):
+        raise UsageError(f"--device cuda runs torch: use --backend auto or torch, not {backend}")
+    if gpu_device() != "cuda":
+        raise UsageError("--device cuda: torch sees no CUDA device here")
+    return "cuda"
+
+
 def get_encoder(
-    space: Space, backend: str = "auto", cache_dir: Path | None = None
+    space: Space, backend: str = "auto", cache_dir: Path | None = None, device: str = "auto"
 ) -> tuple[Encoder, str | None]:
-    """The cached encoder for (space, backend) and a note when it is not the one asked for."""
+    """The cached encoder for (space, backend, device) and a note when it is not the one
+    asked for."""
     check_backend(backend)
     if space.provider == OPENAI:
         backend = "api"
-    cache_key = (space.key, backend)
+    cache_key = (space.key, backend, device)
     with _CACHE_LOCK:
         if cache_key in _CACHE:
             return _CACHE[cache_key], _NOTES.get(cache_key)
@@ -209,9 +228,9 @@ def get_encoder(
         if backend == "api":
             encoder = OpenAIEncoder(space)
         else:
-            device = gpu_device() if backend in ("auto", "torch") else None
-            if backend == "torch" or device is not None:
-                encoder = TorchEncoder(space, device or "cpu")
+            accelerator = pick_device(device, backend)
+            if backend == "torch" or accelerator is not None:
+                encoder = TorchEncoder(space, accelerator or "cpu")
             else:
                 if cache_dir is None:
                     from lmsys_tui.config import Settings

@@ -28,6 +28,14 @@ def check_backend(backend: str) -> None:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
 
 
+DEVICES = ("auto", "cpu", "cuda")  # where torch runs (auto: a GPU when torch sees one)
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise UsageError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
+
+
 SENTENCE_TRANSFORMERS = "sentence-transformers"
 OPENAI = "openai"
 PROVIDERS = (SENTENCE_TRANSFORMERS, OPENAI)

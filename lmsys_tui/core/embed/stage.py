@@ -34,6 +34,7 @@ EMPTY_HASH = text_hash("")
 _FULL_SCAN_OVER = 20_000  # id lists longer than this read (id, hash) from the index scan
 _CONCAT_MAX = 20_000_000
 _SCAN_SHARE = 8  # read vectors by a scan of all segments from 1/8 of the space on
+GPU_BATCH_SCALE = 8
 
 
 class MissingVectorsError(NotFoundError):
@@ -171,8 +172,12 @@ def embed_queries(
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
     cache_dir: Path | None = None,
+    device: str = "auto",
 ) -> EmbedSummary:
-    """Embed the texts of `query_ids` (all queries if None) missing from the space's store."""
+    """Embed the texts of `query_ids` (all queries if None) missing from the space's store.
+
+    On a GPU each model call takes GPU_BATCH_SCALE x `batch_size` texts (one batch of 64 short
+    texts leaves a GPU mostly idle)."""
     from lmsys_tui.core.embed.encoders import get_encoder
     from lmsys_tui.core.embed.space import check_backend
     from lmsys_tui.core.text import normalise
@@ -204,7 +209,9 @@ def embed_queries(
             if todo:
                 lengths = _lengths(conn, [first_id[h] for h in todo])
                 todo.sort(key=lambda h: -lengths.get(first_id[h], 0))
-                encoder, note = get_encoder(space, backend, cache_dir)
+                encoder, note = get_encoder(space, backend, cache_dir, device)
+                if str(getattr(encoder, "device", "cpu")) != "cpu":
+                    batch_size *= GPU_BATCH_SCALE
                 summary.backend = encoder.name
                 if note:
                     summary.notes.append(note)
