@@ -6,8 +6,10 @@ has nothing to embed: it is excluded, never given a meaningless vector). Texts a
 the model's token limit (256 for MiniLM), so one long prompt never fails a batch.
 
 Encoders are loaded once per process and cached (the TUI's search and a pipeline worker share
-one model). `auto` picks torch when torch sees a GPU, else the ONNX export (`onnx_export`, run by
-`onnx_runtime`, fp32 or int8) when it agrees with torch on the probe texts, else torch.
+one model). `auto` picks torch when torch sees a GPU (`--device`), else the ONNX variant the
+stored measurement chose (`variants`; the export made by `onnx_export`, run by `onnx_runtime`)
+when its probe cosine with torch holds, else torch. `encode_batches` overlaps tokenising the
+next batch with the model running this one.
 """
 
 from __future__ import annotations
