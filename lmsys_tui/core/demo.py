@@ -53,6 +53,7 @@ class DemoResult:
     clusters: int = 0
     reused: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # where the time went
     message: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -150,6 +151,13 @@ def run_demo(
     label = opts.label or info.default_label
     result = DemoResult(dataset=label)
 
+    clock = [started]
+
+    def lap(name: str) -> None:
+        now = time.perf_counter()
+        result.stage_seconds[name] = round(now - clock[0], 3)
+        clock[0] = now
+
     have = _loaded(store, label) if reuse else None
     if have is not None and (opts.limit is None or have >= opts.limit):
         result.reused.append("load")
@@ -164,6 +172,7 @@ def run_demo(
             progress=_stage(progress, 1, "load"),
             cancelled=cancelled,
         )
+    lap("load")
     n = _loaded(store, label) or 0
     result.queries = min(n, opts.limit) if opts.limit else n
     k = opts.n_clusters or default_clusters(result.queries)
@@ -184,6 +193,7 @@ def run_demo(
         )
         result.run_id, result.clusters = summary.run_id, summary.num_clusters
     assert result.run_id is not None
+    lap("cluster")
 
     srid = _finished_pass(store, result.run_id, opts.model) if reuse else None
     if srid is not None:
@@ -197,6 +207,7 @@ def run_demo(
             cancelled=cancelled,
         ).summary_run_id
     result.summary_run_id = srid
+    lap("summarize")
 
     hier = _finished_hierarchy(store, result.run_id, srid) if reuse else None
     if hier is not None:
@@ -210,6 +221,7 @@ def run_demo(
             cancelled=cancelled,
         ).hierarchy_run_id
     result.hierarchy_run_id = hier
+    lap("merge")
     result.seconds = round(time.perf_counter() - started, 3)
     reused = f" (reused: {', '.join(result.reused)})" if result.reused else ""
     result.message = (

@@ -97,6 +97,32 @@ def test_headless_help_imports_no_textual_and_nothing_heavy(
         assert not _imported(modules, package), package
 
 
+def test_headless_help_lists_every_command_without_importing_them(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`--help` lists the commands from actions.py without importing their modules, and lists
+    them exactly as the fully built app (every module imported) does."""
+    from typer.testing import CliRunner
+
+    from lmsys_tui.cli import build_headless_app
+
+    res, modules = _probe(CLI_PROBE, ["--headless", "--help"], cli_env, tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert not _imported(modules, "lmsys_tui.commands"), "a command module was imported"
+    helps = [
+        CliRunner().invoke(build_headless_app(args), ["--help"], prog_name="lmsys-tui --headless")
+        for args in (None, ["--help"])  # all commands imported; as main() builds it
+    ]
+    assert helps[0].exit_code == helps[1].exit_code == 0
+    assert "search-cluster" in helps[1].output
+    assert helps[0].output == helps[1].output
+    res, modules = _probe(CLI_PROBE, ["--headless", "-v", "chroma", "--help"], cli_env, tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "info" in res.stdout
+    assert _imported(modules, "lmsys_tui.commands.embed")
+    assert not _imported(modules, "lmsys_tui.commands.data")
+
+
 @pytest.mark.parametrize(
     ("command", "expect"),
     [("runs", '"runs": []'), ("datasets", "probe-set"), ("status", '"queries": 4')],

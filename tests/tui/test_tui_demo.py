@@ -56,6 +56,9 @@ async def test_demo_shows_the_pipeline_then_opens_the_tree(
         result = job.result
         assert result["reused"] == ["load"]  # the seeded store already had the queries
         assert result["queries"] == LIMIT and result["clusters"] == 12  # sqrt(300 / 2)
+        split = result["stage_seconds"]  # where the time went, stage by stage
+        assert list(split) == ["load", "cluster", "summarize", "merge"]
+        assert sum(split.values()) == pytest.approx(result["seconds"], abs=0.05)
         assert screens and set(screens) == {"PipelineScreen"}  # shown while it works
         stages = [n.split(":", 1)[0] for n in notes]
         for stage in ("1/4 load", "2/4 cluster", "3/4 summarize", "4/4 merge"):

@@ -188,6 +188,37 @@ class Assignment:
     inertia: float
 
 
+def _two_nearest(d: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the one or two smallest squared distances per row, ascending; the nearest's index)."""
+    import numpy as np
+
+    if d.shape[1] == 1:
+        return d, np.zeros(len(d), dtype=np.int64)
+    two = np.argpartition(d, 1, axis=1)[:, :2]
+    pair = np.take_along_axis(d, two, axis=1)
+    first = pair.argmin(axis=1)
+    return np.sort(pair, axis=1), np.take_along_axis(two, first[:, None], axis=1)[:, 0]
+
+
+def _two_nearest_torch(device: str, centers: np.ndarray) -> Any:
+    """The chunk -> (k=1: n x 1, else n x 2) squared distances of the nearest centers, by
+    torch on `device` (on a GPU, the n x k distance matrix never reaches the CPU)."""
+    import numpy as np
+    import torch
+
+    c = torch.from_numpy(centers).to(device)
+    c_sq = (c * c).sum(1)
+    width = min(2, len(centers))
+
+    def pairs(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = torch.from_numpy(np.ascontiguousarray(X, dtype=np.float32)).to(device)
+        d = ((x * x).sum(1)[:, None] - 2.0 * (x @ c.T) + c_sq[None, :]).clamp_min_(0.0)
+        vals, idx = d.topk(width, dim=1, largest=False)
+        return vals.cpu().numpy(), idx.cpu().numpy()
+
+    return pairs
+
+
 def assign(
     X: np.ndarray,
     centers: np.ndarray,
@@ -195,17 +226,20 @@ def assign(
     chunk_size: int = 5000,
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
+    device: str | None = None,
 ) -> Assignment:
     """Nearest center per row, in chunks (memory: chunk x k), with a margin-based confidence.
 
     Confidence is the relative margin to the second-nearest center: 0 on the border between
-    two clusters, near 1 close to its own center.
+    two clusters, near 1 close to its own center. `device` ("cuda", or "cpu" to test the same
+    path) computes the distances with torch there; None: numpy.
     """
     import numpy as np
 
     n, k = len(X), len(centers)
     centers = np.ascontiguousarray(centers, dtype=np.float32)
     c_sq = np.einsum("ij,ij->i", centers, centers)
+    nearest_two = _two_nearest_torch(device, centers) if device else None
     labels = np.empty(n, dtype=np.int32)
     dist = np.empty(n, dtype=np.float32)
     conf = np.empty(n, dtype=np.float32)
@@ -213,23 +247,20 @@ def assign(
     for s in range(0, n, chunk_size):
         if cancelled():
             raise Cancelled("cancelled")
-        d = _sq_dist(X[s : s + chunk_size], centers, c_sq)
-        if k == 1:
-            nearest = np.zeros(len(d), dtype=np.int64)
-            d1 = d[:, 0]
-            c = np.ones(len(d), dtype=np.float32)
+        if nearest_two is not None:
+            pair, two = nearest_two(X[s : s + chunk_size])  # ascending
+            nearest = two[:, 0]
         else:
-            two = np.argpartition(d, 1, axis=1)[:, :2]
-            pair = np.take_along_axis(d, two, axis=1)
-            first = pair.argmin(axis=1)
-            nearest = np.take_along_axis(two, first[:, None], axis=1)[:, 0]
-            d1 = pair.min(axis=1)
-            d2 = np.sqrt(pair.max(axis=1))
+            pair, nearest = _two_nearest(_sq_dist(X[s : s + chunk_size], centers, c_sq))
+        d1 = pair[:, 0]
+        c = np.ones(len(pair), dtype=np.float32)
+        if k > 1:
+            d2 = np.sqrt(pair[:, 1])
             with np.errstate(invalid="ignore", divide="ignore"):
                 c = np.where(d2 > 0, 1.0 - np.sqrt(d1) / d2, 0.0)
-        labels[s : s + len(d)] = nearest
-        dist[s : s + len(d)] = np.sqrt(d1)
-        conf[s : s + len(d)] = c
+        labels[s : s + len(pair)] = nearest
+        dist[s : s + len(pair)] = np.sqrt(d1)
+        conf[s : s + len(pair)] = c
         inertia += float(d1.sum(dtype=np.float64))
         progress(min(n, s + chunk_size), n, "assigning")
     return Assignment(labels=labels, distances=dist, confidence=conf, inertia=inertia)
@@ -247,6 +278,13 @@ def relabel_by_size(labels: np.ndarray, centers: np.ndarray) -> tuple[np.ndarray
     return mapping[labels], centers[order]
 
 
+def _cuda() -> str | None:
+    """ "cuda" when torch sees a CUDA device (checked without importing torch on plain CPUs)."""
+    from lmsys_tui.core.embed.model import gpu_device
+
+    return "cuda" if gpu_device() == "cuda" else None
+
+
 def kmeans_result(
     ids: np.ndarray,
     X: np.ndarray,
@@ -262,7 +300,7 @@ def kmeans_result(
     fitted = fit_kmeans(X, params, progress=progress, cancelled=cancelled)
     started = time.perf_counter()
     a = assign(X, fitted.centers, chunk_size=params.chunk_size, progress=progress,
-               cancelled=cancelled)  # fmt: skip
+               cancelled=cancelled, device=_cuda())  # fmt: skip
     labels, centers = relabel_by_size(a.labels, fitted.centers)
     sums = np.bincount(labels, weights=a.distances, minlength=len(centers))
     counts = np.bincount(labels, minlength=len(centers))

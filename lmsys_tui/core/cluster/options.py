@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from lmsys_tui.core.embed import BACKENDS, Space, resolve_space
+from lmsys_tui.core.embed import BACKENDS, DEVICES, Space, resolve_space
 from lmsys_tui.core.options import Options, option
 
 
@@ -31,6 +31,7 @@ class EmbedOptions(Options):
     dimensions: int | None = option(minimum=1)
     embed_batch_size: int = option(64, minimum=1)
     embed_backend: str = option("auto", choices=BACKENDS)
+    embed_device: str = option("auto", choices=DEVICES, flag="--device")
     use_chroma: bool = option(False)
     chroma_path: str | None = None  # set by the door from its settings (--chroma-path)
     chroma_host: str | None = option()

@@ -92,6 +92,7 @@ def embed_selection(
         progress=progress,
         cancelled=cancelled,
         cache_dir=cache_dir,
+        device=opts.embed_device,
     )
     if not opts.use_chroma:
         return embedded, None

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.core.embed.space import BACKENDS, Space, resolve_space
+from lmsys_tui.core.embed.space import BACKENDS, DEVICES, Space, resolve_space
 
 if TYPE_CHECKING:
     from lmsys_tui.core.embed.encoders import embed_texts
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "BACKENDS",
+    "DEVICES",
     "EmbedSummary",
     "MissingVectorsError",
     "Space",

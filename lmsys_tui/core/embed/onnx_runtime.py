@@ -37,21 +37,27 @@ class OnnxModel:
 
 
 class OnnxEncoder:
-    """ONNX Runtime on the exported graph; tokenises with `tokenizers` (no torch import)."""
+    """ONNX Runtime on the exported graph; tokenises with `tokenizers` (no torch import).
 
-    def __init__(self, model: OnnxModel, name: str) -> None:
+    `max_tokens` below the model's limit truncates earlier (the `-128` variants). `tokenise`
+    and `run` are the two halves of `encode`, so a caller can tokenise the next batch in a
+    thread while the graph runs this one (`encoders.encode_batches`).
+    """
+
+    def __init__(self, model: OnnxModel, name: str, max_tokens: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         self.model = model
         self.name = name
-        self.max_tokens = model.max_seq_length
+        self.max_tokens = min(model.max_seq_length, max_tokens or model.max_seq_length)
         self.session = _onnx_session(model.path)
         self.tokenizer = Tokenizer.from_file(str(model.tokenizer))
         self.tokenizer.no_padding()
-        self.tokenizer.enable_truncation(max_length=model.max_seq_length)
+        self.tokenizer.enable_truncation(max_length=self.max_tokens)
         self.tokenizer.enable_padding(pad_id=model.pad_id, pad_token=model.pad_token)
 
-    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    def tokenise(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(the graph's inputs, padded to the batch's longest text; mask of readable texts)."""
         import numpy as np
 
         encs = self.tokenizer.encode_batch([clip_text(t, self.max_tokens) for t in texts])
@@ -62,8 +68,17 @@ class OnnxEncoder:
         feed = {"input_ids": ids, "attention_mask": mask}
         if "token_type_ids" in self.model.inputs:
             feed["token_type_ids"] = np.array([e.type_ids for e in encs], dtype=np.int64)
+        return feed, ok
+
+    def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        import numpy as np
+
         out = self.session.run(None, feed)[0]
-        return np.ascontiguousarray(out, dtype=np.float32), ok
+        return np.ascontiguousarray(out, dtype=np.float32)
+
+    def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        feed, ok = self.tokenise(texts)
+        return self.run(feed), ok
 
 
 _share_cpu = False

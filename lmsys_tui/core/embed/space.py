@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 from lmsys_tui.core.embed.model import bundled_model_path, embedding_dim, load_sentence_transformer
+from lmsys_tui.core.embed.variants import VARIANTS
 from lmsys_tui.errors import UsageError
 
-BACKENDS = ("auto", "torch", "onnx", "onnx-int8")  # how a local model computes its vectors
+BACKENDS = ("auto", *VARIANTS)  # how a local model computes its vectors (see variants)
 
 
 def check_backend(backend: str) -> None:
@@ -25,6 +26,14 @@ def check_backend(backend: str) -> None:
     start without loading the encoders)."""
     if backend not in BACKENDS:
         raise UsageError(f"--backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
+
+
+DEVICES = ("auto", "cpu", "cuda")  # where torch runs (auto: a GPU when torch sees one)
+
+
+def check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise UsageError(f"--device must be one of {', '.join(DEVICES)}, not {device!r}")
 
 
 SENTENCE_TRANSFORMERS = "sentence-transformers"

@@ -12,7 +12,7 @@ finished batch; the next run continues with what is missing. Empty texts are nev
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,6 +34,7 @@ EMPTY_HASH = text_hash("")
 _FULL_SCAN_OVER = 20_000  # id lists longer than this read (id, hash) from the index scan
 _CONCAT_MAX = 20_000_000
 _SCAN_SHARE = 8  # read vectors by a scan of all segments from 1/8 of the space on
+GPU_BATCH_SCALE = 8
 
 
 class MissingVectorsError(NotFoundError):
@@ -171,8 +172,12 @@ def embed_queries(
     progress: Progress = no_progress,
     cancelled: CancelCheck = never_cancelled,
     cache_dir: Path | None = None,
+    device: str = "auto",
 ) -> EmbedSummary:
-    """Embed the texts of `query_ids` (all queries if None) missing from the space's store."""
+    """Embed the texts of `query_ids` (all queries if None) missing from the space's store.
+
+    On a GPU each model call takes GPU_BATCH_SCALE x `batch_size` texts (one batch of 64 short
+    texts leaves a GPU mostly idle)."""
     from lmsys_tui.core.embed.encoders import get_encoder
     from lmsys_tui.core.embed.space import check_backend
     from lmsys_tui.core.text import normalise
@@ -204,7 +209,9 @@ def embed_queries(
             if todo:
                 lengths = _lengths(conn, [first_id[h] for h in todo])
                 todo.sort(key=lambda h: -lengths.get(first_id[h], 0))
-                encoder, note = get_encoder(space, backend, cache_dir)
+                encoder, note = get_encoder(space, backend, cache_dir, device)
+                if str(getattr(encoder, "device", "cpu")) != "cpu":
+                    batch_size *= GPU_BATCH_SCALE
                 summary.backend = encoder.name
                 if note:
                     summary.notes.append(note)
@@ -236,15 +243,19 @@ def _run_batches(
     cancelled: CancelCheck,
     started: float,
 ) -> None:
-    done = 0
-    try:
+    from lmsys_tui.core.embed.encoders import encode_batches
+
+    def batches() -> Iterator[tuple[list[str], list[str]]]:
         for start in range(0, len(todo), batch_size):
-            if cancelled():
-                raise Cancelled("cancelled")
             batch = todo[start : start + batch_size]
             texts = _texts(conn, [first_id[h] for h in batch])
-            clean = [normalise(texts[first_id[h]]) for h in batch]
-            matrix, ok = encoder.encode(clean)
+            yield batch, [normalise(texts[first_id[h]]) for h in batch]
+
+    done = 0
+    try:
+        if cancelled():
+            raise Cancelled("cancelled")
+        for batch, matrix, ok in encode_batches(encoder, batches()):
             keep = [i for i, good in enumerate(ok) if good]
             unreadable = [(batch[i], "no_tokens") for i, good in enumerate(ok) if not good]
             vectors.put(sid, [batch[i] for i in keep], matrix[keep], excluded=unreadable)
@@ -254,6 +265,8 @@ def _run_batches(
             done += len(batch)
             rate = summary.embedded / max(time.perf_counter() - started, 1e-9)
             progress(done, len(todo), f"{rate:,.1f} texts/s")
+            if cancelled():  # here, not in batches(): that one runs a batch ahead
+                raise Cancelled("cancelled")
     except (KeyboardInterrupt, Cancelled):
         summary.status = "cancelled"
         raise Cancelled(
