@@ -81,6 +81,6 @@ def test_v3_store_gains_the_label_column(home) -> None:
     conn.commit()
     conn.close()
     assert schema.ensure_current(db) == 3
-    assert schema.read_version(db) == schema.SCHEMA_VERSION == 4
+    assert schema.read_version(db) == schema.SCHEMA_VERSION
     assert db_rows(db, "SELECT conversation_id, label FROM queries") == [("q1", None)]
     assert (home / "queries.db.bak-v3").exists()

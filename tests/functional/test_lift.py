@@ -80,10 +80,9 @@ def test_built_in_facets_and_bad_input(db: Path) -> None:
 
 
 def test_a_label_column_is_a_facet_when_the_store_has_one(db: Path) -> None:
-    """The label column another stage adds to `queries` is read when present."""
+    """The label `load --label-column` stores with each query is a facet like any other."""
     run_id, cluster = _plant(db)
     conn = sqlite3.connect(db)
-    conn.execute("ALTER TABLE queries ADD COLUMN label TEXT")
     conn.execute(
         "UPDATE queries SET label = CASE model WHEN ? THEN 'coding' ELSE 'other' END", (PLANTED,)
     )
