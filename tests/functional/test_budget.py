@@ -7,6 +7,7 @@ twice. The store is the `db` fixture's real k-means run (30 clusters of ShareGPT
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -91,7 +92,7 @@ def test_merge_dry_run_counts_every_step(cstore, llm) -> None:
     # assignment per child, one rename per parent
     sizes = [int(n) for n in estimate.notes[0].removeprefix("levels ").split(" -> ")]
     assert sizes[0] == 30 and len(sizes) == 3 and sizes == sorted(sizes, reverse=True)
-    assert estimate.calls == sum(1 + 1 + kids + parents for kids, parents in zip(sizes, sizes[1:]))
+    assert estimate.calls == sum(1 + 1 + kids + parents for kids, parents in pairwise(sizes))
     assert estimate.cost_usd > 0
     offline = estimate_merge(cstore, fx.RUN_ID, MergeOptions(model="offline"))
     assert offline.calls == 0 and offline.cost_usd == 0.0
