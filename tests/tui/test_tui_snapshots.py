@@ -9,6 +9,7 @@ The SVGs live in snapshots/test_tui_snapshots/ and were read before they were ac
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from tui_store import RUN_ID
 
 from lmsys_tui.errors import Cancelled
 from lmsys_tui.tui import jobspecs
+from lmsys_tui.tui.jobhost import PROGRESS_INTERVAL
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 
 SIZE = (120, 40)
@@ -147,6 +149,9 @@ def test_pipeline_screen(
     def fake(progress: Any, cancelled: Any) -> None:
         progress(10, 100, "embed: 10 of 100 texts")
         step.wait(10)
+        # the job host keeps one progress message per PROGRESS_INTERVAL of a phase: a report
+        # sooner than that after the first would be coalesced away and 40% never shown
+        time.sleep(2 * PROGRESS_INTERVAL)
         progress(40, 100, "embed: 40 of 100 texts")
         while not (cancelled() or release.wait(0.01)):
             pass
