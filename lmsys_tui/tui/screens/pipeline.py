@@ -5,8 +5,9 @@ Forms are declared as data (`tui/forms.py`); each builds its stage's options thr
 command line derived from them. Start hands the job to the App (jobs outlive this screen); the
 job list and the selected job's bar, ETA and log redraw from the App's `jobs_version`. `x`
 cancels the selected job through the stage protocol. Opened on a running job (the demo), the
-job fills the screen until `f` or a form key brings the forms back. Just over 400 lines: the
-forms' lazy building and the jobs panel's cheap redraws share the screen's state.
+job fills the screen until `f` or a form key brings the forms back. Over 400 lines (~460) on
+purpose: the forms' lazy building, the cost estimate under the command line and the jobs
+panel's cheap redraws share the screen's state; split, each part would need the others'.
 """
 
 from __future__ import annotations
