@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING
 
 from lmsys_tui.core.cluster.runs import load_clusters, load_run
 from lmsys_tui.core.llm.budget import Estimate, answer_tokens, is_answered
-from lmsys_tui.core.store import sql
 from lmsys_tui.core.summarize.options import SummarizeOptions
-from lmsys_tui.core.summarize.passes import resumed_model
+from lmsys_tui.core.summarize.passes import done_clusters, resumed_model
 from lmsys_tui.core.summarize.sampling import build_jobs
 from lmsys_tui.errors import UsageError
 
@@ -34,18 +33,7 @@ def estimate_summarize(store: Store, run_id: str, opts: SummarizeOptions) -> Est
     clusters = load_clusters(store, run_id)
     if not clusters:
         raise UsageError(f"run {run_id!r} has no clusters")
-    done: set[int] = set()
-    if opts.resume:
-        with sql.connection(store) as conn:
-            done = {
-                int(r[0])
-                for r in sql.tuples(
-                    conn,
-                    "SELECT cluster_id FROM cluster_summaries WHERE summary_run_id = ?"
-                    " AND status = 'done'",
-                    (opts.resume,),
-                )
-            }
+    done = done_clusters(store, opts.resume) if opts.resume else set()
     wanted = opts.cluster_ids or [c.cluster_id for c in clusters if c.cluster_id >= 0]
     todo = [c for c in wanted if c not in done]
     if spec.offline:

@@ -92,6 +92,20 @@ class SummaryPass:
         record_end(self.store, SummaryRun, self.summary_run_id, status, error, result)
 
 
+def done_clusters(store: Store, summary_run_id: str) -> set[int]:
+    """The clusters a pass has already titled: what a resume skips and an estimate leaves out."""
+    with sql.connection(store) as conn:
+        return {
+            int(r[0])
+            for r in sql.tuples(
+                conn,
+                "SELECT cluster_id FROM cluster_summaries WHERE summary_run_id = ?"
+                " AND status = 'done'",
+                (summary_run_id,),
+            )
+        }
+
+
 def resumed_model(store: Store, summary_run_id: str) -> str:
     """The model of the pass `--resume` names (a resumed pass keeps its model)."""
     with sql.connection(store) as conn:
@@ -125,16 +139,7 @@ def open_pass(
             row.status, row.error, row.finished_at = "running", None, None
             session.add(row)
             session.commit()
-            with sql.connection(store) as conn:
-                done = {
-                    int(r[0])
-                    for r in sql.tuples(
-                        conn,
-                        "SELECT cluster_id FROM cluster_summaries WHERE summary_run_id = ?"
-                        " AND status = 'done'",
-                        (row.summary_run_id,),
-                    )
-                }
+            done = done_clusters(store, row.summary_run_id)
             return SummaryPass(store, run_id, row.summary_run_id, row.alias, spec.model), done
         if opts.summary_run_id:
             srid = opts.summary_run_id
