@@ -134,8 +134,10 @@ def stability(
         progress(i, seeds, f"fit {i + 1} of {seeds} (seed {seed})")
         result = _params(run, seed).fit(ids, X, no_progress, cancelled)
         labels = np.asarray(result.labels, dtype=np.int64)
-        if not sizes:  # no hierarchy: the sizes merge-clusters would choose for fit 0
-            kept = sorted(c for c in result.centroids if c >= 0)
+        kept = sorted(c for c in result.centroids if c >= 0)
+        if i == 0 and not sizes and len(kept) >= 2:
+            # no hierarchy: the sizes merge-clusters would choose for fit 0 (it merges two
+            # clusters or more; with fewer, only the leaves are compared)
             unit = unit_rows(np.vstack([result.centroids[c] for c in kept]))
             counts = [int((labels == c).sum()) for c in kept]
             sizes = choose_shape(unit, counts, 3).sizes[1:]
