@@ -240,6 +240,8 @@ def _write(
     how many hierarchies were rolled up."""
     import math
 
+    from lmsys_tui.core.curate.frame import default_editor
+
     ids, labels, dist, conf = placed
     with sql.transaction(store) as conn:
         cur = conn.cursor()
@@ -290,9 +292,10 @@ def _write(
             )
         cur.execute(
             "INSERT INTO cluster_edits (run_id, cluster_id, edit_type, editor, old_value,"
-            " new_value, reason, timestamp) VALUES (?, NULL, 'assign', 'cli', NULL, ?, ?, ?)",
+            " new_value, reason, timestamp) VALUES (?, NULL, 'assign', ?, NULL, ?, ?, ?)",
             (
                 run_id,
+                default_editor(),  # as every edit names its editor (not "cli" for everyone)
                 json.dumps({"dataset": dataset, "assigned": len(ids),
                             "by_cluster": {str(k): v for k, v in counts.items()}}),
                 f"cluster assign --dataset {dataset}",
