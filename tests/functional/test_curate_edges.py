@@ -122,3 +122,21 @@ def test_an_edit_under_a_cluster_assign_says_why_it_stays(seed: Seed) -> None:
         undo(seed.db, tagged.edit_id)
     with pytest.raises(UsageError, match=r"\(assign\) kept no rows to restore"):
         undo(seed.db, run_id=run)
+
+
+def test_assign_into_a_new_run_copies_nothing_when_nothing_is_new(seed: Seed) -> None:
+    """The run holds every query of its dataset already: --new-run makes no copy (it used to
+    leave a run identical to its source behind)."""
+    from lmsys_tui.core.insights.assign import AssignOptions, assign_dataset
+    from lmsys_tui.core.store.db import open_store
+
+    dataset = _column(seed, "SELECT label FROM datasets ORDER BY id LIMIT 1")[0]
+    runs = _column(seed, "SELECT run_id FROM clustering_runs ORDER BY run_id")
+    store = open_store(seed.db)
+    try:
+        done = assign_dataset(store, seed.run_id, AssignOptions(dataset=dataset, new_run=True))
+    finally:
+        store.close()
+    assert done.assigned == 0 and done.skipped > 0 and done.source_run_id is None
+    assert done.run_id == seed.run_id and "no copy made" in done.message
+    assert _column(seed, "SELECT run_id FROM clustering_runs ORDER BY run_id") == runs

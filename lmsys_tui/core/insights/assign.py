@@ -145,10 +145,6 @@ def assign_dataset(
     if run["status"] != "done":
         raise NotFoundError(f"run {run_id!r} is {run['status']}; it has no clusters yet")
     wanted = select_query_ids(store, opts.dataset) or []
-    source = None
-    if opts.new_run:
-        source, run_id = run_id, copy_run(store, run_id, opts.dataset)
-    result = AssignResult(run_id, opts.dataset, str(run["algorithm"]), source_run_id=source)
     with sql.connection(store) as conn:
         have = {
             int(r[0])
@@ -157,9 +153,15 @@ def assign_dataset(
             )
         }
     new = [q for q in wanted if q not in have]
+    source = None
+    if opts.new_run and new:  # a copy holds the same members: only made when it gains some
+        source, run_id = run_id, copy_run(store, run_id, opts.dataset)
+    result = AssignResult(run_id, opts.dataset, str(run["algorithm"]), source_run_id=source)
     result.skipped = len(wanted) - len(new)
     if not new:
-        result.message = f"nothing to assign: the run holds all {len(wanted)} queries"
+        result.message = f"nothing to assign: the run holds all {len(wanted)} queries" + (
+            "; no copy made" if opts.new_run else ""
+        )
         return result
     with sql.connection(store) as conn:
         params = sql.loads(
