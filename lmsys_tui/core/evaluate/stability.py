@@ -176,27 +176,16 @@ def stability(
 
 def _tree_sizes(store: Store, run_id: str, hierarchy: str | None) -> list[int]:
     """Nodes per level above the leaves of the given (or newest finished) hierarchy."""
+    from lmsys_tui.core.evaluate.labels import pick_hierarchy
+
     with sql.connection(store) as conn:
-        if hierarchy is not None:
-            owner = sql.scalar(
-                conn, "SELECT run_id FROM hierarchy_runs WHERE hierarchy_run_id = ?", (hierarchy,)
-            )
-            if owner is None:
-                raise NotFoundError(f"no hierarchy {hierarchy!r} (merge-clusters prints its id)")
-            if owner != run_id:
-                raise UsageError(f"hierarchy {hierarchy!r} belongs to run {owner!r}")
-        hid = hierarchy or sql.scalar(
-            conn,
-            "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND status = 'done'"
-            " ORDER BY created_at DESC, rowid DESC",
-            (run_id,),
-        )
-        if hid is None:
+        head = pick_hierarchy(conn, run_id, hierarchy)
+        if head is None:
             return []
         found = sql.tuples(
             conn,
             "SELECT level, COUNT(*) FROM cluster_hierarchies WHERE hierarchy_run_id = ?"
             " GROUP BY level ORDER BY level",
-            (hid,),
+            (head["hierarchy_run_id"],),
         )
     return [int(n) for lvl, n in found if lvl > 0]
