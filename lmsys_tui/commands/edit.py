@@ -8,6 +8,7 @@ audit row as JSON with --json; reads (`view-query`, `history`, `audit`, `orphane
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -45,7 +46,23 @@ ClusterId = Annotated[int | None, typer.Option("--cluster-id", help="The cluster
 ChangeGroups = (EDIT_BY, CHROMA_SERVER, STORE_PATHS, JSON_OR_XML)
 
 
-def _change(params: Params, do: Callable[..., Any]) -> None:
+Change = Callable[..., Any]  # the core edit: do(db, editor=, reason=, chroma=) -> its result
+
+
+def change(func: Callable[..., Change]) -> Callable[..., None]:
+    """An edit command: `func` declares its own flags (Typer reads its signature) and returns
+    the core call; the common flags, the error handling and the output are added here."""
+
+    @handled
+    @takes(*ChangeGroups)
+    @functools.wraps(func)
+    def command(*, params: Params, **own: Any) -> None:
+        _run_change(params, func(**own, params=params))
+
+    return command
+
+
+def _run_change(params: Params, do: Change) -> None:
     """Run one edit with the common arguments and print what it did."""
     from lmsys_tui.core.curate.frame import Chroma
 
@@ -60,8 +77,7 @@ def _change(params: Params, do: Callable[..., Any]) -> None:
     emit(result.to_dict(), params, root="edit")
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def move_query(
     run_id: RunId,
     query_id: Annotated[int | None, typer.Option("--query-id", help="Query to move.")] = V.query_id,
@@ -70,18 +86,15 @@ def move_query(
     ] = V.to_cluster,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Move a query to another cluster of the run."""
     from lmsys_tui.core.curate.membership import move_queries
 
     run, opts = RunArg.from_params(params), V.from_params(params)
-    _change(
-        params, lambda db, **kw: move_queries(db, run.run_id, opts.ids(), opts.to_cluster, **kw)
-    )
+    return lambda db, **kw: move_queries(db, run.run_id, opts.ids(), opts.to_cluster, **kw)
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def move_queries(
     run_id: RunId,
     query_ids: Annotated[
@@ -92,19 +105,15 @@ def move_queries(
     ] = V.to_cluster,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Move several queries to a cluster (one edit, one undo)."""
-    from lmsys_tui.core.curate import membership
+    from lmsys_tui.core.curate.membership import move_queries as move
 
     run, opts = RunArg.from_params(params), V.from_params(params)
-    _change(
-        params,
-        lambda db, **kw: membership.move_queries(db, run.run_id, opts.ids(), opts.to_cluster, **kw),
-    )
+    return lambda db, **kw: move(db, run.run_id, opts.ids(), opts.to_cluster, **kw)
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def rename_cluster(
     run_id: RunId,
     cluster_id: ClusterId = R.cluster_id,
@@ -118,22 +127,18 @@ def rename_cluster(
     ] = R.hierarchy_run_id,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Rename a cluster (every summary pass and hierarchy leaf) or a hierarchy node."""
     from lmsys_tui.core.curate.labels import rename_cluster as rename
 
     run, o = RunArg.from_params(params), R.from_params(params)
-    _change(
-        params,
-        lambda db, **kw: rename(
-            db, run.run_id, o.cluster_id, title=o.title, description=o.description,
-            hierarchy_run_id=o.hierarchy_run_id, **kw,
-        ),
+    return lambda db, **kw: rename(
+        db, run.run_id, o.cluster_id, title=o.title, description=o.description,
+        hierarchy_run_id=o.hierarchy_run_id, **kw,
     )  # fmt: skip
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def merge_clusters(
     run_id: RunId,
     source: Annotated[
@@ -150,22 +155,18 @@ def merge_clusters(
     ] = M.new_description,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Merge clusters into a target cluster (their queries, sizes and topics follow)."""
     from lmsys_tui.core.curate.membership import merge_clusters as merge
 
     run, o = RunArg.from_params(params), M.from_params(params)
-    _change(
-        params,
-        lambda db, **kw: merge(
-            db, run.run_id, id_list("--source", o.source), o.target, new_title=o.new_title,
-            new_description=o.new_description, **kw,
-        ),
+    return lambda db, **kw: merge(
+        db, run.run_id, id_list("--source", o.source), o.target, new_title=o.new_title,
+        new_description=o.new_description, **kw,
     )  # fmt: skip
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def split_cluster(
     run_id: RunId,
     cluster_id: ClusterId = S.cluster_id,
@@ -180,22 +181,18 @@ def split_cluster(
     ] = S.new_description,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Split the given queries off a cluster into a new cluster."""
     from lmsys_tui.core.curate.membership import split_cluster as split
 
     run, o = RunArg.from_params(params), S.from_params(params)
-    _change(
-        params,
-        lambda db, **kw: split(
-            db, run.run_id, o.cluster_id, id_list("--query-ids", o.query_ids),
-            new_title=o.new_title, new_description=o.new_description, **kw,
-        ),
+    return lambda db, **kw: split(
+        db, run.run_id, o.cluster_id, id_list("--query-ids", o.query_ids),
+        new_title=o.new_title, new_description=o.new_description, **kw,
     )  # fmt: skip
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def delete_cluster(
     run_id: RunId,
     cluster_id: ClusterId = D.cluster_id,
@@ -207,21 +204,17 @@ def delete_cluster(
     ] = D.move_to,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Delete a cluster; its queries become orphans (--orphan) or move (--move-to)."""
     from lmsys_tui.core.curate.membership import delete_cluster as delete
 
     run, o = RunArg.from_params(params), D.from_params(params)
-    _change(
-        params,
-        lambda db, **kw: delete(
-            db, run.run_id, o.cluster_id, orphan=o.orphan, move_to=o.move_to, **kw
-        ),
+    return lambda db, **kw: delete(
+        db, run.run_id, o.cluster_id, orphan=o.orphan, move_to=o.move_to, **kw
     )
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def tag_cluster(
     run_id: RunId,
     cluster_id: ClusterId = T.cluster_id,
@@ -232,38 +225,33 @@ def tag_cluster(
     notes: Annotated[str | None, typer.Option("--notes", help="Free-form notes.")] = T.notes,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Tag a cluster: coherence, quality, notes."""
     from lmsys_tui.core.curate.labels import tag_cluster as tag
 
     run, o = RunArg.from_params(params), T.from_params(params)
-    _change(
-        params,
-        lambda db, **kw: tag(
-            db, run.run_id, o.cluster_id, coherence=o.coherence, quality=o.quality,
-            notes=o.notes, **kw,
-        ),
+    return lambda db, **kw: tag(
+        db, run.run_id, o.cluster_id, coherence=o.coherence, quality=o.quality,
+        notes=o.notes, **kw,
     )  # fmt: skip
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def flag_cluster(
     run_id: RunId,
     cluster_id: ClusterId = F.cluster_id,
     flag: Annotated[str | None, typer.Option("--flag", help="e.g. language_mixing.")] = F.flag,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Flag a cluster for review."""
     from lmsys_tui.core.curate.labels import flag_cluster as flag_it
 
     run, o = RunArg.from_params(params), F.from_params(params)
-    _change(params, lambda db, **kw: flag_it(db, run.run_id, o.cluster_id, o.flag or "", **kw))
+    return lambda db, **kw: flag_it(db, run.run_id, o.cluster_id, o.flag or "", **kw)
 
 
-@handled
-@takes(*ChangeGroups)
+@change
 def undo(
     edit_id: Annotated[
         int | None, typer.Argument(help="The edit to undo (default: the newest one left).")
@@ -271,12 +259,12 @@ def undo(
     run: Annotated[str | None, typer.Option("--run", help="Newest edit of this run.")] = U.run,
     *,
     params: Params,
-) -> None:
+) -> Change:
     """Undo an edit: the rows it changed are put back exactly; the undo is audited."""
     from lmsys_tui.core.curate.undo import undo as core_undo
 
     o = U.from_params(params)
-    _change(params, lambda db, **kw: core_undo(db, edit_id, run_id=o.run, **kw))
+    return lambda db, **kw: core_undo(db, edit_id, run_id=o.run, **kw)
 
 
 # -- reads ---------------------------------------------------------------------------------------

@@ -5,71 +5,25 @@ the defaults, checks and flags are those of the headless command: a bad value is
 one-line error, before any thread starts. It returns a `JobSpec`: a title, the equivalent
 `lmsys-tui --headless …` line (the options' `to_argv()`, plus --db-path when the session has
 one; shown on the form as it is filled in), and `fn(progress, cancelled)`, which opens the
-store in the worker thread and calls the core function the command calls. Nothing here
-re-implements, re-checks or restates a stage. Options classes are imported when a form is
-first used, so opening the pipeline screen stays cheap.
+store in the worker thread and calls the core function the command calls (`jobspec` holds the
+type and how a builder makes one). Nothing here re-implements, re-checks or restates a stage.
+Options classes are imported when a form is first used, so opening the pipeline screen stays
+cheap.
 """
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-from lmsys_tui.actions import by_id, headless_command
 from lmsys_tui.config import Settings
-from lmsys_tui.core.options import Options, RunArg, argv
+from lmsys_tui.core.options import Options, RunArg
 from lmsys_tui.errors import UsageError
 from lmsys_tui.stage import CancelCheck, Progress
 from lmsys_tui.tui.jobs import JobFn
+from lmsys_tui.tui.jobspec import JobSpec, make_spec, on_run, with_store
 
-StoreCall = Callable[[Any, Progress, CancelCheck], Any]
 CHROMA_TASKS = ("verify", "verify + fix", "backfill", "info")
-
-
-@dataclass(frozen=True)
-class JobSpec:
-    kind: str
-    title: str
-    command: str  # the equivalent headless command line, quoted for a shell
-    fn: JobFn
-    action: str = ""  # the action whose headless command `argv` is the arguments of
-    argv: tuple[str, ...] = ()
-    options: tuple[Options, ...] = ()  # what the form built; `argv` is their to_argv()
-
-
-def _spec(
-    settings: Settings,
-    action: str,
-    kind: str,
-    title: str,
-    options: tuple[Options, ...],
-    fn: JobFn,
-    *,
-    chroma: bool = False,
-) -> JobSpec:
-    """A spec whose command line is the options' arguments plus the session's store paths."""
-    args = argv(*options)
-    if chroma and settings.chroma_path is not None:
-        args += ["--chroma-path", str(settings.chroma_path)]
-    if settings.db_path is not None:
-        args += ["--db-path", str(settings.db_path)]
-    command = headless_command(by_id(action), *(shlex.quote(a) for a in args)) or ""
-    return JobSpec(kind, title, command, fn, action, tuple(args), options)
-
-
-def _with_store(settings: Settings, call: StoreCall) -> JobFn:
-    def fn(progress: Progress, cancelled: CancelCheck) -> Any:
-        from lmsys_tui.core.store.db import open_store
-
-        store = open_store(settings.db)
-        try:
-            return call(store, progress, cancelled)
-        finally:
-            store.close()
-
-    return fn
 
 
 def placeholders(form_id: str) -> dict[str, str]:
@@ -126,8 +80,8 @@ def load(
             store, items, info, **opts.to_dict(), progress=progress, cancelled=cancelled
         )
 
-    fn = _with_store(settings, call)
-    return _spec(settings, "load", "load", f"Load {spec.source}", (spec, opts), fn)
+    fn = with_store(settings, call)
+    return make_spec(settings, "load", "load", f"Load {spec.source}", (spec, opts), fn)
 
 
 def embed(settings: Settings, *, dataset: Any = None, limit: Any = None) -> JobSpec:
@@ -151,8 +105,8 @@ def embed(settings: Settings, *, dataset: Any = None, limit: Any = None) -> JobS
         )
         return embedded
 
-    fn = _with_store(settings, call)
-    return _spec(settings, "embed", "embed", "Embed queries", (selection, opts), fn)
+    fn = with_store(settings, call)
+    return make_spec(settings, "embed", "embed", "Embed queries", (selection, opts), fn)
 
 
 def cluster(
@@ -184,30 +138,10 @@ def cluster(
         return run(store, params, selection=selection, progress=progress, cancelled=cancelled)
 
     options = (params, selection, EmbedOptions())
-    fn = _with_store(settings, call)
-    return _spec(settings, f"cluster-{algorithm}", "cluster", f"Cluster {algorithm}", options, fn)
-
-
-def _on_run(
-    settings: Settings,
-    action: str,
-    kind: str,
-    verb: str,
-    run_id: Any,
-    options: type[Options],
-    values: dict[str, Any],
-    stage: Callable[[], Callable[..., Any]],
-) -> JobSpec:
-    """A stage over one run with one options object: `stage()` imports and returns its core
-    function, `stage(store, run_id, opts, progress=, cancelled=)`, in the worker."""
-    run = RunArg.from_form({"run_id": run_id})
-    opts = options.from_form(values)
-
-    def call(store: Any, progress: Progress, cancelled: CancelCheck) -> Any:
-        return stage()(store, run.run_id, opts, progress=progress, cancelled=cancelled)
-
-    fn = _with_store(settings, call)
-    return _spec(settings, action, kind, f"{verb} {run.run_id}", (run, opts), fn)
+    fn = with_store(settings, call)
+    return make_spec(
+        settings, f"cluster-{algorithm}", "cluster", f"Cluster {algorithm}", options, fn
+    )
 
 
 def summarize(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
@@ -219,7 +153,7 @@ def summarize(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSp
 
         return run_summarize
 
-    return _on_run(
+    return on_run(
         settings, "summarize", "summarize", "Summarize", run_id, SummarizeOptions, values, stage
     )
 
@@ -233,9 +167,7 @@ def merge(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
 
         return run_merge
 
-    return _on_run(
-        settings, "merge-clusters", "merge", "Merge", run_id, MergeOptions, values, stage
-    )
+    return on_run(settings, "merge-clusters", "merge", "Merge", run_id, MergeOptions, values, stage)
 
 
 def export(
@@ -254,7 +186,7 @@ def export(
         summary = export_run(settings.db, run.run_id, opts, progress=progress, cancelled=cancelled)
         return f"exported {summary.rows:,} rows to {summary.output}"
 
-    return _spec(settings, "export", "export", f"Export {run.run_id}", (run, opts), fn)
+    return make_spec(settings, "export", "export", f"Export {run.run_id}", (run, opts), fn)
 
 
 def run_file(settings: Settings, *, path: Any = None) -> JobSpec:
@@ -274,8 +206,8 @@ def run_file(settings: Settings, *, path: Any = None) -> JobSpec:
             store, pipe, chroma_path=settings.chroma, progress=progress, cancelled=cancelled
         ).message
 
-    fn = _with_store(settings, call)
-    return _spec(settings, "run-pipeline", "run", f"Run {file.name}", (opts,), fn, chroma=True)
+    fn = with_store(settings, call)
+    return make_spec(settings, "run-pipeline", "run", f"Run {file.name}", (opts,), fn, chroma=True)
 
 
 def demo(settings: Settings, limit: Any = None) -> JobSpec:
@@ -288,7 +220,7 @@ def demo(settings: Settings, limit: Any = None) -> JobSpec:
 
         return run_demo(store, opts, progress=progress, cancelled=cancelled)
 
-    return _spec(settings, "demo", "demo", "Demo pipeline", (opts,), _with_store(settings, call))
+    return make_spec(settings, "demo", "demo", "Demo pipeline", (opts,), with_store(settings, call))
 
 
 def delete(settings: Settings, ident: str, kind: str) -> JobSpec:
@@ -303,7 +235,7 @@ def delete(settings: Settings, ident: str, kind: str) -> JobSpec:
         plan = delete_item(settings.db, opts.ident, opts.kind, force=opts.force)
         return plan.describe().replace("Delete ", "Deleted ", 1)
 
-    return _spec(settings, "delete", "delete", f"Delete {kind}", (opts,), fn)
+    return make_spec(settings, "delete", "delete", f"Delete {kind}", (opts,), fn)
 
 
 def clear(settings: Settings) -> JobSpec:
@@ -318,7 +250,7 @@ def clear(settings: Settings) -> JobSpec:
         removed = clear_store(settings.db, settings.chroma, keep_embeddings=opts.keep_embeddings)
         return f"removed {len(removed)} path(s)" if removed else "nothing to remove"
 
-    return _spec(settings, "clear", "clear", "Clear store", (opts,), fn)
+    return make_spec(settings, "clear", "clear", "Clear store", (opts,), fn)
 
 
 def chroma(
@@ -328,7 +260,9 @@ def chroma(
     if task not in CHROMA_TASKS:
         raise UsageError(f"task must be one of {', '.join(CHROMA_TASKS)}, not {task!r}")
     if task == "info":
-        return _spec(settings, "chroma-info", "chroma", "Chroma info", (), _chroma_info(settings))
+        return make_spec(
+            settings, "chroma-info", "chroma", "Chroma info", (), _chroma_info(settings)
+        )
     if task == "backfill":
         return _backfill(settings, dataset)
     from lmsys_tui.core.search.verify.options import VerifyOptions
@@ -353,7 +287,7 @@ def chroma(
         return f"{run.run_id}: {report['status']}, {len(issues)} issue(s): {issues[0]}"
 
     title = f"Verify {run.run_id}"
-    return _spec(settings, "verify-sync", "chroma", title, (run, opts), verify, chroma=True)
+    return make_spec(settings, "verify-sync", "chroma", title, (run, opts), verify, chroma=True)
 
 
 def _chroma_info(settings: Settings) -> JobFn:
@@ -388,9 +322,11 @@ def _backfill(settings: Settings, dataset: Any) -> JobSpec:
             cancelled=cancelled,
         )
 
-    fn = _with_store(settings, call)
+    fn = with_store(settings, call)
     options = (selection, opts)
-    return _spec(settings, "backfill-chroma", "chroma", "Backfill Chroma", options, fn, chroma=True)
+    return make_spec(
+        settings, "backfill-chroma", "chroma", "Backfill Chroma", options, fn, chroma=True
+    )
 
 
 def assign(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
@@ -405,7 +341,7 @@ def assign(settings: Settings, *, run_id: Any = None, **values: Any) -> JobSpec:
 
         return run
 
-    return _on_run(
+    return on_run(
         settings, "cluster-assign", "assign", "Assign to", run_id, AssignOptions, values, stage
     )
 
@@ -423,7 +359,7 @@ def evaluate_titles(settings: Settings, *, run_id: Any = None, **values: Any) ->
 
         return judged
 
-    return _on_run(
+    return on_run(
         settings, "evaluate-titles", "evaluate", "Judge titles of", run_id, JudgeOptions, values,
         stage,
     )  # fmt: skip

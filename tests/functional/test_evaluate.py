@@ -150,3 +150,21 @@ def test_stability_of_a_density_run_without_labels_or_hierarchy(runs, cli_env) -
         assert lvl["pairs"] == 1 and -1 <= lvl["ari_mean"] <= 1 and "v_measure" not in lvl
     out = run_cli(["--headless", "evaluate", "run", runs["kmeans"], "--json"], cli_env)
     assert out.returncode == 2 and "load the data with --label-column" in out.stderr
+
+
+def test_stability_of_a_run_with_one_cluster_compares_the_leaves(labelled, tmp_path) -> None:
+    """A one-cluster k-means run (allowed: --n-clusters 1) has no level to merge: stability
+    compares its leaves instead of failing inside the agglomeration."""
+    from lmsys_tui.core.cluster.kmeans import KMeansParams, run_kmeans
+    from lmsys_tui.core.evaluate.stability import stability
+    from lmsys_tui.core.store.db import open_store
+
+    db, _, _ = labelled
+    shutil.copy(db, tmp_path / "queries.db")
+    store = open_store(tmp_path / "queries.db")
+    try:
+        run = run_kmeans(store, KMeansParams(n_clusters=1))
+        data = stability(store, run.run_id, seeds=2)
+    finally:
+        store.close()
+    assert data["sizes"] == [] and [lvl["nodes"] for lvl in data["levels"]] == [[1, 1]]

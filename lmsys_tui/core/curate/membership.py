@@ -86,6 +86,25 @@ def _reassign(conn: Any, run_id: str, query_ids: list[int], to_cluster: int) -> 
         )
 
 
+def _free_id(conn: Any, run_id: str) -> int:
+    """The id for a split's new cluster: above every cluster the run has or had, so a deleted
+    or merged-away cluster's id (still named by its orphans and its audit rows) keeps one
+    meaning."""
+    return 1 + max(
+        -1,
+        *(
+            int(sql.scalar(conn, query, (run_id,), -1))
+            for query in (
+                "SELECT MAX(cluster_id) FROM clusters WHERE run_id = ?",
+                "SELECT MAX(cluster_id) FROM cluster_edits WHERE run_id = ?"
+                " AND edit_type = 'delete'",
+                "SELECT MAX(j.value) FROM cluster_edits e, json_each(e.new_value, '$.sources') j"
+                " WHERE e.run_id = ? AND e.edit_type = 'merge'",
+            )
+        ),
+    )
+
+
 def _drop_clusters(conn: Any, run_id: str, cluster_ids: list[int]) -> None:
     for table in ("clusters", "cluster_summaries", "cluster_metadata"):
         conn.execute(
@@ -216,9 +235,7 @@ def split_cluster(
         return Scope(run_id, {cluster_id}, set(ids))
 
     def apply(conn: Any, scope: Scope) -> Change:
-        nid = int(sql.scalar(conn, "SELECT MAX(cluster_id) FROM clusters WHERE run_id = ?",
-                             (run_id,), -1)) + 1  # fmt: skip
-        nid = max(nid, 0)
+        nid = _free_id(conn, run_id)
         new_id.append(nid)
         scope.clusters.add(nid)
         conn.execute(  # the original's centroid: the hierarchy places the new cluster beside it

@@ -56,6 +56,8 @@ def _replay(db: Path, run_id: str, table: str, key: str, key_value: str) -> dict
                     other = edit["new_value"]["hierarchy_run_id"]
                     why = f"renamed a node of hierarchy {other}"
                     not_applied.append({"edit_id": edit["id"], "why": why})
+                else:  # a node of this very hierarchy (renamed before a resume finished it)
+                    kept.append(int(edit["id"]))
                 continue
             naming = _naming(edit)
             if naming is None:

@@ -9,14 +9,14 @@ ancestors are summed again bottom-up. Only nodes in the edit's scope (`snapshot`
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from lmsys_tui.core.store import sql
 
 
-def _drop_child(conn: Any, hier: str, parent: int | None, child: int) -> None:
-    if parent is None:
-        return
+def _children(conn: Any, hier: str, parent: int, change: Callable[[list[int]], list[int]]) -> None:
+    """Rewrite a hierarchy node's children list through `change`."""
     kids = sql.loads(
         sql.scalar(
             conn,
@@ -29,8 +29,13 @@ def _drop_child(conn: Any, hier: str, parent: int | None, child: int) -> None:
     conn.execute(
         "UPDATE cluster_hierarchies SET children_ids = ?"
         " WHERE hierarchy_run_id = ? AND cluster_id = ?",
-        (json.dumps([k for k in kids if k != child]), hier, parent),
+        (json.dumps(change(kids)), hier, parent),
     )
+
+
+def _drop_child(conn: Any, hier: str, parent: int | None, child: int) -> None:
+    if parent is not None:
+        _children(conn, hier, parent, lambda kids: [k for k in kids if k != child])
 
 
 def add_leaf(conn: Any, run_id: str, new_id: int, beside: int, title: str | None) -> None:
@@ -48,20 +53,7 @@ def add_leaf(conn: Any, run_id: str, new_id: int, beside: int, title: str | None
             (hier, run_id, new_id, parent, level, title, sql.db_timestamp(sql.utcnow())),
         )
         if parent is not None:
-            kids = sql.loads(
-                sql.scalar(
-                    conn,
-                    "SELECT children_ids FROM cluster_hierarchies"
-                    " WHERE hierarchy_run_id = ? AND cluster_id = ?",
-                    (hier, parent),
-                ),
-                [],
-            )
-            conn.execute(
-                "UPDATE cluster_hierarchies SET children_ids = ?"
-                " WHERE hierarchy_run_id = ? AND cluster_id = ?",
-                (json.dumps([*kids, new_id]), hier, parent),
-            )
+            _children(conn, hier, parent, lambda kids: [*kids, new_id])
 
 
 def sync(conn: Any, run_id: str, clusters: set[int], node_ids: list[int]) -> None:

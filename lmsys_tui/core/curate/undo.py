@@ -30,17 +30,25 @@ def undo(
     editor = (editor or "").strip() or default_editor()
     with sql.file_transaction(db) as conn:
         edit = _target(conn, edit_id, run_id)
-        later = sql.scalar(
+        later = sql.one(
             conn,
-            "SELECT MIN(id) FROM cluster_edits WHERE run_id = ? AND id > ?"
-            " AND edit_type != 'undo' AND undone_by IS NULL",
+            "SELECT id, edit_type, snapshot FROM cluster_edits WHERE run_id = ? AND id > ?"
+            " AND edit_type != 'undo' AND undone_by IS NULL ORDER BY id",
             (edit["run_id"], edit["edit_id"]),
         )
+        if later is not None and later["snapshot"] is None:  # e.g. `cluster assign`
+            raise UsageError(
+                f"edit {later['id']} ({later['edit_type']}) came after edit {edit['edit_id']}"
+                " and cannot be undone, so edits before it stay"
+            )
         if later is not None:
-            raise UsageError(f"edit {later} came after edit {edit['edit_id']}; undo it first")
+            raise UsageError(f"edit {later['id']} came after edit {edit['edit_id']}; undo it first")
         snap = sql.loads(edit["snapshot"], None)
         if not snap:
-            raise UsageError(f"edit {edit['edit_id']} kept no rows to restore")
+            raise UsageError(
+                f"edit {edit['edit_id']} ({edit['edit_type']}) kept no rows to restore:"
+                " it cannot be undone"
+            )
         snapshot.restore(conn, snap)
         change = Change(
             edit["cluster_id"],

@@ -30,7 +30,7 @@ class Labelled:
     shape: dict[str, Any] = field(default_factory=dict)  # how merge-clusters chose the sizes
 
 
-def _hierarchy(conn: Any, run_id: str, ident: str | None) -> dict[str, Any] | None:
+def pick_hierarchy(conn: Any, run_id: str, ident: str | None) -> dict[str, Any] | None:
     """The hierarchy asked for (an id of this run), else the run's newest finished one."""
     cols = "hierarchy_run_id, run_id, model, status, parameters"
     if ident is not None:
@@ -51,7 +51,7 @@ def _hierarchy(conn: Any, run_id: str, ident: str | None) -> dict[str, Any] | No
 def hierarchy_shape(db: Path, run_id: str, hierarchy: str | None = None) -> dict[str, Any]:
     """How the (given or newest) hierarchy's level sizes were chosen; {} when there is none."""
     with reader(db) as conn:
-        head = _hierarchy(conn, run_id, hierarchy)
+        head = pick_hierarchy(conn, run_id, hierarchy)
     return (loads(head["parameters"], {}).get("shape") or {}) if head else {}
 
 
@@ -70,7 +70,7 @@ def read_labelled(db: Path, run_id: str, hierarchy: str | None = None) -> Labell
             " JOIN queries q ON q.id = qc.query_id WHERE qc.run_id = ? ORDER BY qc.query_id",
             (run_id,),
         )
-        head = _hierarchy(conn, run_id, hierarchy)
+        head = pick_hierarchy(conn, run_id, hierarchy)
         nodes = (
             tuples(
                 conn,

@@ -134,8 +134,10 @@ def stability(
         progress(i, seeds, f"fit {i + 1} of {seeds} (seed {seed})")
         result = _params(run, seed).fit(ids, X, no_progress, cancelled)
         labels = np.asarray(result.labels, dtype=np.int64)
-        if not sizes:  # no hierarchy: the sizes merge-clusters would choose for fit 0
-            kept = sorted(c for c in result.centroids if c >= 0)
+        kept = sorted(c for c in result.centroids if c >= 0)
+        if i == 0 and not sizes and len(kept) >= 2:
+            # no hierarchy: the sizes merge-clusters would choose for fit 0 (it merges two
+            # clusters or more; with fewer, only the leaves are compared)
             unit = unit_rows(np.vstack([result.centroids[c] for c in kept]))
             counts = [int((labels == c).sum()) for c in kept]
             sizes = choose_shape(unit, counts, 3).sizes[1:]
@@ -174,27 +176,16 @@ def stability(
 
 def _tree_sizes(store: Store, run_id: str, hierarchy: str | None) -> list[int]:
     """Nodes per level above the leaves of the given (or newest finished) hierarchy."""
+    from lmsys_tui.core.evaluate.labels import pick_hierarchy
+
     with sql.connection(store) as conn:
-        if hierarchy is not None:
-            owner = sql.scalar(
-                conn, "SELECT run_id FROM hierarchy_runs WHERE hierarchy_run_id = ?", (hierarchy,)
-            )
-            if owner is None:
-                raise NotFoundError(f"no hierarchy {hierarchy!r} (merge-clusters prints its id)")
-            if owner != run_id:
-                raise UsageError(f"hierarchy {hierarchy!r} belongs to run {owner!r}")
-        hid = hierarchy or sql.scalar(
-            conn,
-            "SELECT hierarchy_run_id FROM hierarchy_runs WHERE run_id = ? AND status = 'done'"
-            " ORDER BY created_at DESC, rowid DESC",
-            (run_id,),
-        )
-        if hid is None:
+        head = pick_hierarchy(conn, run_id, hierarchy)
+        if head is None:
             return []
         found = sql.tuples(
             conn,
             "SELECT level, COUNT(*) FROM cluster_hierarchies WHERE hierarchy_run_id = ?"
             " GROUP BY level ORDER BY level",
-            (hid,),
+            (head["hierarchy_run_id"],),
         )
     return [int(n) for lvl, n in found if lvl > 0]

@@ -23,10 +23,9 @@ from lmsys_tui.core.hierarchy.clio import (
     propose_prompt,
     rename_prompt,
 )
-from lmsys_tui.core.hierarchy.merge import STAGE, _leaves
+from lmsys_tui.core.hierarchy.leaves import leaf_shape, load_leaves
 from lmsys_tui.core.hierarchy.nodes import Node
-from lmsys_tui.core.hierarchy.options import MergeOptions
-from lmsys_tui.core.hierarchy.shape import choose_shape
+from lmsys_tui.core.hierarchy.options import STAGE, MergeOptions
 from lmsys_tui.core.llm.budget import Estimate, answer_tokens
 from lmsys_tui.errors import UsageError
 
@@ -47,15 +46,8 @@ def estimate_merge(store: Store, run_id: str, opts: MergeOptions) -> Estimate:
         raise UsageError(f"run {run_id!r} has no summaries: run `summarize {run_id}` first")
     spec = resolve_model(opts.model, opts.base_url)
     estimate = Estimate(spec.model)
-    leaves, vectors, _ = _leaves(store, run_id, summaries)
-    # the same level sizes the stage will aim for (chosen from the data unless given)
-    schedule = choose_shape(
-        vectors,
-        [n.count for n in leaves],
-        opts.target_levels,
-        top_nodes=opts.top_nodes,
-        merge_ratio=opts.merge_ratio,
-    ).sizes
+    leaves, vectors, _ = load_leaves(store, run_id, summaries)
+    schedule = leaf_shape(leaves, vectors, opts).sizes  # the sizes the stage will aim for
     estimate.notes.append("levels " + " -> ".join(map(str, schedule)))
     if spec.offline:
         estimate.notes.append("offline: agglomerative levels, no LLM calls, no cost")

@@ -10,8 +10,8 @@ and why: a copy of the level below is never stored as a hierarchy.
 Query counts roll up from the clusters to every node. A killed
 or cancelled run is continued with `--resume HIER_ID`: finished levels are read back from the
 checkpoint, the unfinished level resumes at its last step, and answers already paid for come
-from the ledger. (Over 400 lines: the stage and its two level loops, offline and LLM, share the
-checkpoint helpers and read best together; other helpers hook into this file this session.)
+from the ledger. The inputs are read in `leaves`, the level loops and their checkpoint live in
+`levels`.
 """
 
 from __future__ import annotations
@@ -22,20 +22,14 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from lmsys_tui.core.hierarchy import nodes as rows
-from lmsys_tui.core.hierarchy.nodes import Node, title_keywords
+from lmsys_tui.core.hierarchy.leaves import leaf_shape, load_leaves
+from lmsys_tui.core.hierarchy.levels import llm_levels, offline_levels
 from lmsys_tui.core.hierarchy.options import MergeOptions
-from lmsys_tui.core.hierarchy.plan import unit_rows
-from lmsys_tui.core.hierarchy.shape import choose_shape, merge_failure
 from lmsys_tui.errors import Cancelled, LmsysError, NotFoundError, UsageError
 from lmsys_tui.stage import CancelCheck, Progress, never_cancelled, no_progress
 
 if TYPE_CHECKING:
-    import numpy as np
-
-    from lmsys_tui.core.llm.providers import ModelSpec
     from lmsys_tui.core.store.db import Store
-
-STAGE = "merge"
 
 
 @dataclass
@@ -59,88 +53,6 @@ class MergeResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def _leaves(
-    store: Store, run_id: str, summaries: dict[int, dict[str, Any]]
-) -> tuple[list[Node], np.ndarray, int]:
-    """Leaf nodes (clusters with their pass's titles) and their unit centroids."""
-    import numpy as np
-
-    from lmsys_tui.core.llm.offline import keyword_title
-    from lmsys_tui.core.summarize import load_clusters
-
-    clusters = [c for c in load_clusters(store, run_id) if c.cluster_id >= 0]
-    if len(clusters) < 2:
-        raise UsageError(f"run {run_id!r} has fewer than two clusters: nothing to merge")
-    leaves, vecs, missing = [], [], 0
-    for c in clusters:
-        if not c.centroid:
-            raise UsageError(f"cluster {c.cluster_id} of run {run_id!r} has no centroid")
-        s = summaries.get(c.cluster_id)
-        done = s is not None and s["status"] == "done" and s["title"]
-        made = (s or {}).get("parameters", {})  # offline passes: phrases name parents best
-        keywords = list(made.get("phrases") or made.get("keywords") or c.keywords)
-        if done:
-            title, description = s["title"], s["description"] or ""  # type: ignore[index]
-        else:
-            missing += 1
-            title = keyword_title(keywords) or f"Cluster {c.cluster_id}"
-            description = ""
-        leaves.append(
-            Node(
-                c.cluster_id,
-                0,
-                title,
-                description,
-                c.size,
-                keywords=keywords or title_keywords(title),
-            )
-        )
-        vecs.append(np.frombuffer(c.centroid, dtype=np.float32))
-    return leaves, unit_rows(np.vstack(vecs)), missing
-
-
-def _parent_vectors(parents: list[Node], children: list[Node], vectors: np.ndarray) -> np.ndarray:
-    """Query-weighted mean of the children's vectors, unit length."""
-    import numpy as np
-
-    index = {n.id: i for i, n in enumerate(children)}
-    out = []
-    for p in parents:
-        idx = [index[c] for c in p.children]
-        w = np.array([max(children[i].count, 1) for i in idx], dtype=np.float32)
-        out.append((vectors[idx] * w[:, None]).sum(0) / w.sum())
-    return unit_rows(np.vstack(out))
-
-
-def _text_vectors(
-    run: dict[str, Any], texts: list[str], model: str | None = None
-) -> np.ndarray | None:
-    """Titles + descriptions embedded in the run's space (Clio embeds them, not centroids),
-    or with `model` (--embedding-model, a sentence-transformers model) when one is given.
-
-    None when the run records no space or its encoder cannot be had (e.g. an OpenAI space
-    without a key): the nodes' centroids stand in, and the result says so.
-    """
-    if not (run["embedding_provider"] and run["embedding_model"] and run["embedding_dim"]):
-        return None
-    from lmsys_tui.core.embed import Space, embed_texts, resolve_space
-
-    try:
-        space = (
-            resolve_space(model=model)
-            if model is not None
-            else Space(
-                str(run["embedding_provider"]),
-                str(run["embedding_model"]),
-                int(run["embedding_dim"]),
-            )
-        )
-        # torch, not ONNX: a few hundred short texts do not repay an export
-        return unit_rows(embed_texts(space, [t or "-" for t in texts], backend="torch"))
-    except (LmsysError, OSError, ValueError):
-        return None
 
 
 def _start(store: Store, run_id: str, opts: MergeOptions) -> tuple[str, dict[str, Any]]:
@@ -188,14 +100,8 @@ def run_merge(
         raise UsageError(f"run {run_id!r} has no summaries: run `summarize {run_id}` first")
     spec = resolve_model(opts.model, opts.base_url)
     probe(spec)  # a dead or refusing endpoint is one line, exit 4, before any pass row
-    leaves, vectors, missing = _leaves(store, run_id, summaries)
-    shape = choose_shape(
-        vectors,
-        [n.count for n in leaves],
-        opts.target_levels,
-        top_nodes=opts.top_nodes,
-        merge_ratio=opts.merge_ratio,
-    )
+    leaves, vectors, missing = load_leaves(store, run_id, summaries)
+    shape = leaf_shape(leaves, vectors, opts)
     schedule = shape.sizes
     if existing is None:
         hier_id = rows.new_hierarchy_id(store, run_id)
@@ -224,7 +130,7 @@ def run_merge(
     checkpoint = dict((existing or {}).get("checkpoint") or {"levels_done": 0, "step": {}})
     try:
         if spec.offline:
-            _offline_levels(
+            offline_levels(
                 store,
                 hier_id,
                 run_id,
@@ -238,7 +144,7 @@ def run_merge(
             )
         else:
             asyncio.run(
-                _llm_levels(
+                llm_levels(
                     store,
                     run,
                     hier_id,
@@ -280,153 +186,3 @@ def run_merge(
         result.message += f"; {len(result.unplaced)} children could not be placed (recorded)"
     rows.finish_run(store, hier_id, "done", None, result.to_dict())
     return result
-
-
-def _restore(checkpoint: dict[str, Any], level: int) -> list[Node]:
-    return [Node.from_json(d) for d in checkpoint["levels"][str(level)]]
-
-
-def _level_done(checkpoint: dict[str, Any], level: int, parents: list[Node]) -> dict[str, Any]:
-    levels = dict(checkpoint.get("levels") or {})
-    levels[str(level)] = [p.to_json() for p in parents]
-    unplaced = list(checkpoint.get("unplaced") or []) + list(
-        (checkpoint.get("step") or {}).get("unplaced") or []
-    )
-    fallbacks = list(checkpoint.get("fallbacks") or [])
-    return {
-        "levels_done": level,
-        "levels": levels,
-        "unplaced": unplaced,
-        "fallbacks": fallbacks,
-        "step": {},
-    }
-
-
-def _offline_levels(
-    store: Store,
-    hier_id: str,
-    run_id: str,
-    leaves: list[Node],
-    vectors: np.ndarray,
-    schedule: list[int],
-    checkpoint: dict[str, Any],
-    result: MergeResult,
-    progress: Progress,
-    cancelled: CancelCheck,
-) -> None:
-    from lmsys_tui.core.hierarchy.agglo import merge_level
-    from lmsys_tui.core.hierarchy.shape import cuts, dendrogram
-
-    # every level is a cut of the one agglomeration the shape was scored on: the cuts nest
-    leaf_cuts = cuts(dendrogram(vectors), schedule[1:]) if len(schedule) > 1 else None
-    below = list(range(len(leaves)))  # a leaf under each node of the current level
-    current, vecs = leaves, vectors
-    for level in range(1, len(schedule)):
-        if cancelled():
-            raise Cancelled(f"merge cancelled before level {level}")
-        if level <= checkpoint.get("levels_done", 0):
-            parents = _restore(checkpoint, level)
-            vecs = _parent_vectors(parents, current, vecs)
-        else:
-            labels = leaf_cuts[below, level - 1] if leaf_cuts is not None else None
-            parents, vecs = merge_level(current, vecs, schedule[level], level, labels)
-            checkpoint = _level_done(checkpoint, level, parents)
-            rows.write_level(store, hier_id, run_id, parents, checkpoint)
-        index = {n.id: i for i, n in enumerate(current)}
-        below = [below[index[p.children[0]]] for p in parents]
-        result.levels.append(len(parents))
-        current = parents
-        progress(level, len(schedule) - 1, f"level {level}: {len(parents)} nodes")
-
-
-async def _llm_levels(
-    store: Store,
-    run: dict[str, Any],
-    hier_id: str,
-    leaves: list[Node],
-    vectors: np.ndarray,
-    schedule: list[int],
-    checkpoint: dict[str, Any],
-    opts: MergeOptions,
-    spec: ModelSpec,
-    result: MergeResult,
-    progress: Progress,
-    cancelled: CancelCheck,
-) -> None:
-    from lmsys_tui.core.hierarchy.agglo import merge_level
-    from lmsys_tui.core.hierarchy.clio import ClioParams, build_level
-    from lmsys_tui.core.llm.clients import LLMSession
-
-    session = LLMSession.for_stage(store, spec, STAGE, run["run_id"], opts)
-    params = ClioParams(neighborhood_size=opts.neighborhood_size, seed=opts.seed)
-    state = {"checkpoint": checkpoint}
-
-    async def save(step: dict[str, Any], _final: bool) -> None:
-        state["checkpoint"] = {**state["checkpoint"], "step": step}
-        snapshot = {**state["checkpoint"], "step": _jsonable(step)}
-        await session.db(rows.save_checkpoint, store, hier_id, snapshot)
-
-    embedded = _text_vectors(run, [n.text() for n in leaves], opts.embedding_model)
-    if embedded is not None:
-        vectors, result.vectors = embedded, "titles"
-    current, vecs = leaves, vectors
-    try:
-        for level in range(1, len(schedule)):
-            if cancelled():
-                raise Cancelled(f"merge cancelled before level {level}; --resume {hier_id}")
-            if level <= state["checkpoint"].get("levels_done", 0):
-                parents = _restore(state["checkpoint"], level)
-            else:
-                step = dict(state["checkpoint"].get("step") or {})
-                parents = await build_level(
-                    session,
-                    current,
-                    vecs,
-                    schedule[level],
-                    level,
-                    params,
-                    step,
-                    save,
-                    progress,
-                    cancelled,
-                )
-                why = merge_failure(len(current), len(parents), schedule[level])
-                if why is not None:  # never store a level that did not merge: build it offline
-                    parents, _ = merge_level(current, vecs, schedule[level], level)
-                    dropped = len(step.get("unplaced") or [])
-                    step["unplaced"] = []  # the LLM's placement is not what is stored
-                    fallback = {"level": level, "reason": f"the LLM gave {why}"}
-                    fallback |= {"unplaced_dropped": dropped} if dropped else {}
-                    fallbacks = [*(state["checkpoint"].get("fallbacks") or []), fallback]
-                    state["checkpoint"] = {**state["checkpoint"], "fallbacks": fallbacks}
-                state["checkpoint"] = _level_done(
-                    {**state["checkpoint"], "step": step}, level, parents
-                )
-                await session.db(
-                    rows.write_level,
-                    store,
-                    hier_id,
-                    run["run_id"],
-                    parents,
-                    _jsonable(state["checkpoint"]),
-                )
-            texts = (
-                _text_vectors(run, [p.text() for p in parents], opts.embedding_model)
-                if embedded is not None
-                else None
-            )
-            vecs = texts if texts is not None else _parent_vectors(parents, current, vecs)
-            result.levels.append(len(parents))
-            current = parents
-    finally:
-        result.unplaced = list(state["checkpoint"].get("unplaced") or [])
-        result.fallbacks = list(state["checkpoint"].get("fallbacks") or [])
-        result.llm = session.stats.to_dict()
-        await session.aclose()
-
-
-def _jsonable(value: Any) -> Any:
-    """A deep copy that the JSON column can store (and that later edits cannot alias)."""
-    import json
-
-    return json.loads(json.dumps(value))

@@ -11,6 +11,8 @@ from lmsys_tui.core.llm.providers import stored_url
 from lmsys_tui.core.options import option
 from lmsys_tui.errors import UsageError
 
+STAGE = "merge"  # the stage's name in the LLM ledger (the run and its dry run price it)
+
 PROVIDER_DEFAULT_MODELS = {
     "anthropic": "claude-sonnet-4-5-20250929",
     "openai": "gpt-4o-mini",

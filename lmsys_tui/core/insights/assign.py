@@ -145,10 +145,6 @@ def assign_dataset(
     if run["status"] != "done":
         raise NotFoundError(f"run {run_id!r} is {run['status']}; it has no clusters yet")
     wanted = select_query_ids(store, opts.dataset) or []
-    source = None
-    if opts.new_run:
-        source, run_id = run_id, copy_run(store, run_id, opts.dataset)
-    result = AssignResult(run_id, opts.dataset, str(run["algorithm"]), source_run_id=source)
     with sql.connection(store) as conn:
         have = {
             int(r[0])
@@ -157,9 +153,15 @@ def assign_dataset(
             )
         }
     new = [q for q in wanted if q not in have]
+    source = None
+    if opts.new_run and new:  # a copy holds the same members: only made when it gains some
+        source, run_id = run_id, copy_run(store, run_id, opts.dataset)
+    result = AssignResult(run_id, opts.dataset, str(run["algorithm"]), source_run_id=source)
     result.skipped = len(wanted) - len(new)
     if not new:
-        result.message = f"nothing to assign: the run holds all {len(wanted)} queries"
+        result.message = f"nothing to assign: the run holds all {len(wanted)} queries" + (
+            "; no copy made" if opts.new_run else ""
+        )
         return result
     with sql.connection(store) as conn:
         params = sql.loads(
@@ -240,6 +242,8 @@ def _write(
     how many hierarchies were rolled up."""
     import math
 
+    from lmsys_tui.core.curate.frame import default_editor
+
     ids, labels, dist, conf = placed
     with sql.transaction(store) as conn:
         cur = conn.cursor()
@@ -290,9 +294,10 @@ def _write(
             )
         cur.execute(
             "INSERT INTO cluster_edits (run_id, cluster_id, edit_type, editor, old_value,"
-            " new_value, reason, timestamp) VALUES (?, NULL, 'assign', 'cli', NULL, ?, ?, ?)",
+            " new_value, reason, timestamp) VALUES (?, NULL, 'assign', ?, NULL, ?, ?, ?)",
             (
                 run_id,
+                default_editor(),  # as every edit names its editor (not "cli" for everyone)
                 json.dumps({"dataset": dataset, "assigned": len(ids),
                             "by_cluster": {str(k): v for k, v in counts.items()}}),
                 f"cluster assign --dataset {dataset}",

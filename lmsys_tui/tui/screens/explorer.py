@@ -7,9 +7,9 @@ few hundred rows) is read once per view in the background, for "jump to clusterâ
 counting search matches on every node above them. Switching the sort, the summary pass or the
 hierarchy rebuilds the tree and re-opens what was open.
 
-Live search (`/`) is its own widget (`SearchPanel`, built on first use): it says how many
-matches each cluster has (`CountsChanged`, rolled up the tree here) and which hit was chosen
-(`HitChosen`, whose place in the tree opens here).
+Live search (`/`) is its own widget (`SearchPanel`, built on first use), hosted by
+`SearchHost` (screens/explorer_search.py): matches counted on every node above them, and the
+chosen hit's place in the tree opened.
 """
 
 from __future__ import annotations
@@ -29,23 +29,23 @@ from textual.worker import get_current_worker
 from lmsys_tui.core.read import runs
 from lmsys_tui.core.read.detail import node_detail
 from lmsys_tui.core.read.runs import RunOverview, View, ViewChoice
-from lmsys_tui.core.read.tree import NodeRow, children, counts_by_node, node_index, path_to
+from lmsys_tui.core.read.tree import NodeRow, children, node_index, path_to
 from lmsys_tui.tui.screens.base import LmsysScreen
 from lmsys_tui.tui.screens.editing import ExplorerEditing
+from lmsys_tui.tui.screens.explorer_search import SearchHost
 from lmsys_tui.tui.screens.facet_pivot import PivotHost
 from lmsys_tui.tui.screens.queries import PAGE, QueriesScreen, list_args
 from lmsys_tui.tui.text import plain
 from lmsys_tui.tui.widgets.cluster_detail import ClusterDetail
 from lmsys_tui.tui.widgets.cluster_tree import ClusterTree
 from lmsys_tui.tui.widgets.evaluation import EvaluationPanel
-from lmsys_tui.tui.widgets.search_panel import SearchPanel
 from lmsys_tui.tui.widgets.view_line import ViewLine
 
 if TYPE_CHECKING:
     from typing import Unpack
 
 
-class ExplorerScreen(ExplorerEditing, PivotHost, LmsysScreen):
+class ExplorerScreen(ExplorerEditing, PivotHost, SearchHost, LmsysScreen):
     SUB_TITLE = "Clusters"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "toggle_sort", "sort", tooltip="Sort the tree by size or by title."),
@@ -115,12 +115,6 @@ class ExplorerScreen(ExplorerEditing, PivotHost, LmsysScreen):
     @property
     def detail(self) -> ClusterDetail:
         return self.query_one("#detail", ClusterDetail)
-
-    @property
-    def search_panel(self) -> SearchPanel | None:
-        """The live-search panel, once the first `/` built it."""
-        found = self.query("#search").results(SearchPanel)
-        return next(found, None)
 
     def on_mount(self) -> None:
         self.tree.inline_loader = self._small_level
@@ -327,38 +321,6 @@ class ExplorerScreen(ExplorerEditing, PivotHost, LmsysScreen):
         self.tree.focus()
         return True
 
-    # -- live search ------------------------------------------------------------------------------
-
-    def do_search(self) -> None:
-        """Open the search panel (or go back to it)."""
-        self.call_later(self._open_search)
-
-    async def _open_search(self) -> None:
-        panel = self.search_panel
-        if panel is None:  # built on first use: it costs start-up time, most sessions browse
-            panel = SearchPanel(
-                self.lmsys.searcher,
-                self.lmsys.interrupt_search,
-                target=self.search_defaults["target"],
-                mode=self.search_defaults["mode"],
-                id="search",
-            )
-            panel.index = self.index or {}
-            await self.query_one("#side").mount(panel, before="#detail")
-        if self.view is None:
-            return
-        self.searching = True
-        self.add_class("-searching")
-        panel.open(self.view)
-        self.refresh_bindings()
-
-    def do_search_cluster(self) -> None:
-        if self.search_panel is not None:
-            self.search_panel.target = "clusters"
-        else:
-            self.search_defaults["target"] = "clusters"
-        self.do_search()
-
     def do_evaluate_run(self) -> None:
         """The run's (and the shown hierarchy's) figures against its labels, beside the tree."""
         self.call_later(self._evaluate, "evaluate")
@@ -385,39 +347,10 @@ class ExplorerScreen(ExplorerEditing, PivotHost, LmsysScreen):
         hierarchy = self.view.hierarchy_run_id if self.view is not None else None
         getattr(panel, kind)(self.lmsys.settings.db, self.run_id, hierarchy)
 
-    def action_close_search(self) -> None:
-        self.searching = False
-        self.remove_class("-searching")
-        if self.search_panel is not None:
-            self.search_panel.close()
-        self.tree.focus()
-        self.refresh_bindings()
-
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action in ("close_search", "next_target", "next_mode"):
             return self.searching
         return True
-
-    def action_next_target(self) -> None:
-        if self.search_panel is not None:
-            self.search_panel.next_target()
-
-    def action_next_mode(self) -> None:
-        if self.search_panel is not None:
-            self.search_panel.next_mode()
-
-    def on_search_panel_counts_changed(self, message: SearchPanel.CountsChanged) -> None:
-        self.search_counts = message.per_cluster
-        self._show_counts()
-
-    def _show_counts(self) -> None:
-        """Each cluster's matches counted on it and on every node above it."""
-        self.tree.set_hits(counts_by_node(self.index or {}, self.search_counts))
-
-    def on_search_panel_hit_chosen(self, message: SearchPanel.HitChosen) -> None:
-        cluster_id = message.hit.cluster_id
-        if cluster_id is None or not self.jump_to(cluster_id):
-            self.notify("That hit is not in this view of the run.", markup=False)
 
     def headless(self, action_id: str | None = None) -> tuple[str, list[str]] | None:
         view = self.view

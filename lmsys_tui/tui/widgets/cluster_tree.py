@@ -8,7 +8,7 @@ that has been reset since (another hierarchy, pass or sort).
 
 Each line: a share bar, the share of the run, the query count, the title (inert text) and,
 while a search is active, the hits under that node. After a curation edit `apply_index` updates
-the loaded nodes in place (a little over 400 lines: it belongs with the node bookkeeping).
+the loaded nodes in place. How a line is drawn is in `tree_lines`.
 """
 
 from __future__ import annotations
@@ -17,22 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
-from rich.cells import cell_len
-from rich.style import Style
-from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from lmsys_tui.core.read.tree import NodeRow
-from lmsys_tui.tui.text import plain
-from lmsys_tui.tui.widgets.bars import bar, percent
+from lmsys_tui.tui.widgets.tree_lines import ClusterLines, Item
 
-BAR_WIDTH = 6
 INLINE_CHILDREN = 200  # a level this small is one indexed read (~1 ms): no worker, no placeholder
-TITLE_LIMIT = 90
-BADGE_LIMIT = 48  # a pivot badge: lift and facet value
 
 
 @dataclass
@@ -46,17 +39,7 @@ class TreeMessage(Message):
         return self.tree
 
 
-@dataclass
-class Item:
-    """A tree node's data: a row of the store, or a placeholder (row None)."""
-
-    row: NodeRow | None = None
-    loaded: bool = False
-    loading: bool = False
-    note: str = ""
-
-
-class ClusterTree(Tree[Item]):
+class ClusterTree(ClusterLines):
     COMPONENT_CLASSES: ClassVar[set[str]] = Tree.COMPONENT_CLASSES | {
         "cluster-tree--bar",
         "cluster-tree--numbers",
@@ -101,12 +84,9 @@ class ClusterTree(Tree[Item]):
         self.guide_depth = 3
         self.generation = 0
         self.nodes_by_id: dict[int, TreeNode[Item]] = {}
-        self.hits: dict[int, int] = {}
-        self.badges: dict[int, str] = {}  # node -> a short note (the facet pivot's lift)
         self._reveal: list[int] = []
         self._restore: tuple[set[int], int | None] | None = None
         self._adding: dict[int | None, int] = {}
-        self._styles_memo: dict[str, Style] = {}
         self.inline_loader: Callable[[int | None], list[NodeRow] | None] | None = None
         """Given by the screen: reads a small level at once (see INLINE_CHILDREN)."""
 
@@ -335,95 +315,3 @@ class ClusterTree(Tree[Item]):
                 allow_expand=row.child_count > 0,
             )  # fmt: skip
         self.refresh(layout=True)
-
-    # -- hits from a search ---------------------------------------------------------------------
-
-    def set_hits(self, hits: dict[int, int]) -> None:
-        changed = set(self.hits) | set(hits)
-        self.hits = dict(hits)
-        for node_id in changed:
-            node = self.nodes_by_id.get(node_id)
-            if node is not None:
-                node.refresh()
-        self.refresh(layout=True)
-
-    def set_badges(self, badges: dict[int, str]) -> None:
-        """A note after a node's title (the facet pivot's lift of one value); {} clears."""
-        changed = set(self.badges) | set(badges)
-        self.badges = dict(badges)
-        for node_id in changed:
-            node = self.nodes_by_id.get(node_id)
-            if node is not None:
-                node.refresh()
-        self.refresh(layout=True)
-
-    # -- drawing ------------------------------------------------------------------------------
-
-    def _style(self, name: str) -> Style:
-        """A component class's style, computed once until the styles change (labels are
-        drawn for every line on every refresh); none before the widget is mounted."""
-        found = self._styles_memo.get(name)
-        if found is None:
-            try:
-                found = self.get_component_rich_style(name, partial=True)
-            except KeyError:
-                return Style()
-            self._styles_memo[name] = found
-        return found
-
-    def notify_style_update(self) -> None:
-        self._styles_memo.clear()
-        super().notify_style_update()
-
-    def get_label_width(self, node: TreeNode[Item]) -> int:
-        """The label's width without drawing it (the tree asks for every line's width)."""
-        item = node.data
-        if item is None or item.row is None:
-            return cell_len(item.note if item else str(node.label))
-        row = item.row
-        width = 2 + BAR_WIDTH + 1 + 6 + 1 + max(8, len(f"{row.count:,}")) + 2
-        width += cell_len(plain(row.title, TITLE_LIMIT))
-        hits = self.hits.get(row.node_id)
-        if hits:
-            width += len(f"  {hits:,} hits")
-        if row.node_id in self.badges:
-            width += 2 + cell_len(plain(self.badges[row.node_id], BADGE_LIMIT))
-        return width
-
-    def render_label(self, node: TreeNode[Item], base_style: Style, style: Style) -> Text:
-        item = node.data
-        if item is None or item.row is None:
-            text = Text(item.note if item else str(node.label))
-            text.stylize(self._style("cluster-tree--placeholder"))
-            text.stylize(style)
-            return text
-        row = item.row
-        numbers = self._style("cluster-tree--numbers")
-        label = Text(no_wrap=True, end="")
-        if node.allow_expand:
-            label.append(
-                self.ICON_NODE_EXPANDED if node.is_expanded else self.ICON_NODE,
-                base_style + Style(bold=True),
-            )
-        else:
-            label.append("  ")
-        label.append(
-            bar(row.share, BAR_WIDTH),
-            self._style("cluster-tree--bar"),
-        )
-        label.append(f" {percent(row.share):>6} {row.count:>8,}  ", numbers)
-        title = Text(plain(row.title, TITLE_LIMIT))
-        if row.is_noise:
-            title.stylize(self._style("cluster-tree--noise"))
-        label.append_text(title)
-        hits = self.hits.get(row.node_id)
-        if hits:
-            label.append(
-                f"  {hits:,} hit{'s' if hits != 1 else ''}",
-                self._style("cluster-tree--hits"),
-            )
-        badge = self.badges.get(row.node_id)
-        if badge:
-            label.append(f"  {plain(badge, BADGE_LIMIT)}", self._style("cluster-tree--hits"))
-        label.stylize(style)
-        return label
