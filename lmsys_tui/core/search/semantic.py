@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     import numpy as np
 
     from lmsys_tui.core.embed.space import Space
+    from lmsys_tui.core.store.db import Store
 
 EXACT_MAX = 25_000  # populations up to this size are always ranked exactly
 CHROMA_MAX_FETCH = 4_000  # widest unfiltered HNSW fetch before falling back to exact
@@ -62,10 +63,38 @@ def _best(ids: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     return ids[best], (1.0 - sims[best]).astype(np.float32)
 
 
-def top_k(ids: np.ndarray, matrix: np.ndarray, qvec: np.ndarray, k: int) -> Ranked:
+def top_k(ids: np.ndarray, matrix: Any, qvec: np.ndarray, k: int) -> Ranked:
     """Exact cosine top-k (vectors are L2-normalised: distance = 1 - dot)."""
-    got, dist = _best(ids, matrix @ qvec if len(ids) else matrix[:0, 0], k)
+    got, dist = _best(ids, matrix @ qvec if len(ids) else qvec[:0], k)
     return Ranked(got, dist, "exact", len(ids))
+
+
+class Rows:
+    """Some rows of a memory-mapped matrix (a space's cached copy), never copied out whole.
+
+    A population's vectors as the rows of the space's copy that hold them: `@` multiplies the
+    whole mapped matrix once and picks the rows' results (no n x dim array is made, so a cold
+    process pays neither the copy nor the page faults of fresh memory), or gathers the rows
+    first when they are few.
+    """
+
+    def __init__(self, base: np.ndarray, rows: np.ndarray) -> None:
+        self.base, self.rows = base, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def nbytes(self) -> int:  # what this process holds: the mapped file is the OS's cache
+        return int(self.rows.nbytes)
+
+    def __getitem__(self, pos: Any) -> Rows:
+        return Rows(self.base, self.rows[pos])
+
+    def __matmul__(self, qvec: np.ndarray) -> np.ndarray:
+        if len(self.rows) * 4 < len(self.base):
+            return self.base[self.rows] @ qvec
+        return (self.base @ qvec)[self.rows]
 
 
 def _locate(all_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,14 +120,45 @@ def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> t
 
     store = Store.read_only(store_path)
     wanted = None if ids is None else ids.tolist()
+    mapped = _mapped(store, space, wanted)
+    if mapped is not None:
+        return mapped
     try:
-        got_ids, matrix = load_vectors(store, space, wanted)
+        got_ids, matrix = load_vectors(store, space, wanted, build_cache=True)
     except MissingVectorsError:
-        got_ids, matrix = load_vectors(store, space, _embedded(store_path, space, wanted))
+        embedded = _embedded(store_path, space, wanted)
+        got_ids, matrix = load_vectors(store, space, embedded, build_cache=True)
     if len(got_ids) < 2 or bool((got_ids[1:] > got_ids[:-1]).all()):
         return got_ids, matrix  # already in id order (load_vectors keeps the order asked)
     order = np.argsort(got_ids, kind="stable")
     return got_ids[order], np.ascontiguousarray(matrix[order])
+
+
+def _mapped(store: Store, space: Space, wanted: list[int] | None) -> tuple[Any, Rows] | None:
+    """`load_population` from the space's memory-mapped copy (store/embedding_cache.py), made
+    first when the population is a large share of the space; None when there is none."""
+    import numpy as np
+
+    from lmsys_tui.core.embed.stage import query_keys
+    from lmsys_tui.core.store.embedding_cache import open_cache
+    from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
+
+    with EmbeddingStore(embeddings_path(store.path)) as vectors:
+        sid = vectors.find_space(space)
+        if sid is None:
+            return None
+        large = wanted is None or len(wanted) * 8 >= vectors.count(sid)
+        cache = open_cache(vectors, sid, space.dim, build=large)
+    if cache is None:
+        return None
+    ids, keys = query_keys(store, wanted)
+    rows = cache.locate(keys)  # empty and unreadable texts have no vector: -1, left out
+    keep = rows >= 0
+    ids, rows = ids[keep], rows[keep]
+    if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):
+        order = np.argsort(ids, kind="stable")
+        ids, rows = ids[order], rows[order]
+    return ids, Rows(cache.vectors, rows)
 
 
 def _embedded(store_path: Path, space: Space, ids: list[int] | None) -> list[int]:
