@@ -88,60 +88,57 @@ def open_cache(store: EmbeddingStore, sid: int, dim: int, *, build: bool) -> Spa
 
 
 def _build(store: EmbeddingStore, sid: int, dim: int, folder: Path) -> SpaceCache | None:
-    """Copy the space out of SQLite in one read snapshot, then publish the two files."""
+    """Copy the space out of SQLite in one read snapshot, then publish the two files.
+
+    Plain sequential writes, not a writable map: a full disk is then an OSError (no copy, the
+    caller reads the segments) instead of a SIGBUS."""
     import numpy as np
 
     folder.mkdir(parents=True, exist_ok=True)
     tag = f".tmp-{os.getpid()}"
-    store.conn.execute("BEGIN")  # the marker and the segments from one snapshot
+    written: list[Path] = []
     try:
-        mark = marker(store, sid)
-        newest = int(mark.rsplit("-", 1)[1])
-        counts = store.conn.execute(f"SELECT COALESCE(SUM(n), 0) FROM seg_{sid}").fetchone()[0]
-        keys_path, vectors_path = _names(folder, sid, mark)
-        tmp_vectors = vectors_path.with_name(vectors_path.name + tag)
-        out = np.lib.format.open_memmap(tmp_vectors, "w+", np.float32, (int(counts), dim))
-        parts, at = [], 0
+        store.conn.execute("BEGIN")  # the marker and the segments from one snapshot
         try:
-            for n, hb, vb in store.conn.execute(
-                f"SELECT n, hashes, vectors FROM seg_{sid} WHERE id <= ? ORDER BY id", (newest,)
-            ):
-                out[at : at + n] = np.frombuffer(vb, dtype="<f4").reshape(n, dim)
-                parts.append(hb)
-                at += n
-            out.flush()
-            _sync(tmp_vectors)
+            mark = marker(store, sid)
+            keys_path, vectors_path = _names(folder, sid, mark)
+            segments = f"FROM seg_{sid} WHERE id <= {int(mark.rsplit('-', 1)[1])}"
+            count = int(store.conn.execute(f"SELECT COALESCE(SUM(n), 0) {segments}").fetchone()[0])
+            tmp_vectors = vectors_path.with_name(vectors_path.name + tag)
+            written.append(tmp_vectors)
+            parts = []
+            with open(tmp_vectors, "wb") as fh:
+                header = {"descr": "<f4", "fortran_order": False, "shape": (count, dim)}
+                np.lib.format.write_array_header_1_0(fh, header)
+                for hb, vb in store.conn.execute(f"SELECT hashes, vectors {segments} ORDER BY id"):
+                    fh.write(vb)
+                    parts.append(hb)
+                fh.flush()
+                os.fsync(fh.fileno())
         finally:
-            del out
+            store.conn.execute("COMMIT")
+        stored = np.frombuffer(b"".join(parts), dtype="<u8").reshape(-1, 2)
+        order = np.argsort(stored[:, 0], kind="stable")
+        keys = np.empty((len(stored), 3), dtype=np.uint64)
+        keys[:, :2] = stored[order]
+        keys[:, 2] = order
+        if len(keys) > 1 and (keys[1:, 0] == keys[:-1, 0]).any():
+            return None  # two hashes share their first word: a lookup would be ambiguous
+        tmp_keys = keys_path.with_name(keys_path.name + tag)
+        written.append(tmp_keys)
+        with open(tmp_keys, "wb") as fh:
+            np.save(fh, keys)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp_vectors, vectors_path)
+        os.replace(tmp_keys, keys_path)
     finally:
-        store.conn.execute("COMMIT")
-    stored = np.frombuffer(b"".join(parts), dtype="<u8").reshape(-1, 2)
-    order = np.argsort(stored[:, 0], kind="stable")
-    keys = np.empty((len(stored), 3), dtype=np.uint64)
-    keys[:, :2] = stored[order]
-    keys[:, 2] = order
-    if len(keys) > 1 and (keys[1:, 0] == keys[:-1, 0]).any():
-        tmp_vectors.unlink(missing_ok=True)  # a lookup by the first word would be ambiguous
-        return None
-    tmp_keys = keys_path.with_name(keys_path.name + tag)
-    with open(tmp_keys, "wb") as fh:
-        np.save(fh, keys)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp_vectors, vectors_path)
-    os.replace(tmp_keys, keys_path)
+        for tmp in written:
+            tmp.unlink(missing_ok=True)
     for old in folder.glob(f"space-{sid}-*"):
         if old not in (keys_path, vectors_path) and ".tmp-" not in old.name:
             old.unlink(missing_ok=True)
     return SpaceCache(keys, np.load(vectors_path, mmap_mode="r"))
-
-
-def _sync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def remove_cache(embeddings_file: Path) -> list[str]:
