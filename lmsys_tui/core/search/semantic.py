@@ -5,7 +5,8 @@ a metadata `where` took 112 ms for a 0.5% filter and 636 ms for a 70% one, and a
 allow-list of 500 took 246 ms, while the exact dot product over the filtered subset takes well
 under a millisecond and is exact. So filters are never pushed into Chroma:
 
-- `exact`: the population's vectors (from the embedding store, cached in this process) times
+- `exact`: the population's vectors (rows of the space's memory-mapped copy, see
+  store/embedding_cache.py, or read from the embedding store; kept in this process) times
   the query vector; always full top-k, recall 1.0.
 - `chroma`: for a large population in a long-lived process, an unfiltered HNSW query over-fetched
   by the inverse of the population's share, kept to the population, and widened until k hits
