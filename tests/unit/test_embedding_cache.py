@@ -61,8 +61,10 @@ def _rank(db: Path, qvec: np.ndarray, allowed: np.ndarray | None = None) -> list
 def _same_as_fresh(db: Path) -> None:
     ids, matrix = load_population(db, SPACE, None)
     assert isinstance(matrix, Rows)  # served from the mapped copy
+    copied_ids, copied = load_vectors(Store.read_only(db), SPACE)  # gathered from the copy
     fresh_ids, fresh = _fresh(db)
-    assert ids.tolist() == fresh_ids.tolist()
+    assert ids.tolist() == fresh_ids.tolist() == copied_ids.tolist()
+    np.testing.assert_array_equal(copied, fresh)
     for q in RNG.normal(size=(5, SPACE.dim)).astype(np.float32):
         np.testing.assert_allclose(matrix @ q, fresh @ q, rtol=1e-6, atol=1e-6)
     # the first search after the fresh read above builds the copy again, the second reuses it

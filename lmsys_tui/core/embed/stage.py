@@ -285,11 +285,7 @@ def query_keys(store: Store, query_ids: Sequence[int] | None) -> tuple[np.ndarra
 
 
 def load_vectors(
-    store: Store,
-    space: Space,
-    query_ids: Sequence[int] | None = None,
-    *,
-    build_cache: bool = False,
+    store: Store, space: Space, query_ids: Sequence[int] | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """(query ids int64, float32 n x dim L2-normalised) from the embedding store only.
 
@@ -297,9 +293,8 @@ def load_vectors(
     unreadable have no vector and are left out (compare the ids to see which). A selected
     query with a readable text but no vector raises MissingVectorsError: run the embedding
     stage first. Memory: the result plus O(n) small arrays; the matrix is never copied whole.
-    A large selection is copied from the space's memory-mapped copy when it is current
-    (store/embedding_cache.py: ~7x faster than the segments); `build_cache` makes that copy
-    when it is missing or stale (search does; a stage reading once does not pay for it).
+    A large selection is copied from the space's memory-mapped copy when a current one exists
+    (store/embedding_cache.py, made by search; 2-3x less CPU than the segments at 100k).
     """
     import numpy as np
 
@@ -319,7 +314,7 @@ def load_vectors(
         filled = np.zeros(n, dtype=bool)
         cached = None
         if n and sid is not None and n * _SCAN_SHARE >= vectors.count(sid):
-            cached = open_cache(vectors, sid, space.dim, build=build_cache)
+            cached = open_cache(vectors, sid, space.dim, build=False)
         if cached is not None:  # duplicate texts simply read the same row
             rows = cached.locate(keys)
             filled = rows >= 0

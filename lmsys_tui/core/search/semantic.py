@@ -42,6 +42,7 @@ EXACT_MAX = 25_000  # populations up to this size are always ranked exactly
 CHROMA_MAX_FETCH = 4_000  # widest unfiltered HNSW fetch before falling back to exact
 CACHE_BYTES = 1 << 30  # vectors kept in process across searches (LRU by population)
 COUNT_TTL = 10.0  # seconds a Chroma collection's count is trusted
+COPY_SHARE = 8  # from 1/8 of the space on, make its mapped copy (reading it costs a full scan)
 
 
 @dataclass
@@ -125,10 +126,9 @@ def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> t
     if mapped is not None:
         return mapped
     try:
-        got_ids, matrix = load_vectors(store, space, wanted, build_cache=True)
+        got_ids, matrix = load_vectors(store, space, wanted)
     except MissingVectorsError:
-        embedded = _embedded(store_path, space, wanted)
-        got_ids, matrix = load_vectors(store, space, embedded, build_cache=True)
+        got_ids, matrix = load_vectors(store, space, _embedded(store_path, space, wanted))
     if len(got_ids) < 2 or bool((got_ids[1:] > got_ids[:-1]).all()):
         return got_ids, matrix  # already in id order (load_vectors keeps the order asked)
     order = np.argsort(got_ids, kind="stable")
@@ -148,7 +148,7 @@ def _mapped(store: Store, space: Space, wanted: list[int] | None) -> tuple[Any, 
         sid = vectors.find_space(space)
         if sid is None:
             return None
-        large = wanted is None or len(wanted) * 8 >= vectors.count(sid)
+        large = wanted is None or len(wanted) * COPY_SHARE >= vectors.count(sid)
         cache = open_cache(vectors, sid, space.dim, build=large)
     if cache is None:
         return None
