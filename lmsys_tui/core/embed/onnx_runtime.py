@@ -159,9 +159,12 @@ def _onnx_session(path: Path) -> Any:
         return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     try:
         session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-        os.replace(work / weights.name, weights)
-        os.replace(work / saved.name, saved)
-        path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx").unlink(missing_ok=True)
+        try:
+            os.replace(work / weights.name, weights)
+            os.replace(work / saved.name, saved)
+            path.with_name(f"{path.stem}.opt-{ort.__version__}.onnx").unlink(missing_ok=True)
+        except OSError:  # e.g. the weights mapped by another process where that locks them
+            pass
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return session

@@ -21,6 +21,7 @@ are complete); the space's older files are removed after.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,7 +138,8 @@ def _build(store: EmbeddingStore, sid: int, dim: int, folder: Path) -> SpaceCach
             tmp.unlink(missing_ok=True)
     for old in folder.glob(f"space-{sid}-*"):
         if old not in (keys_path, vectors_path) and ".tmp-" not in old.name:
-            old.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # still mapped where that locks it: next time
+                old.unlink(missing_ok=True)
     return SpaceCache(keys, np.load(vectors_path, mmap_mode="r"))
 
 
