@@ -223,6 +223,10 @@ def clear_store(db: Path, chroma: Path, *, keep_embeddings: bool = False) -> lis
             if path.exists():
                 path.unlink()
                 removed.append(str(path))
+    if not keep_embeddings:  # the memory-mapped copies of the vectors go with them
+        from lmsys_tui.core.store.embedding_cache import remove_cache
+
+        removed += remove_cache(vectors)
     if chroma.exists():
         shutil.rmtree(chroma)
         removed.append(str(chroma))

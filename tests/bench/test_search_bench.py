@@ -12,9 +12,18 @@ Search texts are embedded for real by the bundled MiniLM (ONNX, warm).
 
 Targets (issue 5): p50 of `search` including the query embedding <= 50 ms unfiltered and
 <= 60 ms with a 0.5% filter; keyword <= 20 ms; recall@10 of the filtered search against exact
-brute force (target 1.0); a whole cold `lmsys-tui --headless search ... --json` <= 2.0 s (the
-reference: 6.5 s). Also measured, for the engine choice: the same 0.5% filter pushed inside a
-Chroma query (metadata `where`, `ids` allow-list) against the exact numpy rank.
+brute force (target 1.0); a whole cold `lmsys-tui --headless search ... --json` <= 1.0 s
+(issue 15 item 3; the reference: 6.5 s). The cold process is asserted as a ratio to the floor
+measured in the same run (`python -c 'import numpy, onnxruntime, typer'`, the imports no
+search can skip), <= 4x: on a quiet machine the floor is ~0.20 s, so 4x is 0.8 s, under the
+1.0 s target with a margin, and a busy machine slows both alike (an absolute limit would fail
+on load alone). The absolute 1.0 s is asserted too when the machine is quiet (load average
+below the cores). The processes run like an installed package: with compiled bytecode
+(PYTHONDONTWRITEBYTECODE is dropped from their environment; the first run, not counted,
+writes it, fills the OS file cache and makes the memory-mapped copy of the vectors).
+
+Also measured, for the engine choice: the same 0.5% filter pushed inside a Chroma query
+(metadata `where`, `ids` allow-list) against the exact numpy rank.
 """
 
 from __future__ import annotations
@@ -301,6 +310,7 @@ def test_search_bench(bench: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) 
 
     # a whole cold process
     env = dict(os.environ) | {"LMSYS_TUI_HOME": str(home)}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     base = [sys.executable, "-m", "lmsys_tui", "--headless", "search"]
     store_args = ["--run-id", run_id, "--db-path", str(db), "--chroma-path", str(home / "chroma"),
                   "--json"]  # fmt: skip
@@ -320,6 +330,16 @@ def test_search_bench(bench: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) 
             samples.append(time.perf_counter() - t)
             empty += not json.loads(out.stdout)["results"]
         cold[name] = statistics.median(samples[1:])  # the first pays the OS file cache
+    # the first search after the vectors changed makes the space's memory-mapped copy
+    import shutil
+
+    from lmsys_tui.core.store.embedding_cache import cache_dir
+    from lmsys_tui.core.store.embeddings import embeddings_path
+
+    shutil.rmtree(cache_dir(embeddings_path(db)), ignore_errors=True)
+    t = time.perf_counter()
+    subprocess.run([*base, _text(0), *store_args], env=env, capture_output=True, check=True)
+    cold["cold process, first after new vectors (writes the copy)"] = time.perf_counter() - t
     floor = []
     for _ in range(5):
         t = time.perf_counter()
@@ -347,4 +367,10 @@ def test_search_bench(bench: tuple[Path, str], monkeypatch: pytest.MonkeyPatch) 
     assert results["semantic, unfiltered (auto -> chroma)"] <= 50
     assert results["semantic, 0.5% cluster filter"] <= 60
     assert results["keyword"] <= 20
-    assert cold["cold process, unfiltered"] <= 2.0
+    floor_s = cold["floor: python -c 'import numpy, onnxruntime, typer'"]
+    ratio = cold["cold process, unfiltered"] / floor_s
+    quiet = os.getloadavg()[0] < (os.cpu_count() or 1)
+    print(f"cold unfiltered / floor: {ratio:.2f}x (<= 4x); quiet machine: {quiet}")
+    assert ratio <= 4.0
+    if quiet:
+        assert cold["cold process, unfiltered"] <= 1.0

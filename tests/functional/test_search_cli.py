@@ -131,7 +131,7 @@ def test_a_one_shot_process_reuses_the_optimised_onnx_graph() -> None:
     """The saved optimised graph embeds exactly as a freshly optimised session does."""
     import numpy as np
 
-    from lmsys_tui.core.embed import resolve_space
+    from lmsys_tui.core.embed import onnx_runtime, resolve_space
     from lmsys_tui.core.embed.onnx_export import ensure_onnx
     from lmsys_tui.core.embed.onnx_runtime import OnnxEncoder
 
@@ -139,10 +139,20 @@ def test_a_one_shot_process_reuses_the_optimised_onnx_graph() -> None:
     texts = ["how do I reverse a list in python", "¿qué hora es?", "write a haiku about rain"]
     first = OnnxEncoder(model, "onnx")  # optimises (or finds the saved graph)
     saved = list(model.path.parent.glob(f"{model.path.stem}.opt-*.onnx"))
-    assert len(saved) == 1
+    assert len(saved) == 1 and saved[0].name.endswith(".ext.onnx")
+    weights = saved[0].with_suffix(".data")  # the weights beside the graph, mapped on load
+    assert weights.stat().st_size > 0.9 * model.path.stat().st_size
     saved[0].unlink()
+    weights.unlink()
     fresh = OnnxEncoder(model, "onnx")  # optimises again and saves
-    assert saved[0].is_file()
+    assert saved[0].is_file() and weights.is_file()
+    assert not list(model.path.parent.glob(".opt-*"))  # the private work folder is gone
     reused = OnnxEncoder(model, "onnx")  # loads the saved graph
-    a, b, c = (enc.encode(texts)[0] for enc in (first, fresh, reused))
+    onnx_runtime.one_shot()
+    try:
+        quick = OnnxEncoder(model, "onnx")  # one thread, no prepacking: the same vectors
+    finally:
+        onnx_runtime.one_shot(False)
+    a, b, c, d = (enc.encode(texts)[0] for enc in (first, fresh, reused, quick))
     assert np.allclose(a, b, atol=1e-5) and np.allclose(b, c, atol=1e-5)
+    assert np.allclose(c, d, atol=1e-5)

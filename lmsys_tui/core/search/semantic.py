@@ -5,7 +5,8 @@ a metadata `where` took 112 ms for a 0.5% filter and 636 ms for a 70% one, and a
 allow-list of 500 took 246 ms, while the exact dot product over the filtered subset takes well
 under a millisecond and is exact. So filters are never pushed into Chroma:
 
-- `exact`: the population's vectors (from the embedding store, cached in this process) times
+- `exact`: the population's vectors (rows of the space's memory-mapped copy, see
+  store/embedding_cache.py, or read from the embedding store; kept in this process) times
   the query vector; always full top-k, recall 1.0.
 - `chroma`: for a large population in a long-lived process, an unfiltered HNSW query over-fetched
   by the inverse of the population's share, kept to the population, and widened until k hits
@@ -35,11 +36,13 @@ if TYPE_CHECKING:
     import numpy as np
 
     from lmsys_tui.core.embed.space import Space
+    from lmsys_tui.core.store.db import Store
 
 EXACT_MAX = 25_000  # populations up to this size are always ranked exactly
 CHROMA_MAX_FETCH = 4_000  # widest unfiltered HNSW fetch before falling back to exact
 CACHE_BYTES = 1 << 30  # vectors kept in process across searches (LRU by population)
 COUNT_TTL = 10.0  # seconds a Chroma collection's count is trusted
+COPY_SHARE = 8  # from 1/8 of the space on, make its mapped copy (reading it costs a full scan)
 
 
 @dataclass
@@ -62,10 +65,38 @@ def _best(ids: np.ndarray, sims: np.ndarray, k: int) -> tuple[np.ndarray, np.nda
     return ids[best], (1.0 - sims[best]).astype(np.float32)
 
 
-def top_k(ids: np.ndarray, matrix: np.ndarray, qvec: np.ndarray, k: int) -> Ranked:
+def top_k(ids: np.ndarray, matrix: Any, qvec: np.ndarray, k: int) -> Ranked:
     """Exact cosine top-k (vectors are L2-normalised: distance = 1 - dot)."""
-    got, dist = _best(ids, matrix @ qvec if len(ids) else matrix[:0, 0], k)
+    got, dist = _best(ids, matrix @ qvec if len(ids) else qvec[:0], k)
     return Ranked(got, dist, "exact", len(ids))
+
+
+class Rows:
+    """Some rows of a memory-mapped matrix (a space's cached copy), never copied out whole.
+
+    A population's vectors as the rows of the space's copy that hold them: `@` multiplies the
+    whole mapped matrix once and picks the rows' results (no n x dim array is made, so a cold
+    process pays neither the copy nor the page faults of fresh memory), or gathers the rows
+    first when they are few.
+    """
+
+    def __init__(self, base: np.ndarray, rows: np.ndarray) -> None:
+        self.base, self.rows = base, rows
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @property
+    def nbytes(self) -> int:  # what this process holds: the mapped file is the OS's cache
+        return int(self.rows.nbytes)
+
+    def __getitem__(self, pos: Any) -> Rows:
+        return Rows(self.base, self.rows[pos])
+
+    def __matmul__(self, qvec: np.ndarray) -> np.ndarray:
+        if len(self.rows) * 4 < len(self.base):
+            return self.base[self.rows] @ qvec
+        return (self.base @ qvec)[self.rows]
 
 
 def _locate(all_ids: np.ndarray, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -91,6 +122,9 @@ def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> t
 
     store = Store.read_only(store_path)
     wanted = None if ids is None else ids.tolist()
+    mapped = _mapped(store, space, wanted)
+    if mapped is not None:
+        return mapped
     try:
         got_ids, matrix = load_vectors(store, space, wanted)
     except MissingVectorsError:
@@ -99,6 +133,33 @@ def load_population(store_path: Path, space: Space, ids: np.ndarray | None) -> t
         return got_ids, matrix  # already in id order (load_vectors keeps the order asked)
     order = np.argsort(got_ids, kind="stable")
     return got_ids[order], np.ascontiguousarray(matrix[order])
+
+
+def _mapped(store: Store, space: Space, wanted: list[int] | None) -> tuple[Any, Rows] | None:
+    """`load_population` from the space's memory-mapped copy (store/embedding_cache.py), made
+    first when the population is a large share of the space; None when there is none."""
+    import numpy as np
+
+    from lmsys_tui.core.embed.stage import query_keys
+    from lmsys_tui.core.store.embedding_cache import open_cache
+    from lmsys_tui.core.store.embeddings import EmbeddingStore, embeddings_path
+
+    with EmbeddingStore(embeddings_path(store.path)) as vectors:
+        sid = vectors.find_space(space)
+        if sid is None:
+            return None
+        large = wanted is None or len(wanted) * COPY_SHARE >= vectors.count(sid)
+        cache = open_cache(vectors, sid, space.dim, build=large)
+    if cache is None:
+        return None
+    ids, keys = query_keys(store, wanted)
+    rows = cache.locate(keys)  # empty and unreadable texts have no vector: -1, left out
+    keep = rows >= 0
+    ids, rows = ids[keep], rows[keep]
+    if len(ids) > 1 and not bool((ids[1:] > ids[:-1]).all()):
+        order = np.argsort(ids, kind="stable")
+        ids, rows = ids[order], rows[order]
+    return ids, Rows(cache.vectors, rows)
 
 
 def _embedded(store_path: Path, space: Space, ids: list[int] | None) -> list[int]:

@@ -21,6 +21,7 @@ when written and read together.
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from collections.abc import Set as AbstractSet
@@ -149,6 +150,12 @@ class EmbeddingStore:
                     f"{self.path} has embedding store format {row[0]}; this version reads"
                     f" {FORMAT_VERSION} (move the file aside to start a new one)"
                 )
+            # names this file's vectors in the cached copies (embedding_cache.py): a store
+            # made anew at the same path (after `clear`) must not match an old copy
+            self.conn.execute(
+                "INSERT OR IGNORE INTO store_info (key, value) VALUES ('uuid', ?)",
+                (secrets.token_hex(8),),
+            )
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -159,6 +166,11 @@ class EmbeddingStore:
             self.conn.execute("ROLLBACK")
             raise
         self.conn.execute("COMMIT")
+
+    def uuid(self) -> str:
+        """This file's random id, set when it was made (or first opened by this version)."""
+        row = self.conn.execute("SELECT value FROM store_info WHERE key = 'uuid'").fetchone()
+        return str(row[0])
 
     def close(self) -> None:
         self.conn.close()
