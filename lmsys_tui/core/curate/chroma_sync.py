@@ -77,6 +77,12 @@ def finish_pending(db: Path, chroma: Chroma) -> dict[str, dict[str, Any]]:
     return results
 
 
+def finish_edit(db: Path, run_id: str, chroma: Chroma) -> dict[str, Any]:
+    """After an edit's commit: what it (and any edit still owed) did to the run's documents."""
+    # another command may have paid this edit's marker between its commit and here
+    return finish_pending(db, chroma).get(run_id, {"status": "done", "by": "another command"})
+
+
 def sync_summaries(db: Path, run_id: str, clusters: set[int], chroma: Chroma) -> dict[str, Any]:
     """Bring the touched clusters' summary documents in line; what was done, or why not."""
     if chroma.host is None and (chroma.path is None or not Path(chroma.path).exists()):

@@ -167,7 +167,7 @@ def run_edit(
         change.message,
     )  # fmt: skip
     if chroma is not None:
-        result.chroma = chroma_sync.finish_pending(db, chroma)[run_id]
+        result.chroma = chroma_sync.finish_edit(db, run_id, chroma)
     return result
 
 

@@ -60,7 +60,7 @@ def undo(
         change.new, change.message,
     )  # fmt: skip
     if chroma is not None:
-        result.chroma = chroma_sync.finish_pending(db, chroma)[edit["run_id"]]
+        result.chroma = chroma_sync.finish_edit(db, edit["run_id"], chroma)
     return result
 
 
