@@ -7,6 +7,7 @@ Unknown run: exit 3.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,6 +19,17 @@ from lmsys_tui.config import load_settings
 from lmsys_tui.core.options import RunArg
 from lmsys_tui.core.search.verify.options import VerifyOptions as V
 from lmsys_tui.errors import ExitCode
+
+
+def finish_edits(db: Path, chroma_path: Path, opts: V) -> None:
+    """First the Chroma update an edit still owes (killed after its commit): that is no
+    mismatch to report but the edit's own last step, finished here (core/curate/chroma_sync)."""
+    from lmsys_tui.core.curate.chroma_sync import finish_pending
+    from lmsys_tui.core.curate.frame import Chroma
+
+    chroma = Chroma(chroma_path, opts.chroma_host, opts.chroma_port, opts.embed_backend)
+    for run_id, result in finish_pending(db, chroma).items():
+        note(f"finished the Chroma update an edit of {run_id} left pending: {result['status']}")
 
 
 @handled
@@ -40,6 +52,7 @@ def verify_sync(
 
     run, opts = RunArg.from_params(params), V.from_params(params)
     settings = load_settings(params.db_path, params.chroma_path)
+    finish_edits(settings.db, settings.chroma, opts)
     with stderr_progress(f"verify {run_id}") as progress:
         report = core_verify(
             settings.db,

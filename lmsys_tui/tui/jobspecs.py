@@ -271,8 +271,11 @@ def chroma(
     opts = VerifyOptions(fix=task == "verify + fix")
 
     def verify(progress: Progress, cancelled: CancelCheck) -> Any:
+        from lmsys_tui.core.curate.chroma_sync import finish_pending
+        from lmsys_tui.core.curate.frame import Chroma
         from lmsys_tui.core.search.verify import verify_sync
 
+        finish_pending(settings.db, Chroma(settings.chroma))  # an edit killed before Chroma
         report = verify_sync(
             settings.db,
             run.run_id,

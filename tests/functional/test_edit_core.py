@@ -193,3 +193,22 @@ def test_bad_input_changes_nothing(seed: Seed, case: str, error: type, call: Cal
     assert "\n" not in raised.value.message
     assert dump(seed.db) == before
     assert _q(seed, "SELECT COUNT(*) FROM cluster_edits") == edits
+
+
+def test_an_edit_chroma_refused_is_finished_by_the_next_edit(seed: Seed) -> None:
+    """Chroma unreachable during an edit: the edit stands, its Chroma update is owed (a
+    chroma_pending row), and the next edit with Chroma back pays it along with its own."""
+    a, b = _clusters(seed)[:2]
+    down = Chroma(host="127.0.0.1", port=9, backend=BACKEND)  # nothing listens on port 9
+    refused = labels.rename_cluster(
+        seed.db, seed.run_id, a, title="Renamed, Chroma down", chroma=down
+    )
+    assert refused.chroma["status"] == "failed"
+    assert _q(seed, "SELECT run_id, clusters FROM chroma_pending") == [(seed.run_id, f"[{a}]")]
+    assert _verify(seed)["status"] != "ok"  # the old title is still in Chroma
+    done = labels.rename_cluster(
+        seed.db, seed.run_id, b, title="Renamed again", chroma=_chroma(seed)
+    )
+    assert done.chroma["status"] == "done" and done.chroma["written"] >= 2  # a's and b's
+    assert _q(seed, "SELECT COUNT(*) FROM chroma_pending") == [(0,)]
+    assert _verify(seed)["status"] == "ok"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import random
 import shutil
 import signal
@@ -24,7 +25,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -171,9 +171,7 @@ class Reference:
         return self.root / f"before-{stage}"
 
 
-@pytest.fixture(scope="module")
-def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
-    ref = Reference(tmp_path_factory.mktemp("kills"))
+def build(ref: Reference) -> Reference:
     home = ref.root / "home"
     home.mkdir()
     with LLMServer() as server:
@@ -190,7 +188,27 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Reference]:
             ref.requests[stage] = len(server.hits) - hits
     assert ref.requests["summarize-llm"] and ref.requests["merge"]  # the LLM stages paid
     print(f"kill reference seconds: {ref.seconds}", file=sys.stderr)
-    yield ref
+    return ref
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    """Built once per test run: under xdist the first worker builds it under a file lock in
+    the run's shared temp folder and the others load it (the homes are only ever copied)."""
+    from filelock import FileLock
+
+    run_uid = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run_uid is None:
+        return build(Reference(tmp_path_factory.mktemp("kills")))
+    root = tmp_path_factory.getbasetemp().parent / f"kills-{run_uid}"
+    with FileLock(f"{root}.lock"):
+        saved = root / "reference.pickle"
+        if saved.exists():
+            return pickle.loads(saved.read_bytes())
+        root.mkdir()
+        ref = build(Reference(root))
+        saved.write_bytes(pickle.dumps(ref))
+        return ref
 
 
 def check_opens(home: Path) -> None:
@@ -212,20 +230,45 @@ def check_opens(home: Path) -> None:
         assert db_rows(home / "embeddings.db", "PRAGMA integrity_check") == [("ok",)]
 
 
-def check_sync(home: Path, run_id: str, *, edited: bool = False) -> None:
-    """`verify sync` is ok. An edit commits in SQLite first and then brings the summary
-    documents in Chroma in step: killed in between, `verify sync` names exactly those as stale
-    (by design of the edit commands) and `--fix` repairs them."""
+def check_sync(home: Path, run_id: str) -> None:
+    """`verify sync` is ok and no edit owes Chroma anything, after what the command does first:
+    finish the Chroma update an edit killed after its commit still owes."""
+    from lmsys_tui.core.curate.chroma_sync import finish_pending
+    from lmsys_tui.core.curate.frame import Chroma
     from lmsys_tui.core.search.verify import verify_sync
 
     db, chroma = home / "queries.db", home / "chroma"
+    finish_pending(db, Chroma(chroma, backend="torch"))
     report = verify_sync(db, run_id, chroma_path=chroma)
-    if edited and report["status"] != "ok":
-        counts = {k: v for k, v in report["chroma"].items() if k in PROBLEMS}
-        assert {k for k, v in counts.items() if v} == {"stale_summaries"}, report
-        verify_sync(db, run_id, chroma_path=chroma, fix=True, backend="torch")
-        report = verify_sync(db, run_id, chroma_path=chroma)
     assert report["status"] == "ok", report
+    assert pending(db) == 0
+
+
+def pending(db: Path) -> int:
+    return db_rows(db, "SELECT COUNT(*) FROM chroma_pending")[0][0]
+
+
+def stale_only(home: Path, run_id: str) -> bool:
+    """The library's check (which finishes nothing): the summary documents are stale, and
+    nothing else is wrong."""
+    from lmsys_tui.core.search.verify import verify_sync
+
+    report = verify_sync(home / "queries.db", run_id, chroma_path=home / "chroma")
+    counts = {k: v for k, v in report["chroma"].items() if k in PROBLEMS and v}
+    return set(counts) == {"stale_summaries"}
+
+
+def kill_after_commit(args: list[str], env: dict[str, str], db: Path) -> None:
+    """Start an edit and SIGKILL it the moment its audit row is committed: in the Chroma step
+    (which imports Chroma and loads the model, seconds, against a 5 ms poll)."""
+    before = edits(db)
+    proc = start(args, env)
+    while edits(db) == before:
+        assert proc.poll() is None, proc.communicate()[1][-2000:]
+        time.sleep(0.005)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    assert proc.returncode == -signal.SIGKILL  # killed, not finished
 
 
 def clustered(home: Path) -> str:
@@ -279,4 +322,27 @@ def test_sigkill_then_rerun(reference: Reference, tmp_path: Path, stage: str, se
         run_id = clustered(home) if stage == "embed" else reference.run_id
         if stage == "cluster":
             [(run_id,)] = done_runs(db)
-        check_sync(home, run_id, edited=stage == "edit")
+        check_sync(home, run_id)
+
+
+def test_edit_killed_after_its_commit_leaves_no_stale_chroma(
+    reference: Reference, tmp_path: Path
+) -> None:
+    """The kill point that matters for an edit, in every run: after its SQLite commit, before
+    its Chroma update. The edit stands and owes Chroma a marker; `verify sync` pays it (the first
+    kill), and so does the next edit (the second): no `verify sync --fix` needed."""
+    home = tmp_path / "home"
+    shutil.copytree(reference.before("edit"), home, symlinks=True)
+    db, run_id = home / "queries.db", reference.run_id
+    env = os.environ | {"LMSYS_TUI_HOME": str(home), "PYTHONIOENCODING": "utf-8"}
+    kill_after_commit(argv("edit", run_id), env, db)
+    assert fingerprint("edit", home, run_id) == reference.results["edit"]
+    assert pending(db) == 1 and stale_only(home, run_id)
+    assert finish(["verify", "sync", run_id], env)["status"] == "ok"
+    assert pending(db) == 0
+    rename = ["--cluster-id", "3", "--title", "Renamed while killed"]
+    kill_after_commit(["edit", "rename-cluster", run_id, *rename], env, db)
+    assert pending(db) == 1 and stale_only(home, run_id)
+    finish(["edit", "flag-cluster", run_id, "--cluster-id", "4", "--flag", "language_mixing"], env)
+    assert pending(db) == 0
+    check_sync(home, run_id)

@@ -137,6 +137,32 @@ def test_offline_pass_summarises_every_cluster_deterministically(cstore, db) -> 
     assert len({a.summary_run_id, b.summary_run_id, c.summary_run_id}) == 3
 
 
+def test_a_resumed_offline_pass_titles_as_one_uninterrupted_pass(cstore, db) -> None:
+    """Killed half-way (half its summaries saved), the resumed pass gives the titles one run
+    gives: a title is judged against every cluster (phrases, no title twice), not only the
+    ones left to do."""
+    whole = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="whole"))
+    cut = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="cut"))
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute(
+            "DELETE FROM cluster_summaries WHERE summary_run_id = ? AND cluster_id % 2 = 1",
+            (cut.summary_run_id,),
+        )
+        conn.execute(
+            "UPDATE summary_runs SET status = 'running' WHERE summary_run_id = ?",
+            (cut.summary_run_id,),
+        )
+    conn.close()
+    resumed = run_summarize(cstore, fx.RUN_ID, SummarizeOptions(resume=cut.summary_run_id))
+    assert (resumed.done, resumed.skipped) == (N_CLUSTERS // 2, N_CLUSTERS - N_CLUSTERS // 2)
+    titles = {k: summaries_for_pass(cstore, fx.RUN_ID, alias=k)[1] for k in ("whole", "cut")}
+    assert {c: r["title"] for c, r in titles["cut"].items()} == {
+        c: r["title"] for c, r in titles["whole"].items()
+    }
+    assert whole.done == N_CLUSTERS
+
+
 def test_pass_selection_returns_exactly_one_pass(cstore) -> None:
     run_summarize(cstore, fx.RUN_ID, SummarizeOptions(alias="all"))
     only = run_summarize(

@@ -88,6 +88,15 @@ CREATE INDEX ix_summary_runs_run_id ON summary_runs (run_id);
 -- index sqlite_autoindex_summary_runs_1 on summary_runs
 (implicit);
 
+-- table chroma_pending on chroma_pending
+CREATE TABLE chroma_pending (
+	id INTEGER NOT NULL, 
+	run_id VARCHAR NOT NULL, 
+	clusters JSON NOT NULL, 
+	created_at DATETIME NOT NULL, 
+	PRIMARY KEY (id)
+);
+
 -- table cluster_edits on cluster_edits
 CREATE TABLE cluster_edits (
 	id INTEGER NOT NULL, 

@@ -6,10 +6,15 @@ touched cluster: documents of clusters that no longer exist (merged, deleted) ar
 the others are written again with the metadata `verify sync` expects (title, size); a text
 that did not change keeps its vector, a new text (rename) is embedded once. Anything Chroma
 refuses is reported, never raised: the edit is committed, `verify sync --fix` repairs.
+
+An edit owes Chroma this update from its commit on: `mark_pending` records it in the edit's own
+transaction and `finish_pending` pays it and drops the marker, so an edit killed (or refused by
+Chroma) after its commit is finished by the next edit, undo or `verify sync` of the store.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +36,51 @@ def _expected(db: Path, run_id: str) -> tuple[Any, dict[str, dict[str, Any]]]:
         found = Found()
         _check_summaries(conn, run_id, None, found)
     return space, found.sum_expected
+
+
+_RUN = "SELECT 1 FROM clustering_runs WHERE run_id = ?"
+
+
+def mark_pending(conn: Any, run_id: str, clusters: set[int]) -> None:
+    """Inside the edit's transaction: its clusters' documents must still follow it."""
+    conn.execute(
+        "INSERT INTO chroma_pending (run_id, clusters, created_at) VALUES (?, ?, ?)",
+        (run_id, json.dumps(sorted(clusters)), sql.db_timestamp(sql.utcnow())),
+    )
+
+
+def finish_pending(db: Path, chroma: Chroma) -> dict[str, dict[str, Any]]:
+    """Bring Chroma in step for every edit still marked (each run's clusters at once), then
+    drop those markers; a run's result by run id. A run Chroma refused keeps its markers; a
+    deleted run's markers are dropped (its documents went with it)."""
+    with sql.maybe_reader(db) as conn:
+        if conn is None:
+            return {}
+        marks = sql.tuples(conn, "SELECT id, run_id, clusters FROM chroma_pending ORDER BY id")
+        owed: dict[str, tuple[list[int], set[int]]] = {}
+        for mark_id, run_id, clusters in marks:
+            ids, touched = owed.setdefault(run_id, ([], set()))
+            ids.append(int(mark_id))
+            touched.update(int(c) for c in sql.loads(clusters, []))
+        gone = {r for r in owed if not sql.one(conn, _RUN, (r,))}
+    results: dict[str, dict[str, Any]] = {}
+    for run_id, (ids, touched) in owed.items():
+        if run_id in gone:
+            result = {"status": "run deleted"}
+        else:
+            result = sync_summaries(db, run_id, touched, chroma)
+        if result["status"] != "failed":
+            with sql.file_transaction(db) as conn:
+                done = sql.id_list(ids)
+                conn.execute(f"DELETE FROM chroma_pending WHERE id {sql.IN_IDS}", (done,))
+        results[run_id] = result
+    return results
+
+
+def finish_edit(db: Path, run_id: str, chroma: Chroma) -> dict[str, Any]:
+    """After an edit's commit: what it (and any edit still owed) did to the run's documents."""
+    # another command may have paid this edit's marker between its commit and here
+    return finish_pending(db, chroma).get(run_id, {"status": "done", "by": "another command"})
 
 
 def sync_summaries(db: Path, run_id: str, clusters: set[int], chroma: Chroma) -> dict[str, Any]:

@@ -6,8 +6,9 @@ the write): the run must exist, the operation checks its ids (NotFoundError, exi
 UsageError, exit 2, before anything is written), the rows in its scope are copied for undo,
 the change is made, hierarchy nodes are rolled up, and the audit row is written. A failure
 anywhere rolls everything back. Chroma is not transactional: its summary documents follow
-after the commit (`chroma_sync`), and a Chroma failure is reported in the result (the edit
-stands; `verify sync --fix` repairs Chroma from SQLite).
+after the commit (`chroma_sync`), owed by a marker written in the edit's transaction; a Chroma
+failure is reported in the result (the edit stands) and, like a kill before Chroma is done,
+finished by the next edit or `verify sync` (or `verify sync --fix`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.curate import rollup, snapshot
+from lmsys_tui.core.curate import chroma_sync, rollup, snapshot
 from lmsys_tui.core.curate.snapshot import Scope
 from lmsys_tui.core.store import sql
 from lmsys_tui.errors import NotFoundError, UsageError
@@ -159,14 +160,14 @@ def run_edit(
             "after_ids": snapshot.ids_in(conn, scope),
         }
         edit_id = write_audit(conn, run_id, edit_type, change, editor, reason, snap)
+        if chroma is not None:
+            chroma_sync.mark_pending(conn, run_id, scope.clusters)
     result = EditResult(
         edit_id, run_id, edit_type, change.cluster_id, editor, reason, change.old, change.new,
         change.message,
     )  # fmt: skip
     if chroma is not None:
-        from lmsys_tui.core.curate.chroma_sync import sync_summaries
-
-        result.chroma = sync_summaries(db, run_id, scope.clusters, chroma)
+        result.chroma = chroma_sync.finish_edit(db, run_id, chroma)
     return result
 
 

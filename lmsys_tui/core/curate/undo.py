@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from lmsys_tui.core.curate import snapshot
+from lmsys_tui.core.curate import chroma_sync, snapshot
 from lmsys_tui.core.curate.frame import Change, Chroma, EditResult, default_editor, write_audit
 from lmsys_tui.core.store import sql
 from lmsys_tui.errors import NotFoundError, UsageError
@@ -60,15 +60,15 @@ def undo(
         conn.execute(
             "UPDATE cluster_edits SET undone_by = ? WHERE id = ?", (new_id, edit["edit_id"])
         )
+        clusters = set(snap.get("scope", {}).get("clusters", []))
+        if chroma is not None:
+            chroma_sync.mark_pending(conn, edit["run_id"], clusters)
     result = EditResult(
         new_id, edit["run_id"], "undo", change.cluster_id, editor, reason, change.old,
         change.new, change.message,
     )  # fmt: skip
     if chroma is not None:
-        from lmsys_tui.core.curate.chroma_sync import sync_summaries
-
-        clusters = set(snap.get("scope", {}).get("clusters", []))
-        result.chroma = sync_summaries(db, edit["run_id"], clusters, chroma)
+        result.chroma = chroma_sync.finish_edit(db, edit["run_id"], chroma)
     return result
 
 

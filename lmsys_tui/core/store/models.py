@@ -280,6 +280,18 @@ class RunLayout(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ChromaPending(SQLModel, table=True):
+    """(v7) An edit whose summary documents in Chroma must still follow it: written in the
+    edit's own transaction, deleted once Chroma is in step (core/curate/chroma_sync), so an edit
+    killed between its commit and Chroma is finished by the next edit or `verify sync`."""
+
+    __tablename__ = "chroma_pending"
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: str  # no foreign key: a marker of a deleted run is simply dropped
+    clusters: list[int] = _json(list)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 class LLMCall(SQLModel, table=True):
     """Ledger of every LLM call: cost accounting, and the cache that makes passes resumable."""
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lmsys_tui.errors import UsageError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 VERSION_KEY = "schema_version"
 
 # Search (v2). Keyword search: an external-content FTS5 index over queries.query_text (it
@@ -82,6 +82,14 @@ def _v5_to_v6(conn: sqlite3.Connection) -> None:
         conn.execute("ALTER TABLE queries ADD COLUMN label VARCHAR")
 
 
+def _v6_to_v7(conn: sqlite3.Connection) -> None:
+    """Reliability (v7): edits mark the Chroma update they still owe (models.ChromaPending)."""
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS chroma_pending (id INTEGER NOT NULL, run_id VARCHAR NOT NULL,"
+        " clusters JSON NOT NULL, created_at DATETIME NOT NULL, PRIMARY KEY (id))"
+    )
+
+
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_to_v2,
@@ -89,6 +97,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     3: _v3_to_v4,
     4: _v4_to_v5,
     5: _v5_to_v6,
+    6: _v6_to_v7,
 }
 
 

@@ -21,12 +21,18 @@ def offline_pass(
     result: SummarizeResult,
     progress: Progress,
     cancelled: CancelCheck,
+    done: set[int] | None = None,
 ) -> None:
     """Summaries made without a model, each committed as it is made: phrase titles
-    (`cluster.phrases`), with the c-TF-IDF keywords kept for coherence and search."""
+    (`cluster.phrases`), with the c-TF-IDF keywords kept for coherence and search.
+
+    A title depends on the other clusters (phrases scored across them, no title given twice),
+    so `jobs` holds every cluster of the pass; those `done` before a kill are titled again, to
+    the same result, and not saved twice."""
     from lmsys_tui.core.cluster.phrases import cluster_phrases, title_from
     from lmsys_tui.core.llm import offline
 
+    done = done or set()
     needs = {j.cluster_id: j.sample for j in jobs if not j.keywords}
     computed = offline.ctfidf_keywords(needs) if needs else {}
     texts = {j.cluster_id: j.sample for j in jobs}
@@ -46,6 +52,8 @@ def offline_pass(
                 other = [p for p in found if not set(p.split()) & set(title.lower().split())]
                 title = f"{title}: {other[0]}" if other else title
             used.add(title.lower())
+            if job.cluster_id in done:
+                continue
             s = offline.phrase_summary(
                 found, title, keywords, job.sample[0::2][:3], job.size, job.sample
             )
@@ -62,4 +70,4 @@ def offline_pass(
                 },
             )
             result.done += 1
-        progress(result.done, len(jobs), "offline")
+        progress(result.done, len(jobs) - len(done), "offline")

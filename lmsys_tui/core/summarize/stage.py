@@ -72,11 +72,14 @@ def run_summarize(
     try:
         progress(0, len(todo), "sampling")
         phase = time.perf_counter()
-        jobs = build_jobs(store, run_id, clusters, todo, opts, cancelled)
+        # offline titles are judged against every cluster of the pass (c-TF-IDF phrases, no
+        # title twice): a resumed pass samples them all again so it titles as one run would
+        sampled = wanted if spec.offline else todo
+        jobs = build_jobs(store, run_id, clusters, sampled, opts, cancelled)
         result.timings["sampling"] = round(time.perf_counter() - phase, 3)
         phase = time.perf_counter()
         if spec.offline:
-            offline_pass(summary_pass, jobs, result, progress, cancelled)
+            offline_pass(summary_pass, jobs, result, progress, cancelled, done_before)
         else:
             asyncio.run(llm_pass(summary_pass, spec, jobs, opts, result, progress, cancelled))
         result.timings["offline" if spec.offline else "llm"] = round(time.perf_counter() - phase, 3)
