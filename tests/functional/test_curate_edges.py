@@ -25,21 +25,25 @@ def _column(seed: Seed, query: str, *args: object) -> list:
     return [r[0] for r in db_rows(seed.db, query, *args)]
 
 
+def _clusters(seed: Seed) -> list[int]:
+    """The run's clusters (noise left out), by id."""
+    where = "run_id = ? AND cluster_id >= 0 ORDER BY cluster_id"
+    return _column(seed, f"SELECT cluster_id FROM clusters WHERE {where}", seed.run_id)
+
+
+def _members(seed: Seed, cluster_id: int) -> list[int]:
+    where = "run_id = ? AND cluster_id = ? ORDER BY query_id"
+    return _column(
+        seed, f"SELECT query_id FROM query_clusters WHERE {where}", seed.run_id, cluster_id
+    )
+
+
 def test_a_split_does_not_reuse_a_deleted_clusters_id(seed: Seed) -> None:
     run = seed.run_id
-    ids = _column(
-        seed,
-        "SELECT cluster_id FROM clusters WHERE run_id = ? AND cluster_id >= 0 ORDER BY cluster_id",
-        run,
-    )
+    ids = _clusters(seed)
     gone, keep = ids[-1], ids[0]
     membership.delete_cluster(seed.db, run, gone, orphan=True)
-    members = _column(
-        seed,
-        "SELECT query_id FROM query_clusters WHERE run_id = ? AND cluster_id = ? ORDER BY query_id",
-        run,
-        keep,
-    )
+    members = _members(seed, keep)
     done = membership.split_cluster(seed.db, run, keep, members[:1], new_title="Split off")
     new_id = done.new_value["new_cluster_id"]
     assert new_id > gone  # the orphans' "was in" and the delete's history keep one meaning
@@ -50,18 +54,9 @@ def test_a_split_does_not_reuse_a_deleted_clusters_id(seed: Seed) -> None:
 
 def test_a_merge_sources_id_is_not_reused_either(seed: Seed) -> None:
     run = seed.run_id
-    ids = _column(
-        seed,
-        "SELECT cluster_id FROM clusters WHERE run_id = ? AND cluster_id >= 0 ORDER BY cluster_id",
-        run,
-    )
+    ids = _clusters(seed)
     membership.merge_clusters(seed.db, run, [ids[-1]], ids[0])
-    members = _column(
-        seed,
-        "SELECT query_id FROM query_clusters WHERE run_id = ? AND cluster_id = ? ORDER BY query_id",
-        run,
-        ids[1],
-    )
+    members = _members(seed, ids[1])
     done = membership.split_cluster(seed.db, run, ids[1], members[:1], new_title="Split off")
     assert done.new_value["new_cluster_id"] > ids[-1]
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from lmsys_tui.core.store.db import Store
 
 STAGE = "evaluate-titles"  # the ledger's stage column
+SKIPPED = "not asked: no queries to show (the cluster is empty)"
 SYSTEM = (
     "You check the names an analysis tool gave to clusters of user requests to an AI "
     "assistant. Judge only from the sample of requests you are shown."
@@ -115,16 +116,22 @@ def judge_titles(
         raise NotFoundError(f"run {run_id!r} has no finished summaries to judge (`summarize`)")
     probe(spec)
     samples = _samples(store, run_id, sorted(done), opts)
-    verdicts = asyncio.run(_ask_all(store, spec, run_id, opts, done, samples, progress, cancelled))
+    # a cluster curation emptied (its queries moved away) has nothing to show: not asked
+    empty = [{"cluster_id": c, "title": done[c]["title"], "error": SKIPPED}
+             for c in sorted(done) if not samples[c]]  # fmt: skip
+    asked = {c: s for c, s in done.items() if samples[c]}
+    verdicts = asyncio.run(_ask_all(store, spec, run_id, opts, asked, samples, progress, cancelled))
     judged = [v for v in verdicts if "error" not in v]
     result: dict[str, Any] = {
         "run_id": run_id,
         "summary_run_id": srid,
         "judge": spec.model,
-        "clusters": len(verdicts),
+        "clusters": len(verdicts) + len(empty),
         "judged": len(judged),
         "failed": len(verdicts) - len(judged),
+        "skipped": len(empty),
     }
+    verdicts = sorted(verdicts + empty, key=lambda v: v["cluster_id"])
     for key, test in (
         ("accurate_share", lambda v: v["title_fits"] and v["description_fits"]),
         ("title_share", lambda v: v["title_fits"]),
@@ -139,6 +146,7 @@ def summary_line(data: dict[str, Any]) -> str:
     share = data["accurate_share"]
     shown = "-" if share is None else f"{share:.1%}"
     failed = f"; {data['failed']} failed" if data["failed"] else ""
+    failed += f"; {data['skipped']} empty, not asked" if data.get("skipped") else ""
     return (
         f"accurate (title and description fit): {shown} of {data['judged']} clusters"
         f" judged by {data['judge']}{failed}"
