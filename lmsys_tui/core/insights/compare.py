@@ -24,8 +24,8 @@ from typing import Any
 
 from lmsys_tui.core.options import Options, option
 from lmsys_tui.core.read.runs import get_run, list_hierarchies, newest_hierarchy, summary_pass
-from lmsys_tui.core.read.tree import cluster_title, pass_summaries
-from lmsys_tui.core.store.sql import loads, reader, rows, tuples
+from lmsys_tui.core.read.tree import cluster_titles
+from lmsys_tui.core.store.sql import reader, rows, tuples
 from lmsys_tui.errors import UsageError
 
 NO_NODE = -1  # a query whose cluster has no node at a level (noise, unplaced)
@@ -46,15 +46,7 @@ def _members(conn: Any, run_id: str) -> dict[int, int]:
 
 def _titles(conn: Any, run_id: str) -> dict[int, str]:
     found = summary_pass(conn, run_id)
-    titles = pass_summaries(conn, found["summary_run_id"] if found else None, None)
-    return {
-        int(r["cluster_id"]): cluster_title(
-            int(r["cluster_id"]),
-            (titles.get(int(r["cluster_id"])) or {}).get("title"),
-            loads(r["keywords"], []),
-        )
-        for r in rows(conn, "SELECT cluster_id, keywords FROM clusters WHERE run_id = ?", (run_id,))
-    }
+    return cluster_titles(conn, run_id, found["summary_run_id"] if found else None)
 
 
 def _ancestors(conn: Any, run_id: str) -> dict[int, dict[int, int]] | None:

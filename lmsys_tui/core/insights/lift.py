@@ -20,8 +20,8 @@ from typing import Any
 
 from lmsys_tui.core.options import Options, option
 from lmsys_tui.core.read.runs import get_hierarchy, get_run, run_total, summary_pass
-from lmsys_tui.core.read.tree import cluster_title, pass_summaries
-from lmsys_tui.core.store.sql import loads, reader, rows
+from lmsys_tui.core.read.tree import cluster_titles
+from lmsys_tui.core.store.sql import reader, rows
 from lmsys_tui.errors import UsageError
 
 UNKNOWN = "(unknown)"
@@ -91,19 +91,11 @@ def _node_map(
 ) -> tuple[str | None, dict[int, int], dict[int, str]]:
     """(hierarchy id, cluster -> node at the level, node -> title). A cluster with no node at
     that level (noise, or left unplaced by the merge) maps nowhere and counts only run-wide."""
-    clusters = rows(conn, "SELECT cluster_id, keywords FROM clusters WHERE run_id = ?", (run_id,))
     if not level:
         found = summary_pass(conn, run_id)
-        titles = pass_summaries(conn, found["summary_run_id"] if found else None, None)
-        names = {
-            int(c["cluster_id"]): cluster_title(
-                int(c["cluster_id"]),
-                (titles.get(int(c["cluster_id"])) or {}).get("title"),
-                loads(c["keywords"], []),
-            )
-            for c in clusters
-        }
+        names = cluster_titles(conn, run_id, found["summary_run_id"] if found else None)
         return None, {cid: cid for cid in names}, names
+    clusters = rows(conn, "SELECT cluster_id FROM clusters WHERE run_id = ?", (run_id,))
     hier = get_hierarchy(conn, run_id, hierarchy_run_id)
     nodes = {
         int(r["cluster_id"]): r

@@ -52,6 +52,28 @@ def pass_summaries(
     return {int(r["cluster_id"]): r for r in found}
 
 
+def cluster_titles(
+    conn: Any, run_id: str, summary_run_id: str | None, ids: list[int] | None = None
+) -> dict[int, str]:
+    """Title per cluster of a run (`ids`, or all) as list-clusters shows it: the pass's
+    summary title, else its keywords; one read for search facets, compare and lift."""
+    query = "SELECT cluster_id, keywords FROM clusters WHERE run_id = ?"
+    args: tuple[Any, ...] = (run_id,)
+    if ids is not None:
+        query += f" AND cluster_id {IN_IDS}"
+        args += (id_list(ids),)
+    found = rows(conn, query, args)
+    titles = pass_summaries(conn, summary_run_id, [int(r["cluster_id"]) for r in found])
+    return {
+        int(r["cluster_id"]): cluster_title(
+            int(r["cluster_id"]),
+            (titles.get(int(r["cluster_id"])) or {}).get("title"),
+            loads(r["keywords"], []) or [],
+        )
+        for r in found
+    }
+
+
 @dataclass(frozen=True)
 class NodeRow:
     """One line of the tree: a hierarchy node, or a cluster (level 0)."""

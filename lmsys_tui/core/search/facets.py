@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from lmsys_tui.core.read.tree import cluster_title, pass_summaries
+from lmsys_tui.core.read.tree import cluster_titles
 from lmsys_tui.core.search.types import Bucket
 from lmsys_tui.core.store import sql
 
@@ -52,24 +52,6 @@ def count(
         args = list(set_args)
     rows = sql.tuples(conn, query + " ORDER BY n DESC, k IS NULL, k", args)
     return [(k, int(n)) for k, n in rows]
-
-
-def cluster_titles(
-    conn: sqlite3.Connection, run_id: str, summary_run_id: str | None, ids: Sequence[int]
-) -> dict[int, str]:
-    """Title per cluster: from the summary pass, else its keywords (as list-clusters shows)."""
-    found = sql.tuples(
-        conn,
-        f"SELECT cluster_id, keywords FROM clusters WHERE run_id = ? AND cluster_id {sql.IN_IDS}",
-        (run_id, sql.id_list(ids)),
-    )
-    titles = pass_summaries(conn, summary_run_id, [int(cid) for cid, _ in found])
-    return {
-        int(cid): cluster_title(
-            int(cid), (titles.get(int(cid)) or {}).get("title"), sql.loads(keywords, []) or []
-        )
-        for cid, keywords in found
-    }
 
 
 def buckets(
