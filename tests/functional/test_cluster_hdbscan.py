@@ -14,7 +14,7 @@ from lmsys_tui.errors import ExitCode, UsageError
 
 
 def test_noise_is_cluster_minus_one_with_its_row_and_probabilities(seeded, home) -> None:
-    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10))
+    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10, assign_noise=False))
     assert summary.embedded["embedded"] == 0
     db = home / "queries.db"
     assigned = db_rows(
@@ -89,7 +89,8 @@ def test_cosine_matches_hdbscans_own_cosine_metric(seeded) -> None:
 
 
 def test_fit_sample_path_assigns_every_query(seeded, home) -> None:
-    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=8, fit_sample=250, reduce_dims=20))
+    params = HdbscanParams(min_cluster_size=8, fit_sample=250, reduce_dims=20, assign_noise=False)
+    summary = run_hdbscan(seeded, params)
     m = summary.metrics
     assert m["fit_rows"] == 250 and m["predicted_rows"] == summary.n_queries - 250 > 0
     assert m["reduction"]["fit_rows"] == 250 and m["reduction"]["dims"] == 20

@@ -50,7 +50,9 @@ class HdbscanParams(Options):
     reducer: str = option("auto", choices=REDUCERS, lower=True)
     random_state: int = option(42)
     chunk_size: int = option(5000, minimum=1)
-    assign_noise: bool = option(False)  # noise -> nearest cluster when close enough (outliers)
+    # noise -> nearest cluster when close enough (outliers.py), on by default: noise 51% -> 10%
+    # of the demo's ShareGPT queries, and V-measure up on both labelled corpora (README)
+    assign_noise: bool = option(True)
     assign_distance: float = option(0.0, minimum=0)  # 0: each cluster's own member distances
 
     def check(self) -> None:
