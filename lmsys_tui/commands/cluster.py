@@ -129,7 +129,14 @@ def hdbscan(
     ] = H.selection,
     fit_sample: Annotated[
         int,
-        typer.Option(help="Fit on at most this many random rows; predict the rest."),
+        typer.Option(
+            help="Fit on at most this many random rows and predict the rest. Over 5 dims a"
+            " sample saves no time up to ~50k rows (50k: fit all 34 s, fit 20k + predict 33 s"
+            " here) and finds coarser clusters (53 instead of 151 there; the smallest is about"
+            " --min-cluster-size x rows / --fit-sample); above 100k it bounds the fit. On real chat"
+            " vectors no sample size agreed with the full fit better than HDBSCAN's own"
+            " floor (refits of 90% of the rows)."
+        ),
     ] = H.fit_sample,
     reduce_dims: Annotated[
         int,

@@ -15,7 +15,11 @@ too small to need a sample): ARI between the labels of `hdbscan_result` with the
 options fitted on all rows and fitted on a sample (noise is a label of its own, so a sampled
 fit that calls other rows noise is charged), on every row and on the rows both call clustered;
 beside it the noise share and the seconds of the whole step (reduce, fit, predict, assign).
-Two seeds per size: the sample changes with the seed, and so does the agreement.
+Two seeds per size: the sample changes with the seed, and so does the agreement. The floor
+is HDBSCAN's own stability: fits on all of a random 90% of the rows, against the full fit on
+those rows. Measured (README): every sample size sits at that floor, and over 5 dims a
+sampled fit saves no whole-step time at these sizes (prediction costs what the smaller fit
+saves), so the default (100,000) fits every row up to there and only bounds larger fits.
 """
 
 from __future__ import annotations
@@ -75,6 +79,7 @@ def vectors(tmp_path_factory: pytest.TempPathFactory) -> np.ndarray:
 
 
 def _fit(X: np.ndarray, fit_sample: int, seed: int) -> tuple[np.ndarray, dict, float]:
+    """Labels, run metrics and seconds of the whole step with the default options."""
     from lmsys_tui.core.cluster.density import HdbscanParams, hdbscan_result
 
     started = time.perf_counter()
@@ -94,18 +99,26 @@ def test_fit_sample_quality_against_time(vectors: np.ndarray) -> None:
     print(f"\nHDBSCAN defaults on {n:,} real vectors (load average {load:.1f}); full fit:"
           f" {full_s:.1f}s, {fm['n_clusters']} clusters, noise {fm['noise_fraction']:.1%}"
           f" ({fm.get('noise_fraction_before_assign', 0):.1%} before assignment)")  # fmt: skip
-    print("| --fit-sample | seed | seconds (x full) | clusters | noise | ARI vs full, all rows"
-          " / rows both cluster |")  # fmt: skip
-    agreement: dict[int, list[float]] = {}
+    for seed in (1, 2):
+        keep = np.sort(np.random.default_rng(seed).choice(n, size=int(n * 0.9), replace=False))
+        labels, m, seconds = _fit(X[keep], n, 42)
+        ari = adjusted_rand_score(full[keep], labels)
+        print(f"floor: all of a random 90% (draw {seed}): {seconds:.1f}s, {m['n_clusters']}"
+              f" clusters, ARI with the full fit {ari:.3f}")  # fmt: skip
+    print("| --fit-sample | seed | seconds (x full) | fit s | clusters | noise | ARI vs full,"
+          " all rows / rows both cluster |")  # fmt: skip
+    fit_seconds: dict[int, float] = {}
     for size in (s for s in SAMPLES if s < n):
         for seed in SEEDS:
             labels, m, seconds = _fit(X, size, seed)
             both = (labels >= 0) & (full >= 0)
             ari = adjusted_rand_score(full, labels)
-            agreement.setdefault(size, []).append(ari)
+            assert m["fit_rows"] == size
+            fit_seconds[size] = min(fit_seconds.get(size, np.inf), m["fit_seconds"])
             print(f"| {size:,} | {seed} | {seconds:.1f} ({seconds / full_s:.2f}x) |"
-                  f" {m['n_clusters']} | {m['noise_fraction']:.1%} | {ari:.3f} /"
+                  f" {m['fit_seconds']:.1f} | {m['n_clusters']} | {m['noise_fraction']:.1%} |"
+                  f" {ari:.3f} /"
                   f" {adjusted_rand_score(full[both], labels[both]):.3f} |")  # fmt: skip
-    # a larger sample agrees with the full fit at least about as well as a smaller one
-    means = [float(np.mean(v)) for _, v in sorted(agreement.items())]
-    assert means[-1] >= means[0] - 0.05, means
+    # what a sample buys: the fit alone grows with its rows (best of the seeds)
+    sizes = sorted(fit_seconds)
+    assert fit_seconds[sizes[-1]] > 2 * fit_seconds[sizes[0]], fit_seconds
