@@ -53,7 +53,7 @@ class HdbscanParams(Options):
     # eom may select one cluster holding nearly every row (2 clusters, 98% in one, on 22k real
     # chat turns refitted on 90% of them); no cluster above this share of the fitted rows
     # (0 = no cap)
-    max_cluster_fraction: float = option(0.3, minimum=0, below=1)
+    max_cluster_fraction: float = option(0.3, minimum=0)  # below 1: check()
     reduce_dims: int = option(5, minimum=0)
     reducer: str = option("auto", choices=REDUCERS, lower=True)
     random_state: int = option(42)
@@ -66,6 +66,8 @@ class HdbscanParams(Options):
     def check(self) -> None:
         if self.fit_sample < self.min_cluster_size * 2:
             raise UsageError("--fit-sample must be at least twice --min-cluster-size")
+        if self.max_cluster_fraction >= 1:
+            raise UsageError("--max-cluster-fraction must be below 1 (0 = no cap)")
 
     @property
     def size(self) -> int:
