@@ -71,7 +71,9 @@ def clustered_home(home: Path) -> dict[str, str]:
         try:
             ids = {
                 "kmeans": run_kmeans(store, KMeansParams(n_clusters=12)).run_id,
-                "hdbscan": run_hdbscan(store, HdbscanParams(min_cluster_size=10)).run_id,
+                "hdbscan": run_hdbscan(
+                    store, HdbscanParams(min_cluster_size=10, assign_noise=False)
+                ).run_id,  # noise left as -1 for the tests of noise rows
             }
         finally:
             store.close()

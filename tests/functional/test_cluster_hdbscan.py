@@ -14,7 +14,7 @@ from lmsys_tui.errors import ExitCode, UsageError
 
 
 def test_noise_is_cluster_minus_one_with_its_row_and_probabilities(seeded, home) -> None:
-    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10))
+    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10, assign_noise=False))
     assert summary.embedded["embedded"] == 0
     db = home / "queries.db"
     assigned = db_rows(
@@ -89,7 +89,8 @@ def test_cosine_matches_hdbscans_own_cosine_metric(seeded) -> None:
 
 
 def test_fit_sample_path_assigns_every_query(seeded, home) -> None:
-    summary = run_hdbscan(seeded, HdbscanParams(min_cluster_size=8, fit_sample=250, reduce_dims=20))
+    params = HdbscanParams(min_cluster_size=8, fit_sample=250, reduce_dims=20, assign_noise=False)
+    summary = run_hdbscan(seeded, params)
     m = summary.metrics
     assert m["fit_rows"] == 250 and m["predicted_rows"] == summary.n_queries - 250 > 0
     assert m["reduction"]["fit_rows"] == 250 and m["reduction"]["dims"] == 20
@@ -173,6 +174,27 @@ def test_options_change_the_result(seeded) -> None:
         HdbscanParams(metric="minkowski-ish")
 
 
+def test_max_cluster_fraction_stops_one_cluster_taking_nearly_everything() -> None:
+    """Three close blobs of 100 and a far one of 40: eom alone takes the three as one cluster
+    (88% of the rows, as it took 93-98% of real chat turns); the cap makes it pick below."""
+    rng = np.random.default_rng(0)
+    centres = ((0, 0), (0.45, 0), (0.9, 0))
+    Z = np.vstack(
+        [rng.normal(c, 0.12, size=(100, 2)) for c in centres]
+        + [rng.normal((8, 8), 0.1, size=(40, 2))]
+    ).astype(np.float32)
+
+    def sizes(fraction: float) -> np.ndarray:
+        p = HdbscanParams(min_cluster_size=20, metric="euclidean", reduce_dims=0,
+                          max_cluster_fraction=fraction, assign_noise=False)  # fmt: skip
+        labels = fit_hdbscan(Z, p).labels
+        return np.bincount(labels[labels >= 0])
+
+    assert sizes(0).max() == 300
+    capped = sizes(0.3)
+    assert capped.max() <= 0.3 * len(Z) and len(capped) >= 4
+
+
 def test_cli_hdbscan_cosine_and_bad_options(seeded, cli_env) -> None:
     res = run_cli(["--headless", "cluster", "hdbscan", "--metric", "cosine",
                    "--min-cluster-size", "10", "--json"], cli_env)  # fmt: skip
@@ -181,7 +203,12 @@ def test_cli_hdbscan_cosine_and_bad_options(seeded, cli_env) -> None:
     assert data["algorithm"] == "hdbscan" and data["status"] == "done"
     assert 0 < data["metrics"]["noise_fraction"] < 1
     assert data["run_id"].startswith("hdbscan-10-")
-    for args in (["--metric", "nope"], ["--min-cluster-size", "1"], ["--reducer", "tsne"]):
+    for args in (
+        ["--metric", "nope"],
+        ["--min-cluster-size", "1"],
+        ["--reducer", "tsne"],
+        ["--max-cluster-fraction", "1"],
+    ):
         bad = run_cli(["--headless", "cluster", "hdbscan", *args], cli_env)
         assert bad.returncode == ExitCode.USAGE, args
         assert bad.stderr.startswith("error:") and "Traceback" not in bad.stderr

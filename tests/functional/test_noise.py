@@ -23,8 +23,8 @@ def _rows(db, run_id: str) -> dict[int, tuple[int, float | None, float]]:
 
 def test_assign_noise_counts_the_rest_apart_and_can_be_undone(seeded, home) -> None:
     db = home / "queries.db"
-    bare = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10))
-    full = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10, assign_noise=True))
+    bare = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10, assign_noise=False))
+    full = run_hdbscan(seeded, HdbscanParams(min_cluster_size=10))  # assigns by default
     before, after = _rows(db, bare.run_id), _rows(db, full.run_id)
     assert before.keys() == after.keys()
     moved = [q for q in before if before[q][0] == -1 and after[q][0] != -1]
@@ -66,13 +66,19 @@ def test_nearest_centroid_under_the_limit() -> None:
 
 
 def test_cli_assign_noise_flag(seeded, cli_env) -> None:
-    out = run_cli(
-        ["--headless", "cluster", "hdbscan", "--min-cluster-size", "10", "--assign-noise",
-         "--assign-distance", "0.9", "--json"],
-        cli_env,
-    )  # fmt: skip
-    assert out.returncode == 0, out.stderr
-    m = json.loads(out.stdout)["metrics"]
-    assert m["assigned_noise"] > 0 and m["noise_fraction"] < m["noise_fraction_before_assign"]
+    def metrics(*args: str) -> dict:
+        out = run_cli(
+            ["--headless", "cluster", "hdbscan", "--min-cluster-size", "10", *args, "--json"],
+            cli_env,
+        )
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)["metrics"]
+
+    # the earlier spelling still parses (the default is on: the in-process test above uses it)
+    on = metrics("--assign-noise", "--assign-distance", "0.9")
+    off = metrics("--no-assign-noise")
+    assert on["assigned_noise"] > 0 and "assigned_noise" not in off
+    assert on["noise_fraction"] < off["noise_fraction"]
+    assert on["noise_fraction_before_assign"] == off["noise_fraction"]
     bad = run_cli(["--headless", "cluster", "hdbscan", "--assign-distance", "-1"], cli_env)
     assert bad.returncode == 2 and "--assign-distance" in bad.stderr

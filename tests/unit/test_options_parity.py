@@ -291,7 +291,11 @@ def test_the_session_store_and_the_tui_only_jobs_parse_back(tmp_path) -> None:
         ),
         (
             "cluster-hdbscan",
-            (HdbscanParams(assign_noise=True, assign_distance=0.7), Selection(), EmbedOptions()),
+            (
+                HdbscanParams(assign_noise=False, assign_distance=0.7, max_cluster_fraction=0.5),
+                Selection(),
+                EmbedOptions(),
+            ),
         ),
         (
             "evaluate-titles",

@@ -1,4 +1,5 @@
-"""`--assign-noise`: HDBSCAN's noise points given to the nearest cluster, when close enough.
+"""`--assign-noise` (the default; `--no-assign-noise` turns it off): HDBSCAN's noise points
+given to the nearest cluster, when close enough.
 
 HDBSCAN calls a point noise when no dense region holds it, which on chat data is most points
 (81.6% of 5,000 ShareGPT rows with the old defaults). An analyst still wants those queries
