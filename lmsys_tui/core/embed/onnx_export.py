@@ -80,6 +80,17 @@ def _model_from(folder: Path, meta: dict[str, Any], variant: str) -> OnnxModel |
     )
 
 
+def has_export(space: Space, cache_dir: Path) -> bool:
+    """Whether the fp32 export of `space`'s model is already in the cache (nothing is made)."""
+    folder = export_dir(cache_dir, space)
+    meta = _read_meta(folder)
+    return (
+        meta is not None
+        and meta.get("source") == model_source(space)
+        and _model_from(folder, meta, "fp32") is not None
+    )
+
+
 def ensure_onnx(space: Space, cache_dir: Path, *, quantized: bool = False) -> OnnxModel:
     """The exported (and, if asked, int8-quantised) model, exporting it the first time."""
     folder = export_dir(cache_dir, space)
