@@ -29,3 +29,24 @@ def test_an_int8_file_without_the_current_recipe_is_not_used(tmp_path: Path) -> 
     new = _meta({"file": "model.int8.onnx", "min_cosine": 0.97, "recipe": onnx_export.INT8_RECIPE})
     found = onnx_export._model_from(tmp_path, new, "int8")
     assert found is not None and found.min_cosine == 0.97
+
+
+def test_auto_ranks_by_cpu_seconds_where_measured(tmp_path: Path, monkeypatch) -> None:
+    """The wall-clock ratio moves with other load; CPU-seconds per text decide when present."""
+    import json
+
+    from lmsys_tui.core.embed import variants
+
+    path = tmp_path / "variants.json"
+    rows = {
+        "torch": {"speedup": 1.15, "cpu_speedup": 1.04, "passed": True},
+        "onnx": {"speedup": 1.01, "cpu_speedup": 1.15, "passed": True, "probe_min_cosine": 1.0},
+        "onnx-int8": {"speedup": 2.0, "cpu_speedup": 1.7, "passed": False},
+    }
+    path.write_text(json.dumps({"models": {"m": rows}}), encoding="utf-8")
+    monkeypatch.setattr(variants, "MEASURED", path)
+    variants._measured.cache_clear()
+    try:
+        assert variants.measured_choice("m") == ("onnx", 1.0)
+    finally:
+        variants._measured.cache_clear()
