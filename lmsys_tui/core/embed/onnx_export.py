@@ -271,7 +271,7 @@ def _quantize(folder: Path, meta: dict[str, Any]) -> dict[str, Any]:
             reduce_range=True,
         )
         os.replace(tmp, folder / "model.int8.onnx")
-        for stale in folder.glob("model.int8.opt-*.onnx"):  # the old file's optimised graph
+        for stale in folder.glob("model.int8.opt-*"):  # the old file's optimised graph + weights
             stale.unlink(missing_ok=True)
     finally:
         tmp.unlink(missing_ok=True)
