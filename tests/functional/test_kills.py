@@ -48,6 +48,7 @@ SUMMARY = ["--use-chroma", "--summary-run-id"]  # the id goes last
 STAGES = ("load", "embed", "cluster", "summarize-offline", "summarize-llm", "merge", "edit")
 PROBLEMS = ("missing_queries", "extra_queries", "metadata_mismatch", "vector_mismatch")
 PROBLEMS += ("missing_summaries", "stale_summaries", "extra_summaries")  # verify's counts
+HIERARCHY_DONE = "SELECT hierarchy_run_id FROM hierarchy_runs WHERE status = 'done'"
 EDIT = ["--source", "1,2", "--target", "0", "--new-title", "Merged while killed"]
 
 
@@ -112,7 +113,7 @@ def fingerprint(stage: str, home: Path, run_id: str) -> Any:
                 run_id,
             ),
         )
-    done = db_rows(db, "SELECT hierarchy_run_id FROM hierarchy_runs WHERE status = 'done'")
+    done = db_rows(db, HIERARCHY_DONE)
     assert len(done) == 1, done
     return db_rows(
         db,
@@ -312,8 +313,13 @@ def test_sigkill_then_rerun(reference: Reference, tmp_path: Path, stage: str, se
         check_opens(home)
         asked_before_rerun = len(server.hits)
         stored = llm_ok(db) - stored_before if paying else 0
-        # a run killed after it was published, or an edit after it committed, is done
-        published = (stage == "cluster" and done_runs(db)) or (stage == "edit" and edits(db))
+        # a run killed after it was published, a tree after its last commit, or an edit after
+        # it committed, is done (running it again would make a second one)
+        published = (
+            (stage == "cluster" and done_runs(db))
+            or (stage == "merge" and db_rows(db, HIERARCHY_DONE))
+            or (stage == "edit" and edits(db))
+        )
         if not published:
             finish(rerun_argv(stage, reference.run_id, db), env)
         asked_by_rerun = len(server.hits) - asked_before_rerun
