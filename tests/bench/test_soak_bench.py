@@ -42,6 +42,7 @@ EVERY = float(os.environ.get("LMSYS_SOAK_EVERY", "10"))
 KMEANS = ["--n-clusters", "50", "--random-state", "42"]
 PASS = ["--summary-run-id", "soak"]
 DONE = "SELECT run_id FROM clustering_runs WHERE status = 'done'"
+HIERARCHY_DONE = "SELECT 1 FROM hierarchy_runs WHERE status = 'done'"
 
 
 def stages(run_id: str) -> list[tuple[str, list[str]]]:
@@ -133,6 +134,8 @@ def pipeline(home: Path, every: float | None) -> tuple[float, dict[str, Any]]:
             if name == "cluster" and done:  # killed after publishing: the run is there
                 run_id = done[0][0]
                 break
+            if name == "merge" and rows(home / "queries.db", HIERARCHY_DONE):
+                break  # killed after its last commit: a new merge would make a second tree
             if progress(home) == before and interval is not None:
                 interval *= 2  # start-up alone outlasted the interval
         out, _ = proc.communicate()
