@@ -255,16 +255,10 @@ def run_encoder(run: dict[str, Any]) -> Callable[[list[str]], np.ndarray | None]
         return None
 
     def encode(texts: list[str]) -> np.ndarray | None:
-        from lmsys_tui.config import Settings
-        from lmsys_tui.core.embed import embed_texts
-        from lmsys_tui.core.embed.onnx_export import has_export
+        from lmsys_tui.core.embed import embed_few
 
-        cache = Settings().cache_dir
-        # the run's own ONNX export when the embedding stage left one (no torch import, and
-        # the vectors the centroids come from); a few hundred phrases do not repay an export
-        backend = "auto" if has_export(space, cache) else "torch"
         try:
-            return embed_texts(space, texts, backend=backend, cache_dir=cache)
+            return embed_few(space, texts)
         except (LmsysError, OSError, ValueError):
             return None
 

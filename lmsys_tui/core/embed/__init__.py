@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from lmsys_tui.core.embed.space import BACKENDS, DEVICES, Space, resolve_space
 
 if TYPE_CHECKING:
-    from lmsys_tui.core.embed.encoders import embed_texts
+    from lmsys_tui.core.embed.encoders import embed_few, embed_texts
     from lmsys_tui.core.embed.stage import (
         EmbedSummary,
         MissingVectorsError,
@@ -26,6 +26,7 @@ __all__ = [
     "EmbedSummary",
     "MissingVectorsError",
     "Space",
+    "embed_few",
     "embed_queries",
     "embed_texts",
     "load_vectors",
@@ -34,6 +35,7 @@ __all__ = [
 ]
 
 _LAZY = {
+    "embed_few": "lmsys_tui.core.embed.encoders",
     "embed_texts": "lmsys_tui.core.embed.encoders",
     "EmbedSummary": "lmsys_tui.core.embed.stage",
     "MissingVectorsError": "lmsys_tui.core.embed.stage",

@@ -306,3 +306,16 @@ def embed_texts(
             raise UsageError("the text has nothing the embedding model can read")
         out[rows] = vectors
     return out
+
+
+def embed_few(space: Space, texts: list[str]) -> np.ndarray:
+    """Vectors for a few hundred short texts (title phrases, node titles): the space's cached
+    ONNX export when the embedding stage left one (no torch import, and the same vectors the
+    centroids came from), else torch, since so few texts do not repay an export. Raises
+    like `embed_texts`."""
+    from lmsys_tui.config import Settings
+    from lmsys_tui.core.embed.onnx_export import has_export
+
+    cache = Settings().cache_dir
+    backend = "auto" if has_export(space, cache) else "torch"
+    return embed_texts(space, texts, backend=backend, cache_dir=cache)

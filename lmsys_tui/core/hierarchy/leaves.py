@@ -83,7 +83,7 @@ def text_vectors(
     """
     if not (run["embedding_provider"] and run["embedding_model"] and run["embedding_dim"]):
         return None
-    from lmsys_tui.core.embed import Space, embed_texts, resolve_space
+    from lmsys_tui.core.embed import Space, embed_few, resolve_space
 
     try:
         space = (
@@ -95,8 +95,7 @@ def text_vectors(
                 int(run["embedding_dim"]),
             )
         )
-        # torch, not ONNX: a few hundred short texts do not repay an export
-        return unit_rows(embed_texts(space, [t or "-" for t in texts], backend="torch"))
+        return unit_rows(embed_few(space, [t or "-" for t in texts]))
     except (LmsysError, OSError, ValueError):
         return None
 
