@@ -1,7 +1,7 @@
 """Soak: the whole pipeline on 10k real queries with a SIGKILL every ~10 s until it completes.
 
 Run: pytest tests/bench/test_soak_bench.py -s    (LMSYS_SOAK_N=1000 for a quick look,
-LMSYS_SOAK_EVERY=10 sets the seconds between kills)
+LMSYS_SOAK_EVERY=10 sets the seconds between kills, LMSYS_SOAK_DIR=path keeps both homes)
 
 Pipeline (real CLI processes, packaged ShareGPT, the bundled MiniLM with the default backend,
 real Chroma): load 10k (the package has 9,392 conversations; load keeps each one's first user
@@ -24,6 +24,7 @@ the same hierarchy. Not in the default suite (tests/bench is not collected by de
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import resource
@@ -188,7 +189,12 @@ def warm_cache(root: Path, homes: list[Path]) -> None:
 
 
 def test_soak_with_a_kill_every_ten_seconds() -> None:
-    with tempfile.TemporaryDirectory() as tmp:
+    keep = os.environ.get("LMSYS_SOAK_DIR")  # keep both homes there, to look into a difference
+    with (
+        contextlib.nullcontext(tempfile.mkdtemp(dir=keep))
+        if keep
+        else (tempfile.TemporaryDirectory()) as tmp
+    ):
         plain_home, soak_home = Path(tmp) / "plain", Path(tmp) / "soak"
         warm_cache(Path(tmp), [plain_home, soak_home])
         print(f"\nload average before: {os.getloadavg()}", flush=True)
