@@ -87,6 +87,59 @@ def test_contrast_comes_from_the_nearest_centroids(cstore) -> None:
         assert all(e.replace("&", "&amp;").replace("<", "&lt;")[:40] in prompt for e in examples)
 
 
+def test_two_runs_that_group_alike_summarise_from_the_same_samples(cstore, db) -> None:
+    """The draw is seeded by the pass's seed and the cluster's members, not the run's name: a
+    re-run with the same seed (or a run finished after a kill, whose name differs) gets the same
+    samples, hence the same offline titles; another seed draws otherwise."""
+    conn = sqlite3.connect(db)
+    copied = conn.execute(
+        "SELECT cluster_id, size, centroid, keywords, metrics FROM clusters WHERE run_id = ?",
+        (fx.RUN_ID,),
+    ).fetchall()
+    conn.execute(
+        "INSERT INTO clustering_runs (run_id, algorithm, num_clusters, embedding_provider,"
+        " embedding_model, embedding_dim, parameters, metrics, status, created_at)"
+        " SELECT 'twin', algorithm, num_clusters, embedding_provider, embedding_model,"
+        " embedding_dim, parameters, metrics, status, created_at FROM clustering_runs"
+        " WHERE run_id = ?",
+        (fx.RUN_ID,),
+    )
+    conn.executemany(
+        "INSERT INTO clusters (run_id, cluster_id, size, centroid, keywords, metrics)"
+        " VALUES ('twin', ?, ?, ?, ?, ?)",
+        copied,
+    )
+    conn.execute(
+        "INSERT INTO query_clusters (run_id, query_id, cluster_id, confidence_score, distance)"
+        " SELECT 'twin', query_id, cluster_id, confidence_score, distance FROM query_clusters"
+        " WHERE run_id = ?",
+        (fx.RUN_ID,),
+    )
+    conn.commit()
+    conn.close()
+    todo = list(range(N_CLUSTERS))
+
+    def samples(run_id: str, seed: int = 0) -> list[list[str]]:
+        opts = SummarizeOptions(max_queries=6, seed=seed)  # a draw from every cluster's rest
+        clusters = load_clusters(cstore, run_id)
+        return [j.sample for j in build_jobs(cstore, run_id, clusters, todo, opts)]
+
+    assert samples("twin") == samples(fx.RUN_ID)
+    assert samples(fx.RUN_ID, seed=1) != samples(fx.RUN_ID)
+    titles = {
+        r: {
+            c: row["title"]
+            for c, row in summaries_for_pass(
+                cstore,
+                r,
+                summary_run_id=run_summarize(cstore, r, SummarizeOptions()).summary_run_id,
+            )[1].items()
+        }
+        for r in (fx.RUN_ID, "twin")
+    }
+    assert titles["twin"] == titles[fx.RUN_ID]
+
+
 def test_incoherent_titles_say_so() -> None:
     low = clean_answer(
         ClusterSummaryAnswer(title="Cooking and code", description="x. y.", coherence=1)

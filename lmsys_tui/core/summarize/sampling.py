@@ -8,6 +8,7 @@ they are what the title must tell this cluster apart from.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import random
 from dataclasses import dataclass
@@ -113,6 +114,14 @@ def sample_ids(ranked: list[int], max_queries: int, seed: str) -> list[int]:
     return out
 
 
+def members_seed(seed: int, members: list[int]) -> str:
+    """The draw's seed: the pass's seed and the cluster's members, not the run's name, so two
+    runs that group the same queries alike (a re-run with the same seed, a run finished after
+    a kill) summarise each cluster from the same sample."""
+    digest = hashlib.blake2b(",".join(map(str, sorted(members))).encode(), digest_size=8)
+    return f"{seed}:{digest.hexdigest()}"
+
+
 def budgeted(ids: list[int], texts: dict[int, tuple[str, str]], budget_tokens: int) -> list[str]:
     """Texts in sample order, duplicates dropped, until the token budget is spent."""
     out, seen, used = [], set(), 0
@@ -149,7 +158,7 @@ def build_jobs(
         for cid in todo:
             if cancelled():
                 raise Cancelled("summarize cancelled while sampling; nothing was asked yet")
-            ids = sample_ids(ranking[cid], opts.max_queries, f"{opts.seed}:{run_id}:{cid}")
+            ids = sample_ids(ranking[cid], opts.max_queries, members_seed(opts.seed, ranking[cid]))
             texts = queries.clipped_texts(conn, ids, opts.max_query_chars)
             sample = budgeted(ids, texts, opts.token_budget)
             contrast = []
