@@ -309,13 +309,14 @@ def embed_texts(
 
 
 def embed_few(space: Space, texts: list[str]) -> np.ndarray:
-    """Vectors for a few hundred short texts (title phrases, node titles): the space's cached
-    ONNX export when the embedding stage left one (no torch import, and the same vectors the
-    centroids came from), else torch, since so few texts do not repay an export. Raises
-    like `embed_texts`."""
+    """Vectors for a few hundred short texts (title phrases, node titles): the fp32 ONNX export
+    when the embedding stage left one in the cache (no torch import), else torch, since so few
+    texts do not repay an export. Always fp32, whatever variant `auto` embeds with: fp32 ONNX
+    gives torch's vectors, so offline titles do not depend on whether an export was cached,
+    and speed does not matter at this size. Raises like `embed_texts`."""
     from lmsys_tui.config import Settings
     from lmsys_tui.core.embed.onnx_export import has_export
 
     cache = Settings().cache_dir
-    backend = "auto" if has_export(space, cache) else "torch"
+    backend = "onnx" if has_export(space, cache) else "torch"
     return embed_texts(space, texts, backend=backend, cache_dir=cache)
