@@ -154,11 +154,15 @@ def test_a_text_past_the_token_limit_is_truncated_not_failed(filled, sample) -> 
     (long_id,) = _ids_by_conversation(filled, "long")
     ids, X = load_vectors(filled, sample.space, [long_id])
     assert ids.tolist() == [long_id]
-    # only the first 256 tokens count: the first 4,000 characters give the same vector
-    head = embed_texts(sample.space, [sample.long_text[:4000]], cache_dir=sample.cache_dir)
-    assert float(X[0] @ head[0]) > 0.999
+    # only the first 256 tokens count: the first 4,000 characters are the same input
+    whole, head = embed_texts(
+        sample.space, [sample.long_text, sample.long_text[:4000]], cache_dir=sample.cache_dir
+    )
+    assert float(whole @ head) > 0.9999
+    # the stored vector came from another batch: int8 scales its activations per batch
+    assert float(X[0] @ head) > 0.99
     shorter = embed_texts(sample.space, [sample.long_text[:300]], cache_dir=sample.cache_dir)
-    assert float(X[0] @ shorter[0]) < 0.99  # and the prefix is not trivially the same
+    assert float(X[0] @ shorter[0]) < 0.98  # and the prefix is not trivially the same
 
 
 # -- backends ----------------------------------------------------------------------------------
