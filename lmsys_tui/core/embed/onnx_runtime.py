@@ -20,6 +20,11 @@ if TYPE_CHECKING:
     import numpy as np
 
 AGREEMENT = 0.99  # min cosine with torch on the probe texts for `auto` to pick ONNX
+# Rows per model call on the CPU. A committed batch (`--embed-batch-size`, 64) runs as calls of
+# 16: the activations of a 16 x 256-token call stay in cache, and each call is cut to its own
+# longest text. Measured 2026-12-07 on 1,170 ShareGPT first turns, quiet: int8 at 16 rows per
+# call 93-100 texts/s against 81-85 at 64 (fp32 67 against 55); 8 rows gained nothing more.
+CALL_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -72,9 +77,19 @@ class OnnxEncoder:
         return feed, ok
 
     def run(self, feed: dict[str, np.ndarray]) -> np.ndarray:
+        """The graph over `feed` in calls of at most CALL_ROWS rows, each cut to its own
+        longest row (the tokenizer pads on the right)."""
         import numpy as np
 
-        out = self.session.run(None, feed)[0]
+        rows = len(feed["input_ids"])
+        if rows <= CALL_ROWS:
+            return np.ascontiguousarray(self.session.run(None, feed)[0], dtype=np.float32)
+        parts = []
+        for start in range(0, rows, CALL_ROWS):
+            part = {name: value[start : start + CALL_ROWS] for name, value in feed.items()}
+            width = max(int(part["attention_mask"].sum(axis=1).max()), 1)
+            parts.append(self.session.run(None, {n: v[:, :width] for n, v in part.items()})[0])
+        out = np.concatenate(parts)
         return np.ascontiguousarray(out, dtype=np.float32)
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
