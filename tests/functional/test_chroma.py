@@ -77,8 +77,8 @@ def test_stored_vectors_and_metadata_reach_chroma_with_cosine_distance(
     # a stored vector finds its own query first, at cosine distance ~0, others within [0, 2]
     hits = collection.query(query_embeddings=[X[40].tolist()], n_results=5)
     assert hits["ids"][0][0] == vectors.query_doc_id(ids[40])
-    assert hits["distances"][0][0] < 1e-4
-    assert all(0 <= d <= 2 for d in hits["distances"][0])
+    assert abs(hits["distances"][0][0]) < 1e-4  # float32 rounding may put it a hair below 0
+    assert all(-1e-4 <= d <= 2 for d in hits["distances"][0])
 
 
 def test_backfill_never_runs_a_model(sample, home, cli_env) -> None:
