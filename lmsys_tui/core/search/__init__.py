@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lmsys_tui.core.search.searcher import Searcher, validate
+    from lmsys_tui.core.search.requests import validate
+    from lmsys_tui.core.search.searcher import Searcher
     from lmsys_tui.core.search.types import (
         Bucket,
         ClusterHit,
@@ -42,6 +43,6 @@ def __getattr__(name: str) -> Any:
     if name in __all__:
         import importlib
 
-        module = "searcher" if name in ("Searcher", "validate") else "types"
+        module = {"Searcher": "searcher", "validate": "requests"}.get(name, "types")
         return getattr(importlib.import_module(f"{__name__}.{module}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -10,9 +10,10 @@ The Searcher reads the store through one read-only stdlib connection it keeps
 unchanged (`PRAGMA data_version`), and is safe to call from worker threads (one search at a time
 per Searcher).
 
-Over 400 lines on purpose: the steps are methods of one class because they share its reader
+Over 450 lines (~550) on purpose: the steps are methods of one class because they share its reader
 connection, its caches and its interrupt flag; split into modules they would pass that state
-around. What does not need it lives beside it (filters, facets, keyword, semantic, hybrid).
+around. What does not need it lives beside it (requests, filters, facets, keyword, semantic,
+hybrid).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from lmsys_tui.core.search import facets as facet_counts
 from lmsys_tui.core.search import filters as flt
 from lmsys_tui.core.search import keyword
 from lmsys_tui.core.search.hybrid import rrf
+from lmsys_tui.core.search.requests import validate
 from lmsys_tui.core.search.semantic import (
     EXACT_MAX,
     ChromaRanker,
@@ -38,9 +40,6 @@ from lmsys_tui.core.search.semantic import (
     VectorCache,
 )
 from lmsys_tui.core.search.types import (
-    ENGINES,
-    GROUPS,
-    MODES,
     ClusterHit,
     ClusterSearch,
     ClusterSearchResult,
@@ -73,38 +72,6 @@ def _interruptible() -> Iterator[None]:
         if "interrupted" in str(exc):
             raise Cancelled("search replaced by a newer one") from exc
         raise
-
-
-def validate(req: QuerySearch) -> None:
-    if not req.text or not req.text.strip():
-        raise UsageError("the search text is empty")
-    if req.mode not in MODES:
-        raise UsageError(f"--mode must be one of {', '.join(MODES)}, not {req.mode!r}")
-    if req.engine not in ENGINES:
-        raise UsageError(f"--engine must be one of {', '.join(ENGINES)}, not {req.engine!r}")
-    if req.by is not None and req.by not in GROUPS:
-        raise UsageError(f"--by must be one of {', '.join(GROUPS)}, not {req.by!r}")
-    bad = [f for f in req.facets if f not in GROUPS]
-    if bad:
-        raise UsageError(f"--facets takes {', '.join(GROUPS)}; {bad[0]!r} is not one of them")
-    sql.require_positive(
-        n_results=req.n_results,
-        n_candidates=req.n_candidates,
-        top_clusters=req.top_clusters,
-        snippet_chars=req.snippet_chars,
-    )
-    needs_run = "cluster" in req.facets or req.by == "cluster"
-    if req.run_id is None:
-        if needs_run:
-            raise UsageError("cluster counts need --run-id (clusters belong to a run)")
-        if req.within_clusters:
-            raise UsageError("--within-clusters needs --run-id (clusters belong to a run)")
-        if req.cluster_ids is not None:
-            raise UsageError("--cluster-ids needs --run-id (cluster ids belong to a run)")
-        if req.hierarchy_run_id is not None:
-            raise UsageError("--hierarchy-run-id needs --run-id")
-    if req.within_clusters is not None and not req.within_clusters.strip():
-        raise UsageError("--within-clusters text is empty")
 
 
 class Searcher:

@@ -7,7 +7,7 @@ pass or a hierarchy in the explorer; `x` deletes one after a confirmation that s
 what goes with it. Every value from the store is shown through `inert()`, and dates are the
 stored ones (no clock on screen).
 
-Over ~400 lines on purpose: one screen, its four tables and the actions on their rows share
+Over 450 lines (~480) on purpose: one screen, its four tables and the actions on their rows share
 the cursor state; split, each half would need the other's.
 """
 
