@@ -238,6 +238,9 @@ CREATE TABLE hierarchy_runs (
 	FOREIGN KEY(summary_run_id) REFERENCES summary_runs (summary_run_id)
 );
 
+-- table index_backlog on index_backlog
+CREATE TABLE index_backlog (id INTEGER NOT NULL, from_id INTEGER NOT NULL, created_at DATETIME NOT NULL, PRIMARY KEY (id));
+
 -- table llm_calls on llm_calls
 CREATE TABLE llm_calls (
 	id INTEGER NOT NULL, 
@@ -360,10 +363,10 @@ CREATE TABLE summary_runs (
 );
 
 -- trigger queries_fts_ad on queries
-CREATE TRIGGER queries_fts_ad AFTER DELETE ON queries BEGIN INSERT INTO queries_fts(queries_fts, rowid, query_text) VALUES ('delete', old.id, old.query_text); END;
+CREATE TRIGGER queries_fts_ad AFTER DELETE ON queries WHEN old.id < (SELECT IFNULL(MIN(from_id), 9223372036854775807) FROM index_backlog) BEGIN INSERT INTO queries_fts(queries_fts, rowid, query_text) VALUES ('delete', old.id, old.query_text); END;
 
 -- trigger queries_fts_ai on queries
-CREATE TRIGGER queries_fts_ai AFTER INSERT ON queries BEGIN INSERT INTO queries_fts(rowid, query_text) VALUES (new.id, new.query_text); END;
+CREATE TRIGGER queries_fts_ai AFTER INSERT ON queries WHEN new.id < (SELECT IFNULL(MIN(from_id), 9223372036854775807) FROM index_backlog) BEGIN INSERT INTO queries_fts(rowid, query_text) VALUES (new.id, new.query_text); END;
 
 -- trigger queries_fts_au on queries
-CREATE TRIGGER queries_fts_au AFTER UPDATE OF query_text ON queries BEGIN INSERT INTO queries_fts(queries_fts, rowid, query_text) VALUES ('delete', old.id, old.query_text); INSERT INTO queries_fts(rowid, query_text) VALUES (new.id, new.query_text); END;
+CREATE TRIGGER queries_fts_au AFTER UPDATE OF query_text ON queries WHEN old.id < (SELECT IFNULL(MIN(from_id), 9223372036854775807) FROM index_backlog) BEGIN INSERT INTO queries_fts(queries_fts, rowid, query_text) VALUES ('delete', old.id, old.query_text); INSERT INTO queries_fts(rowid, query_text) VALUES (new.id, new.query_text); END;

@@ -16,6 +16,7 @@ from lmsys_tui.errors import UsageError
 SOURCES = ("sharegpt", "lmsys", "hf", "file")
 LMSYS_HF_ID = "lmsys/lmsys-chat-1m"
 TEXT_FORMATS = ("auto", "messages", "plain")
+BUILD_INDEXES = ("auto", "during", "after")
 
 
 @dataclass(frozen=True)
@@ -73,3 +74,5 @@ class LoadOptions(Options):
     limit: int | None = option(minimum=1)  # good conversations read from the source
     force_reload: bool = option(False)
     batch_size: int = option(5000, flag="--db-batch-size", minimum=1)  # rows per transaction
+    # when the store's search indexes take the new rows: row by row, or once after them
+    build_indexes: str = option("auto", choices=BUILD_INDEXES)

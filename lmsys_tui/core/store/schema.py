@@ -15,29 +15,63 @@ from pathlib import Path
 
 from lmsys_tui.errors import UsageError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 VERSION_KEY = "schema_version"
 
 # Search (v2). Keyword search: an external-content FTS5 index over queries.query_text (it
 # stores only the index, the text stays in `queries`). Triggers keep it in sync with every write
 # path, the load stage's raw INSERT ... ON CONFLICT included (its DO UPDATE fires the update
 # trigger). Filters: language and model alone, so a narrow filter never scans every text.
+#
+# Index backlog (v8). A large load builds the keyword index and the secondary indexes of
+# `queries` once after its rows instead of row by row (store/index_backlog.py). While a row of
+# `index_backlog` exists, the keyword index holds exactly the queries with id below its
+# `from_id`: the triggers skip every row at or above it, and whoever finishes the backlog adds
+# those rows in one statement and deletes the marker, in one transaction.
 FTS_TABLE = "queries_fts"
+BACKLOG_TABLE = "index_backlog"
+_INDEXED = (
+    f"(SELECT IFNULL(MIN(from_id), 9223372036854775807) FROM {BACKLOG_TABLE})"  # no marker: all
+)
+BACKLOG_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {BACKLOG_TABLE} (id INTEGER NOT NULL, from_id INTEGER NOT NULL,"
+    " created_at DATETIME NOT NULL, PRIMARY KEY (id))"
+)
+TRIGGERS_DDL = (
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON queries"
+    f" WHEN new.id < {_INDEXED} BEGIN"
+    f" INSERT INTO {FTS_TABLE}(rowid, query_text) VALUES (new.id, new.query_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON queries"
+    f" WHEN old.id < {_INDEXED} BEGIN"
+    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, query_text)"
+    " VALUES ('delete', old.id, old.query_text); END",
+    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF query_text ON queries"
+    f" WHEN old.id < {_INDEXED} BEGIN"
+    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, query_text)"
+    " VALUES ('delete', old.id, old.query_text);"
+    f" INSERT INTO {FTS_TABLE}(rowid, query_text) VALUES (new.id, new.query_text); END",
+)
 SEARCH_DDL = (
     "CREATE INDEX IF NOT EXISTS ix_queries_language ON queries (language)",
     "CREATE INDEX IF NOT EXISTS ix_queries_model ON queries (model)",
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5(query_text,"
     " content='queries', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ai AFTER INSERT ON queries BEGIN"
-    f" INSERT INTO {FTS_TABLE}(rowid, query_text) VALUES (new.id, new.query_text); END",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_ad AFTER DELETE ON queries BEGIN"
-    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, query_text)"
-    " VALUES ('delete', old.id, old.query_text); END",
-    f"CREATE TRIGGER IF NOT EXISTS {FTS_TABLE}_au AFTER UPDATE OF query_text ON queries BEGIN"
-    f" INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, query_text)"
-    " VALUES ('delete', old.id, old.query_text);"
-    f" INSERT INTO {FTS_TABLE}(rowid, query_text) VALUES (new.id, new.query_text); END",
+    BACKLOG_DDL,
+    *TRIGGERS_DDL,
 )
+# The secondary indexes of `queries` a large load drops and builds again after its rows (the
+# unique (dataset_id, conversation_id) index stays: the load's ON CONFLICT needs it). Their text
+# is exactly what the models and SEARCH_DDL create (tests/unit/test_index_backlog.py checks).
+QUERY_INDEXES = {
+    "ix_queries_text_hash": "CREATE INDEX IF NOT EXISTS ix_queries_text_hash"
+    " ON queries (text_hash)",
+    "ix_queries_dataset_model": "CREATE INDEX IF NOT EXISTS ix_queries_dataset_model"
+    " ON queries (dataset_id, model)",
+    "ix_queries_dataset_language": "CREATE INDEX IF NOT EXISTS ix_queries_dataset_language"
+    " ON queries (dataset_id, language)",
+    "ix_queries_language": SEARCH_DDL[0],
+    "ix_queries_model": SEARCH_DDL[1],
+}
 
 
 def _v1_to_v2(conn: sqlite3.Connection) -> None:
@@ -90,6 +124,15 @@ def _v6_to_v7(conn: sqlite3.Connection) -> None:
     )
 
 
+def _v7_to_v8(conn: sqlite3.Connection) -> None:
+    """Index backlog (v8): the marker table, and triggers that skip the rows it covers."""
+    conn.execute(BACKLOG_DDL)
+    for suffix in ("ai", "ad", "au"):
+        conn.execute(f"DROP TRIGGER IF EXISTS {FTS_TABLE}_{suffix}")
+    for sql in TRIGGERS_DDL:
+        conn.execute(sql)
+
+
 # from_version -> function that upgrades a connection to from_version + 1 (inside a transaction)
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1_to_v2,
@@ -98,6 +141,7 @@ MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {
     4: _v4_to_v5,
     5: _v5_to_v6,
     6: _v6_to_v7,
+    7: _v7_to_v8,
 }
 
 
