@@ -81,8 +81,7 @@ class LoadSummary:
     skipped_total: int = 0
     languages_detected: int = 0
     indexes: str = "during"  # "after": built once after the rows (see index_backlog)
-    indexed_after: int = 0  # rows the keyword index took in bulk at the end
-    index_seconds: float = 0.0
+    index_seconds: float = 0.0  # building the indexes at the end
     seconds: float = 0.0
     rows_per_second: float = 0.0
     message: str = ""
@@ -289,7 +288,7 @@ def _build_indexes(
         return
     progress(done, total, f"{summary.loaded:,} loaded; building the search indexes")
     started = time.perf_counter()
-    summary.indexed_after = index_backlog.finish(raw)
+    index_backlog.finish(raw)
     summary.index_seconds = round(time.perf_counter() - started, 3)
 
 

@@ -1,21 +1,24 @@
 """Indexes built after a large load instead of row by row: the backlog marker, begun and finished.
 
 Inserting a million rows into `queries` with its five secondary b-tree indexes and the FTS5
-keyword index kept up row by row is SQLite's own floor for a load (45-49k rows/s here); the
-same rows without them go in at ~75k rows/s, and building the indexes once afterwards (a sort
-each, and one bulk FTS insert) costs less than keeping them up. So a large load `begin`s a
+keyword index kept up row by row is SQLite's own floor for a load (~45k rows/s here); the same
+rows without them go in at ~175k rows/s, and building the indexes once afterwards (a sort
+each) and the keyword index in bulk costs less than keeping them up. So a large load `begin`s a
 backlog: one transaction drops the secondary indexes and writes a marker row with the first
 query id not yet keyword-indexed. The triggers (schema v8) skip every row at or above it, so
 the keyword index always holds exactly the rows below it, whatever else writes meanwhile.
-`finish` builds the indexes and indexes those rows, and deletes the marker, in one transaction.
+Each batch `catch_up`s in its own transaction (one bulk FTS insert, the marker moved past the
+batch), so keyword search sees every committed row; `finish` builds the b-tree indexes and
+deletes the marker, in one transaction.
 
-A load killed in between leaves the marker: nothing is lost or wrong, the rows are only not yet
-keyword-searchable and the filters slower. Running the load again (or any load) finishes it;
-keyword search says how many rows it cannot see until then (`behind`).
+A load killed in between leaves the marker and no secondary indexes: nothing is lost or wrong,
+filters are only slower. The next load carries the backlog on and finishes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from lmsys_tui.core.store.schema import BACKLOG_TABLE, FTS_TABLE, QUERY_INDEXES
@@ -35,9 +38,7 @@ def begin(conn: Any) -> int:
     An existing marker is kept as it is: its from_id is lower, and a new one above it would
     leave the rows between them in neither the keyword index nor the backlog.
     """
-    cur = conn.cursor()
-    try:
-        cur.execute("BEGIN IMMEDIATE")  # DDL opens no transaction by itself in sqlite3
+    with _transaction(conn) as cur:
         for name in QUERY_INDEXES:
             cur.execute(f"DROP INDEX IF EXISTS {name}")
         cur.execute(
@@ -48,12 +49,6 @@ def begin(conn: Any) -> int:
         )
         start = from_id(cur)
         _automerge(cur, LOAD_AUTOMERGE)
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
-    finally:
-        cur.close()
     assert start is not None
     return start
 
@@ -103,24 +98,32 @@ def finish(conn: Any) -> int:
 
     Killed or failed part way, nothing of it stays and the marker still says what is owed.
     """
-    cur = conn.cursor()
-    try:
-        cur.execute("BEGIN IMMEDIATE")  # the marker is read under the write lock
-        indexed = 0
+    indexed = 0
+    with _transaction(conn) as cur:
         if from_id(cur) is not None:
             for sql in QUERY_INDEXES.values():
                 cur.execute(sql)
             indexed = catch_up(cur)
             cur.execute(f"DELETE FROM {BACKLOG_TABLE}")
             _automerge(cur, FTS5_AUTOMERGE)
+    return indexed
+
+
+def _automerge(cur: Any, segments: int) -> None:
+    cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('automerge', ?)", (segments,))
+
+
+@contextmanager
+def _transaction(conn: Any) -> Iterator[Any]:
+    """A cursor in one write transaction taken at once (sqlite3 opens none for DDL by itself,
+    and the marker must be read under the write lock): committed, or rolled back on any error."""
+    cur = conn.cursor()
+    try:
+        cur.execute("BEGIN IMMEDIATE")
+        yield cur
         conn.commit()
     except BaseException:
         conn.rollback()
         raise
     finally:
         cur.close()
-    return indexed
-
-
-def _automerge(cur: Any, segments: int) -> None:
-    cur.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('automerge', ?)", (segments,))
