@@ -94,7 +94,8 @@ def load(
             help="When the store's indexes take the new rows: during (row by row) | after"
             " (keyword index in bulk per batch, the other indexes once at the end: ~1.9x faster"
             " on 1M rows; a killed load's are built by the next load) | auto (after for loads"
-            " of 50,000+ rows that are no smaller than the store)."
+            " of 50,000+ rows that are no smaller than the store; a source of unknown size"
+            " switches to after once it has loaded that many)."
         ),
     ] = L.build_indexes,
     *,

@@ -182,11 +182,17 @@ def run_load(
         # checkpointing the WAL every ~40 MB instead of 4 MB saves fsyncs and rewrites of hot pages
         cur.execute(f"PRAGMA cache_size = -{LOAD_CACHE_KIB}")
         cur.execute(f"PRAGMA wal_autocheckpoint = {LOAD_CHECKPOINT_PAGES}")
-        # (a backlog a killed load left is carried on: its indexes are gone already)
-        if index_backlog.from_id(cur) is not None or _after(cur, build_indexes, total):
+
+        def build_after() -> None:
             index_backlog.begin(raw)
             summary.indexes = "after"
             sys.setswitchinterval(min(switch, LOAD_SWITCH_INTERVAL))
+
+        # (a backlog a killed load left is carried on: its indexes are gone already)
+        carried = index_backlog.from_id(cur) is not None
+        switch_at = None if carried else _switch_at(cur, build_indexes, total)
+        if carried or switch_at == 0:
+            build_after()
         # read ahead up to two batches, so the source is read while SQLite writes a whole one
         depth = max(DEPTH, min(2 * batch_size // CHUNK + 1, MAX_DEPTH))
         ahead = prefetch(items, _prepare, depth=depth)
@@ -240,6 +246,8 @@ def run_load(
                     if summary.indexes == "after":
                         index_backlog.catch_up(cur)
                     raw.commit()
+                    if summary.indexes == "during" and switch_at and summary.loaded >= switch_at:
+                        build_after()  # a source of unknown size turned out big enough
                 progress(processed, total, f"{summary.loaded:,} loaded")
             finish("done")
         except (KeyboardInterrupt, Cancelled):
@@ -269,14 +277,19 @@ def run_load(
     return summary
 
 
-def _after(cur: Any, mode: str, expected: int | None) -> bool:
-    """Whether this load builds the indexes after its rows (see AUTO_AFTER_ROWS)."""
+def _switch_at(cur: Any, mode: str, expected: int | None) -> int | None:
+    """After how many loaded rows this load builds the indexes after its rows: 0 from the
+    start, None never (see AUTO_AFTER_ROWS). Of a source of unknown size, `auto` loads the
+    first rows with the indexes kept up and switches once it has loaded as many rows as that
+    threshold and as the store held (the rows before stay indexed; the marker starts after)."""
     if mode != "auto":
-        return mode == "after"
-    if expected is None or expected < AUTO_AFTER_ROWS:
-        return False
+        return 0 if mode == "after" else None
+    if expected is not None and expected < AUTO_AFTER_ROWS:
+        return None
     stored = int(cur.execute("SELECT COUNT(*) FROM queries").fetchone()[0])
-    return expected >= stored
+    if expected is None:
+        return max(AUTO_AFTER_ROWS, stored)
+    return 0 if expected >= stored else None
 
 
 def _build_indexes(

@@ -173,6 +173,37 @@ def test_auto_builds_after_only_for_a_load_no_smaller_than_the_store(
     conn.close()
 
 
+def test_auto_switches_to_after_when_a_source_of_unknown_size_turns_out_big(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No total up front (JSONL, CSV): the first rows keep the indexes up, the rest go in with
+    the backlog once the load has passed the threshold; the store is the one `during` makes."""
+    monkeypatch.setattr(load, "AUTO_AFTER_ROWS", 20)
+    unknown = SourceInfo("file", None, "unknown", detect_language=False)
+    items = _conversations(55)
+    db = home / "switched.db"
+    store = open_store(db)
+    seen: list[bool] = []
+    real_begin = index_backlog.begin
+
+    def begin(conn: object) -> int:
+        seen.append(True)
+        start = real_begin(conn)
+        assert start == 21  # after the second batch of 10 reached the threshold
+        return start
+
+    monkeypatch.setattr(index_backlog, "begin", begin)
+    try:
+        summary = run_load(store, iter(items), unknown, batch_size=10)
+        small = run_load(store, iter(_conversations(15, 100)), unknown, batch_size=10)
+    finally:
+        store.close()
+    assert summary.indexes == "after" and seen == [True]
+    assert small.indexes == "during"  # 15 rows into a store of 55: never
+    during = _store_of(home, "during", [*items, *_conversations(15, 100)], "during")
+    assert _content(db) == _content(during)
+
+
 def _failing(items: list[Conversation], after: int, error: BaseException) -> Iterator[Item]:
     for i, item in enumerate(items):
         if i == after:
