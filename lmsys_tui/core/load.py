@@ -5,9 +5,10 @@ load again skips what is stored (conversation ids are unique per dataset) and co
 dataset row is written with the first batch, so a source that fails to open leaves nothing.
 The source is read (and its texts hashed) ahead in a thread while SQLite writes.
 
-A large load builds the store's secondary indexes and keyword index once after its rows
-(store/index_backlog.py: ~1.7x SQLite's rate with them kept up row by row); the load ends by
-building them, whatever its outcome, and a killed load's backlog is finished by the next load.
+A large load keyword-indexes each batch in bulk and builds the store's secondary indexes once
+after its rows (store/index_backlog.py: 1.95-2.05x the row-by-row load on 1M rows); the load
+ends by building them, whatever its outcome, and a killed load's backlog is finished by the next
+load.
 """
 
 from __future__ import annotations
@@ -50,9 +51,9 @@ _COLUMNS = (
     "dataset_id, conversation_id, query_text, text_hash, model, language, turn_count, redacted,"
     " moderation_flagged, timestamp, extra_metadata, created_at, label"
 )
-# Per row, the values the read-ahead thread prepares: everything but the dataset id and the
-# load's time, which are written into the statement (numbered parameters, ?1 for all rows,
-# measured ~30% slower to bind than plain ones here).
+# The read-ahead thread prepares each row's values but the dataset id and the load's time, which
+# _statement writes into the SQL (numbered parameters, ?1 for all rows, bound ~30% slower here);
+# so that text is only ever our own timestamp:
 _TIMESTAMP = re.compile(r"[0-9: .+-]+")
 # Many rows per INSERT statement, not one statement per row (executemany): triggers on queries
 # (the FTS index) then run inside one statement, and FTS5 writes its postings once per

@@ -64,14 +64,6 @@ def from_id(conn: Any) -> int | None:
     return None if row is None or row[0] is None else int(row[0])
 
 
-def behind(conn: Any) -> int:
-    """How many stored queries the keyword index cannot find until the backlog is finished."""
-    start = from_id(conn)
-    if start is None:
-        return 0
-    return int(conn.execute("SELECT COUNT(*) FROM queries WHERE id >= ?", (start,)).fetchone()[0])
-
-
 def catch_up(cur: Any) -> int:
     """Keyword-index every row at or above the marker and move it past them, inside the
     caller's transaction (a load's batch): one bulk FTS insert per batch instead of one

@@ -23,11 +23,11 @@ VERSION_KEY = "schema_version"
 # path, the load stage's raw INSERT ... ON CONFLICT included (its DO UPDATE fires the update
 # trigger). Filters: language and model alone, so a narrow filter never scans every text.
 #
-# Index backlog (v8). A large load builds the keyword index and the secondary indexes of
-# `queries` once after its rows instead of row by row (store/index_backlog.py). While a row of
-# `index_backlog` exists, the keyword index holds exactly the queries with id below its
-# `from_id`: the triggers skip every row at or above it, and whoever finishes the backlog adds
-# those rows in one statement and deletes the marker, in one transaction.
+# Index backlog (v8). A large load keyword-indexes each batch in bulk and builds the secondary
+# indexes of `queries` once after its rows, instead of row by row (store/index_backlog.py).
+# While a row of `index_backlog` exists, the keyword index holds exactly the queries with id
+# below its `from_id`: the triggers skip every row at or above it, and each catch-up indexes
+# those rows in one statement and moves the marker past them, in the same transaction.
 FTS_TABLE = "queries_fts"
 BACKLOG_TABLE = "index_backlog"
 _INDEXED = (
